@@ -1,0 +1,18 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+# Every module built from kernel/ loads and unloads (dmesg is checked by
+# the guest suite).
+. "$SODP_SRC/tests/lib/common.sh"
+
+mods=$(find "$SODP_KO" -name '*.ko' -printf '%f\n' | sed 's/\.ko$//' | sort)
+[ -n "$mods" ] || fail "no modules built in $SODP_KO"
+for m in $mods; do
+	load_sodp_module "$m"
+	grep -q "^$m " /proc/modules || fail "$m not in /proc/modules"
+	echo "loaded $m"
+done
+for m in $mods; do
+	rmmod "$m" || fail "rmmod $m"
+	! grep -q "^$m " /proc/modules || fail "$m still loaded"
+	echo "unloaded $m"
+done

@@ -7,9 +7,113 @@
 #ifndef UMEM_HMM_H
 #define UMEM_HMM_H
 
-struct dentry;
+#include <linux/bits.h>
+#include <linux/mm.h>
+#include <rdma/ib_umem_hmm.h>
+#include <rdma/ib_verbs.h>
 
-/* /sys/kernel/debug/ib_umem_hmm: per-device statistics live below it. */
+/*
+ * Page tracking.  A umem's span is cut into blocks of 512 pages (2 MiB,
+ * aligned, so a block is exactly one PMD-sized huge page).  A block's
+ * entries are allocated on the first fault in it; each is one unsigned long
+ * per 4 KiB page: the page frame number and the state bits below.  A
+ * virtual-DMA device derives its DMA address from the pfn; only a
+ * bus-mastering device needs the parallel dma[] block.
+ */
+#define UMEM_HMM_BLOCK_SHIFT	21
+#define UMEM_HMM_BLOCK_SIZE	(1UL << UMEM_HMM_BLOCK_SHIFT)
+#define UMEM_HMM_BLOCK_PAGES	(UMEM_HMM_BLOCK_SIZE >> PAGE_SHIFT)
+
+#define UMEM_HMM_VALID		BIT(63)	/* mapped for the device to read */
+#define UMEM_HMM_WRITABLE	BIT(62)	/* ... and to write */
+#define UMEM_HMM_DIRTY_BIT	61	/* the device was given it to write */
+#define UMEM_HMM_DIRTY		BIT(UMEM_HMM_DIRTY_BIT)
+#define UMEM_HMM_HUGE		BIT(60)	/* its block is one DMA-mapped unit */
+#define UMEM_HMM_PFN_MASK	GENMASK(51, 0)
+
+/* Implicit ODP: one child umem per aligned chunk of the address space. */
+#define UMEM_HMM_CHUNK_SHIFT	30
+
+/* Fault-ahead window, in pages: starts here, doubles per sequential fault. */
+#define UMEM_HMM_AHEAD_MIN	16
+#define UMEM_HMM_AHEAD_MAX	UMEM_HMM_BLOCK_PAGES
+
+/* Pages handed to one hmm_range_fault() call (its pfn array: 4 KiB). */
+#define UMEM_HMM_FAULT_PAGES	512
+
 extern struct dentry *umem_hmm_debugfs_root;
+extern struct workqueue_struct *umem_hmm_wq;
+
+static inline bool umem_hmm_bus_dma(const struct ib_umem_hmm *umem)
+{
+	return !ib_uses_virt_dma(umem->hdev->ibdev);
+}
+
+static inline unsigned long umem_hmm_index(const struct ib_umem_hmm *umem,
+					   u64 addr)
+{
+	return (addr - umem->base) >> PAGE_SHIFT;
+}
+
+/* The entry of the page at @addr, or NULL if its block was never used. */
+static inline unsigned long *umem_hmm_entry(const struct ib_umem_hmm *umem,
+					    u64 addr)
+{
+	unsigned long idx = umem_hmm_index(umem, addr);
+	unsigned long *block = READ_ONCE(umem->entries[idx / UMEM_HMM_BLOCK_PAGES]);
+
+	return block ? &block[idx % UMEM_HMM_BLOCK_PAGES] : NULL;
+}
+
+static inline u64 umem_hmm_start_page(const struct ib_umem_hmm *umem)
+{
+	return ALIGN_DOWN(umem->address, PAGE_SIZE);
+}
+
+static inline u64 umem_hmm_end_page(const struct ib_umem_hmm *umem)
+{
+	return ALIGN(ib_umem_hmm_end(umem), PAGE_SIZE);
+}
+
+static inline void umem_hmm_stat_add(struct ib_umem_hmm *umem,
+				     enum ib_umem_hmm_stat stat, s64 val)
+{
+	atomic64_add(val, &umem->hdev->stats[stat]);
+}
+
+void umem_hmm_stat_max(struct ib_umem_hmm *umem, enum ib_umem_hmm_stat stat,
+		       s64 val);
+
+/* umem_hmm_range.c */
+struct ib_umem_hmm *umem_hmm_alloc_leaf(struct ib_umem_hmm_device *hdev,
+					struct mm_struct *mm, u64 addr,
+					u64 length, int access,
+					const struct ib_umem_hmm_ops *ops,
+					void *priv);
+void umem_hmm_free_leaf(struct ib_umem_hmm *umem);
+int umem_hmm_alloc_blocks(struct ib_umem_hmm *umem, u64 start, u64 end);
+
+/* umem_hmm_fault.c */
+int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
+		      unsigned int flags, bool prefetch);
+int umem_hmm_check_range(struct ib_umem_hmm *umem, u64 addr, u64 length);
+int umem_hmm_map_range(struct ib_umem_hmm *umem, u64 addr, u64 length,
+		       unsigned int flags, bool prefetch);
+int umem_hmm_lock_leaf(struct ib_umem_hmm *umem, u64 addr, u64 length,
+		       unsigned int flags, struct ib_umem_hmm_span *span);
+
+/* umem_hmm_implicit.c */
+struct ib_umem_hmm *umem_hmm_child_get(struct ib_umem_hmm *root, u64 addr,
+				       bool create);
+void umem_hmm_child_put(struct ib_umem_hmm *child);
+void umem_hmm_child_idle(struct ib_umem_hmm *child);
+void umem_hmm_release_children(struct ib_umem_hmm *root);
+void umem_hmm_reap_work(struct work_struct *work);
+
+static inline u64 umem_hmm_chunk_end(u64 addr)
+{
+	return min_t(u64, ALIGN_DOWN(addr, 1ULL << UMEM_HMM_CHUNK_SHIFT) +
+			  (1ULL << UMEM_HMM_CHUNK_SHIFT), TASK_SIZE);
+}
 
 #endif /* UMEM_HMM_H */

@@ -11,8 +11,8 @@ for m in $mods; do
 	grep -q "^$m " /proc/modules || fail "$m not in /proc/modules"
 	echo "loaded $m"
 done
+unload_sodp_modules $mods
 for m in $mods; do
-	rmmod "$m" || fail "rmmod $m"
 	! grep -q "^$m " /proc/modules || fail "$m still loaded"
-	echo "unloaded $m"
 done
+echo "unloaded: $mods"

@@ -16,14 +16,38 @@ expect_eq() {
 	[ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
 }
 
-# load_sodp_module NAME: insmod a module from the build tree (its in-kernel
-# dependencies come from the guest's own /lib/modules).
+# load_sodp_module NAME: insmod a module from the build tree after its
+# dependencies: ours from the build tree, the kernel's from /lib/modules.
 load_sodp_module() {
-	local ko
+	local ko dep
+	grep -q "^$1 " /proc/modules && return 0
 	ko=$(find "$SODP_KO" -name "$1.ko" | head -n 1)
 	[ -n "$ko" ] || fail "module $1 not built"
 	for dep in $(modinfo -F depends "$ko" | tr ',' ' '); do
-		modprobe -q "$dep" 2>/dev/null || true
+		if [ -n "$(find "$SODP_KO" -name "$dep.ko")" ]; then
+			load_sodp_module "$dep"
+		else
+			modprobe -q "$dep" || fail "modprobe $dep"
+		fi
 	done
 	insmod "$ko" || fail "insmod $ko"
+}
+
+# unload_sodp_modules NAME...: rmmod, users before the modules they use.
+unload_sodp_modules() {
+	local m left=("$@") again
+	while [ ${#left[@]} -gt 0 ]; do
+		again=()
+		for m in "${left[@]}"; do
+			grep -q "^$m " /proc/modules || continue
+			rmmod "$m" 2>/dev/null || again+=("$m")
+		done
+		[ ${#again[@]} -lt ${#left[@]} ] || fail "cannot unload: ${again[*]}"
+		left=("${again[@]}")
+	done
+}
+
+# umem_hmm_stat DEVICE NAME: a counter of /sys/kernel/debug/ib_umem_hmm/DEVICE
+umem_hmm_stat() {
+	awk -v n="$2" '$1 == n { print $2 }' "/sys/kernel/debug/ib_umem_hmm/$1/stats"
 }

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR Linux-OpenIB) */
+/*
+ * The user-space interface of umem_hmm_test.ko: a "device" on /dev/umem_hmm_test
+ * that lets a test register its own memory through ib_umem_hmm and then
+ * read, write and compare-and-swap it through the mapped pages, as a NIC
+ * would.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+#ifndef _UAPI_RDMA_UMEM_HMM_TEST_H
+#define _UAPI_RDMA_UMEM_HMM_TEST_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/* umem_hmm_test_reg.flags */
+#define UMEM_HMM_TEST_IMPLICIT	(1U << 0) /* whole address space */
+#define UMEM_HMM_TEST_PINNED	(1U << 1) /* the kernel's ib_umem_get() */
+#define UMEM_HMM_TEST_BUS_DMA	(1U << 2) /* a bus-DMA device, not virtual */
+
+/* flags of access, cas and prefetch */
+#define UMEM_HMM_TEST_NO_FAULT	(1U << 0)
+#define UMEM_HMM_TEST_FOR_WRITE	(1U << 1) /* prefetch for writing */
+#define UMEM_HMM_TEST_ASYNC	(1U << 2) /* prefetch without waiting */
+
+/* umem_hmm_test_snapshot: one byte per page */
+#define UMEM_HMM_TEST_PAGE_MAPPED	(1U << 0)
+#define UMEM_HMM_TEST_PAGE_WRITABLE	(1U << 1)
+#define UMEM_HMM_TEST_PAGE_DIRTY	(1U << 2)
+#define UMEM_HMM_TEST_PAGE_HUGE		(1U << 3)
+
+#define UMEM_HMM_TEST_MAX_STATS	16
+
+struct umem_hmm_test_reg {
+	__u64 addr;
+	__u64 length;
+	__u32 flags;
+	__u32 handle;		/* out */
+};
+
+struct umem_hmm_test_access {
+	__u32 handle;
+	__u32 flags;
+	__u64 addr;		/* in the registration */
+	__u64 length;
+	__u64 buf;		/* user buffer: destination of READ, source of WRITE */
+	__u32 hold_us;		/* keep the pages locked this long after copying */
+	__u32 reserved;
+};
+
+struct umem_hmm_test_cas {
+	__u32 handle;
+	__u32 flags;
+	__u64 addr;		/* 8-byte aligned */
+	__u64 compare;
+	__u64 swap;
+	__u64 orig;		/* out: the value found */
+};
+
+struct umem_hmm_test_prefetch {
+	__u32 handle;
+	__u32 flags;
+	__u64 addr;
+	__u64 length;
+};
+
+struct umem_hmm_test_snapshot {
+	__u32 handle;
+	__u32 npages;
+	__u64 addr;		/* page aligned */
+	__u64 states;		/* user pointer: npages bytes */
+	__u64 invalidate_calls;	/* out: the driver op's calls so far */
+};
+
+struct umem_hmm_test_stats {
+	__u32 flags;		/* UMEM_HMM_TEST_BUS_DMA: that device's */
+	__u32 count;		/* out */
+	__u64 values[UMEM_HMM_TEST_MAX_STATS]; /* order: ib_umem_hmm_stat */
+};
+
+/* The references held on the page mapped at addr (not counting this probe's). */
+struct umem_hmm_test_page_refs {
+	__u64 addr;
+	__u32 refs;		/* out */
+	__u32 reserved;
+};
+
+#define UMEM_HMM_TEST_REG	_IOWR('U', 1, struct umem_hmm_test_reg)
+#define UMEM_HMM_TEST_DEREG	_IOW('U', 2, __u32)
+#define UMEM_HMM_TEST_READ	_IOW('U', 3, struct umem_hmm_test_access)
+#define UMEM_HMM_TEST_WRITE	_IOW('U', 4, struct umem_hmm_test_access)
+#define UMEM_HMM_TEST_CAS	_IOWR('U', 5, struct umem_hmm_test_cas)
+#define UMEM_HMM_TEST_PREFETCH	_IOW('U', 6, struct umem_hmm_test_prefetch)
+#define UMEM_HMM_TEST_SNAPSHOT	_IOWR('U', 7, struct umem_hmm_test_snapshot)
+#define UMEM_HMM_TEST_STATS	_IOWR('U', 8, struct umem_hmm_test_stats)
+#define UMEM_HMM_TEST_PAGE_REFS	_IOWR('U', 9, struct umem_hmm_test_page_refs)
+
+#endif /* _UAPI_RDMA_UMEM_HMM_TEST_H */

@@ -1,0 +1,552 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * ib_umem_hmm: device page faults (hmm_range_fault), fault-ahead, huge
+ * pages, and the locked spans a device reads and writes through.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+
+#include <linux/hmm.h>
+#include <linux/ktime.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <rdma/ib_verbs.h>
+
+#include "umem_hmm.h"
+
+/* How long a fault keeps retrying while the range is being invalidated. */
+#define UMEM_HMM_FAULT_TIMEOUT_MS	10000
+
+/*
+ * Fault-ahead: a fault that starts where the previous one ended is part of
+ * a sequential pass, so it maps a window beyond what was asked for, and the
+ * window doubles each time up to UMEM_HMM_AHEAD_MAX pages.  Returns the end
+ * of the range to fault (clamped to the umem by the caller).
+ */
+static u64 umem_hmm_ahead_end(struct ib_umem_hmm *umem, u64 start, u64 end)
+{
+	unsigned int pages;
+
+	spin_lock(&umem->ahead_lock);
+	if (start == umem->ahead_next && umem->ahead_pages)
+		umem->ahead_pages = min_t(unsigned int, umem->ahead_pages * 2,
+					  UMEM_HMM_AHEAD_MAX);
+	else
+		umem->ahead_pages = UMEM_HMM_AHEAD_MIN;
+	pages = umem->ahead_pages;
+	end += (u64)pages << PAGE_SHIFT;
+	umem->ahead_next = end;
+	spin_unlock(&umem->ahead_lock);
+	return end;
+}
+
+static u64 umem_hmm_entry_dma(const struct ib_umem_hmm *umem, u64 addr,
+			      unsigned long e)
+{
+	unsigned long idx = umem_hmm_index(umem, addr);
+
+	if (umem_hmm_bus_dma(umem))
+		return umem->dma[idx / UMEM_HMM_BLOCK_PAGES][idx % UMEM_HMM_BLOCK_PAGES];
+	return (uintptr_t)page_address(pfn_to_page(e & UMEM_HMM_PFN_MASK));
+}
+
+/*
+ * Install what hmm_range_fault() found for one page.  The umem is write
+ * locked and the notifier sequence was checked, so @hmm_pfn is what the CPU
+ * maps now.  Returns 1 if the page was newly mapped, 0 if it already was
+ * (its permission resynchronised), or a negative errno.
+ */
+static int umem_hmm_install_page(struct ib_umem_hmm *umem, u64 addr,
+				 unsigned long hmm_pfn, unsigned int flags)
+{
+	unsigned long idx = umem_hmm_index(umem, addr);
+	unsigned long b = idx / UMEM_HMM_BLOCK_PAGES;
+	unsigned long slot = idx % UMEM_HMM_BLOCK_PAGES;
+	unsigned long *e = &umem->entries[b][slot];
+	unsigned long pfn = page_to_pfn(hmm_pfn_to_page(hmm_pfn));
+	unsigned long state = UMEM_HMM_VALID;
+
+	if (hmm_pfn & HMM_PFN_WRITE)
+		state |= UMEM_HMM_WRITABLE;
+
+	if (*e & UMEM_HMM_VALID) {
+		if ((*e & UMEM_HMM_PFN_MASK) == pfn) {
+			*e = (*e & ~UMEM_HMM_WRITABLE) | (state & UMEM_HMM_WRITABLE);
+			return 0;
+		}
+		/* Cannot happen under the sequence check; never use a stale page. */
+		WARN_ONCE(1, "ib_umem_hmm: page changed without invalidation\n");
+		return -EFAULT;
+	}
+
+	if (umem_hmm_bus_dma(umem)) {
+		struct ib_device *ibdev = umem->hdev->ibdev;
+		u64 dma = ib_dma_map_page(ibdev, pfn_to_page(pfn), 0, PAGE_SIZE,
+					  DMA_BIDIRECTIONAL);
+
+		if (ib_dma_mapping_error(ibdev, dma))
+			return -EFAULT;
+		umem->dma[b][slot] = dma;
+	}
+	*e = pfn | state;
+	return 1;
+}
+
+/*
+ * A PMD-mapped huge page whose 2 MiB lies inside the umem and whose block
+ * holds nothing else is mapped as one unit: one DMA mapping, 512 entries.
+ * Returns the pages newly mapped, 0 if the block is not eligible, or a
+ * negative errno.
+ */
+static int umem_hmm_install_huge(struct ib_umem_hmm *umem, u64 addr,
+				 unsigned long hmm_pfn)
+{
+	u64 unit = ALIGN_DOWN(addr, UMEM_HMM_BLOCK_SIZE);
+	unsigned long b = umem_hmm_index(umem, unit) / UMEM_HMM_BLOCK_PAGES;
+	unsigned long *entries = umem->entries[b];
+	unsigned long pfn, state = UMEM_HMM_VALID | UMEM_HMM_HUGE;
+	unsigned long i;
+
+	if (hmm_pfn_to_map_order(hmm_pfn) != UMEM_HMM_BLOCK_SHIFT - PAGE_SHIFT ||
+	    unit < umem_hmm_start_page(umem) ||
+	    unit + UMEM_HMM_BLOCK_SIZE > umem_hmm_end_page(umem))
+		return 0;
+	for (i = 0; i < UMEM_HMM_BLOCK_PAGES; i++)
+		if (entries[i] & UMEM_HMM_VALID)
+			return 0;
+
+	pfn = page_to_pfn(hmm_pfn_to_page(hmm_pfn)) -
+	      ((addr - unit) >> PAGE_SHIFT);
+	if (hmm_pfn & HMM_PFN_WRITE)
+		state |= UMEM_HMM_WRITABLE;
+
+	if (umem_hmm_bus_dma(umem)) {
+		struct ib_device *ibdev = umem->hdev->ibdev;
+		u64 dma = ib_dma_map_page(ibdev, pfn_to_page(pfn), 0,
+					  UMEM_HMM_BLOCK_SIZE, DMA_BIDIRECTIONAL);
+
+		if (ib_dma_mapping_error(ibdev, dma))
+			return -EFAULT;
+		for (i = 0; i < UMEM_HMM_BLOCK_PAGES; i++)
+			umem->dma[b][i] = dma + (i << PAGE_SHIFT);
+	}
+	for (i = 0; i < UMEM_HMM_BLOCK_PAGES; i++)
+		entries[i] = (pfn + i) | state;
+	return UMEM_HMM_BLOCK_PAGES;
+}
+
+/* One hmm_range_fault() pass over at most UMEM_HMM_FAULT_PAGES pages. */
+static int umem_hmm_fault_range(struct ib_umem_hmm *umem, u64 start, u64 end,
+				unsigned int flags, unsigned long *pfns,
+				unsigned long *mapped)
+{
+	unsigned long timeout = jiffies + msecs_to_jiffies(UMEM_HMM_FAULT_TIMEOUT_MS);
+	struct hmm_range range = {
+		.notifier = &umem->notifier,
+		.start = start,
+		.end = end,
+		.hmm_pfns = pfns,
+	};
+	u64 addr;
+	int ret;
+
+	if (!(flags & IB_UMEM_HMM_NO_FAULT)) {
+		range.default_flags = HMM_PFN_REQ_FAULT;
+		if (flags & IB_UMEM_HMM_WRITE)
+			range.default_flags |= HMM_PFN_REQ_WRITE;
+	}
+
+	if (!mmget_not_zero(umem->mm))
+		return -EFAULT;
+again:
+	if (fatal_signal_pending(current)) {
+		ret = -EINTR;
+		goto out;
+	}
+	range.notifier_seq = mmu_interval_read_begin(&umem->notifier);
+	ret = mmap_read_lock_killable(umem->mm);
+	if (ret)
+		goto out;
+	ret = hmm_range_fault(&range);
+	mmap_read_unlock(umem->mm);
+	if (ret == -EBUSY && time_before(jiffies, timeout)) {
+		cond_resched();
+		goto again;
+	}
+	if (ret)
+		goto out;
+
+	down_write(&umem->lock);
+	if (mmu_interval_read_retry(&umem->notifier, range.notifier_seq)) {
+		up_write(&umem->lock);
+		goto again;
+	}
+	for (addr = start; addr < end; addr += PAGE_SIZE) {
+		unsigned long hmm_pfn = pfns[(addr - start) >> PAGE_SHIFT];
+		int n;
+
+		if (!(hmm_pfn & HMM_PFN_VALID) || (hmm_pfn & HMM_PFN_ERROR))
+			continue;
+		n = umem_hmm_install_huge(umem, addr, hmm_pfn);
+		if (n > 0) {
+			*mapped += n;
+			/* Skip the rest of this unit. */
+			addr = ALIGN_DOWN(addr, UMEM_HMM_BLOCK_SIZE) +
+			       UMEM_HMM_BLOCK_SIZE - PAGE_SIZE;
+			continue;
+		}
+		if (!n)
+			n = umem_hmm_install_page(umem, addr, hmm_pfn, flags);
+		if (n < 0) {
+			ret = n;
+			break;
+		}
+		*mapped += n;
+	}
+	umem->npages += *mapped;
+	umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_PAGES_MAPPED, *mapped);
+	up_write(&umem->lock);
+out:
+	mmput_async(umem->mm);
+	return ret;
+}
+
+/* End of the VMA holding @addr, or @addr if there is none. */
+static u64 umem_hmm_vma_end(struct ib_umem_hmm *umem, u64 addr)
+{
+	struct vm_area_struct *vma;
+	u64 end = addr;
+
+	if (!mmget_not_zero(umem->mm))
+		return addr;
+	if (!mmap_read_lock_killable(umem->mm)) {
+		vma = vma_lookup(umem->mm, addr);
+		if (vma)
+			end = vma->vm_end;
+		mmap_read_unlock(umem->mm);
+	}
+	mmput_async(umem->mm);
+	return end;
+}
+
+/*
+ * umem_hmm_map_leaf - map [start, end) of a leaf umem for the device
+ *
+ * Without IB_UMEM_HMM_NO_FAULT every page must become mapped (a fault),
+ * and pages beyond @end, in the same VMA, are faulted ahead as the access
+ * pattern warrants.  With it, only pages the CPU maps now are mapped.
+ * Called with no umem lock held.  Returns 0 or a negative errno: -EFAULT
+ * for an address with no VMA (or a VMA the device cannot use), -EPERM for
+ * a write to a read-only mapping.
+ */
+int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
+		      unsigned int flags, bool prefetch)
+{
+	bool fault = !(flags & IB_UMEM_HMM_NO_FAULT);
+	unsigned long mapped = 0, *pfns;
+	u64 limit = umem_hmm_end_page(umem);
+	ktime_t t0 = ktime_get();
+	u64 addr, req_end;
+	int ret;
+
+	start = ALIGN_DOWN(start, PAGE_SIZE);
+	end = ALIGN(end, PAGE_SIZE);
+	req_end = end;
+	if (fault && !prefetch) {
+		end = umem_hmm_ahead_end(umem, start, end);
+		end = min(end, limit);
+		if (end > req_end)
+			end = max(req_end, min(end, umem_hmm_vma_end(umem, req_end - PAGE_SIZE)));
+	}
+
+	ret = umem_hmm_alloc_blocks(umem, start, end);
+	if (ret)
+		return ret;
+	pfns = kmalloc_array(UMEM_HMM_FAULT_PAGES, sizeof(*pfns), GFP_KERNEL);
+	if (!pfns)
+		return -ENOMEM;
+
+	for (addr = start; addr < end;) {
+		u64 next = min_t(u64, end, addr + UMEM_HMM_FAULT_PAGES * PAGE_SIZE);
+		unsigned long n = 0;
+
+		/* Keep what was asked for and the fault-ahead in separate passes. */
+		if (addr < req_end)
+			next = min(next, req_end);
+
+		ret = umem_hmm_fault_range(umem, addr, next, flags, pfns, &n);
+		mapped += n;
+		/* An error past what was asked for only ends the fault-ahead. */
+		if (ret && addr >= req_end) {
+			ret = 0;
+			break;
+		}
+		if (ret)
+			break;
+		addr = next;
+	}
+	kfree(pfns);
+
+	if (prefetch) {
+		umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_PAGES_PREFETCHED, mapped);
+	} else if (fault) {
+		s64 ns = ktime_to_ns(ktime_sub(ktime_get(), t0));
+
+		umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_FAULTS, 1);
+		umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_PAGES_FAULTED, mapped);
+		umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_FAULT_NS_SUM, ns);
+		umem_hmm_stat_max(umem, IB_UMEM_HMM_STAT_FAULT_NS_MAX, ns);
+	}
+	return ret;
+}
+
+/* Is every page of [start, end) mapped with the access @flags need? */
+static bool umem_hmm_present(struct ib_umem_hmm *umem, u64 start, u64 end,
+			     unsigned int flags)
+{
+	unsigned long need = UMEM_HMM_VALID;
+	u64 addr;
+
+	if (flags & IB_UMEM_HMM_WRITE)
+		need |= UMEM_HMM_WRITABLE;
+	for (addr = ALIGN_DOWN(start, PAGE_SIZE); addr < end; addr += PAGE_SIZE) {
+		unsigned long *e = umem_hmm_entry(umem, addr);
+
+		if (!e || (*e & need) != need)
+			return false;
+	}
+	return true;
+}
+
+static void umem_hmm_mark_dirty(struct ib_umem_hmm *umem, u64 start, u64 end)
+{
+	u64 addr;
+
+	for (addr = ALIGN_DOWN(start, PAGE_SIZE); addr < end; addr += PAGE_SIZE) {
+		unsigned long *e = umem_hmm_entry(umem, addr);
+
+		if (!(*e & UMEM_HMM_DIRTY))
+			set_bit(UMEM_HMM_DIRTY_BIT, e);
+	}
+}
+
+int umem_hmm_lock_leaf(struct ib_umem_hmm *umem, u64 addr, u64 length,
+		       unsigned int flags, struct ib_umem_hmm_span *span)
+{
+	u64 end = addr + length;
+	int ret;
+
+	for (;;) {
+		if (flags & IB_UMEM_HMM_TRYLOCK) {
+			if (!down_read_trylock(&umem->lock))
+				return -EAGAIN;
+		} else {
+			down_read(&umem->lock);
+		}
+		if (umem_hmm_present(umem, addr, end, flags))
+			break;
+		up_read(&umem->lock);
+		if (flags & IB_UMEM_HMM_NO_FAULT)
+			return -EAGAIN;
+		ret = umem_hmm_map_leaf(umem, addr, end, flags, false);
+		if (ret)
+			return ret;
+	}
+	if (flags & IB_UMEM_HMM_WRITE)
+		umem_hmm_mark_dirty(umem, addr, end);
+	span->leaf = umem;
+	span->start = addr;
+	span->len = length;
+	span->write = flags & IB_UMEM_HMM_WRITE;
+	return 0;
+}
+
+int umem_hmm_check_range(struct ib_umem_hmm *umem, u64 addr, u64 length)
+{
+	if (!length || addr < umem->address || addr + length < addr ||
+	    addr + length > ib_umem_hmm_end(umem))
+		return -EINVAL;
+	return 0;
+}
+
+/* Map [addr, addr + length) of any umem, child by child if implicit. */
+int umem_hmm_map_range(struct ib_umem_hmm *umem, u64 addr, u64 length,
+		       unsigned int flags, bool prefetch)
+{
+	int ret = 0;
+
+	while (!ret && length) {
+		struct ib_umem_hmm *leaf = umem;
+		u64 len = length;
+
+		if (umem->implicit) {
+			leaf = umem_hmm_child_get(umem, addr,
+						  !(flags & IB_UMEM_HMM_NO_FAULT));
+			if (IS_ERR(leaf))
+				return PTR_ERR(leaf);
+			len = min(length, umem_hmm_chunk_end(addr) - addr);
+		}
+		if (leaf)
+			ret = umem_hmm_map_leaf(leaf, addr, addr + len, flags,
+						prefetch);
+		if (umem->implicit && leaf)
+			umem_hmm_child_put(leaf);
+		addr += len;
+		length -= len;
+	}
+	return ret;
+}
+
+/**
+ * ib_umem_hmm_map - make pages of a umem available to the device
+ * @umem: the umem
+ * @addr: first byte
+ * @length: bytes
+ * @flags: IB_UMEM_HMM_WRITE to map for writing; IB_UMEM_HMM_NO_FAULT to map
+ *	only what the CPU maps now, faulting nothing
+ *
+ * Returns with no lock held: the pages may be invalidated again at once.
+ * Use ib_umem_hmm_lock() to access them.  Must not be called while holding
+ * a span.
+ *
+ * Return: 0; -EINVAL if the range is not inside the umem; -EFAULT if an
+ * address has no VMA or one the device cannot use; -EPERM if a write was
+ * asked of a read-only mapping; -ENOMEM; -EINTR on a fatal signal.
+ */
+int ib_umem_hmm_map(struct ib_umem_hmm *umem, u64 addr, u64 length,
+		    unsigned int flags)
+{
+	int ret = umem_hmm_check_range(umem, addr, length);
+
+	return ret ? ret : umem_hmm_map_range(umem, addr, length, flags, false);
+}
+EXPORT_SYMBOL_GPL(ib_umem_hmm_map);
+
+/**
+ * ib_umem_hmm_lock - map and lock pages for a device access
+ * @umem: the umem
+ * @addr: first byte the device will access
+ * @length: bytes it will access
+ * @flags: IB_UMEM_HMM_WRITE for a write; IB_UMEM_HMM_NO_FAULT to fail with
+ *	-EAGAIN instead of faulting; IB_UMEM_HMM_TRYLOCK to fail with -EAGAIN
+ *	instead of waiting for the lock (use it, with NO_FAULT, to lock a
+ *	second umem while holding a span)
+ * @span: filled in on success
+ *
+ * On success the pages of [@addr, @addr + @span->len) stay mapped until
+ * ib_umem_hmm_unlock(): invalidations wait.  @span->len may be less than
+ * @length when an implicit umem's range crosses a chunk; lock the rest
+ * separately.  Written pages are marked dirty when they are unmapped.
+ *
+ * Return: 0, or the errors of ib_umem_hmm_map(), or -EAGAIN.
+ */
+int ib_umem_hmm_lock(struct ib_umem_hmm *umem, u64 addr, u64 length,
+		     unsigned int flags, struct ib_umem_hmm_span *span)
+{
+	struct ib_umem_hmm *leaf = umem;
+	int ret = umem_hmm_check_range(umem, addr, length);
+
+	if (ret)
+		return ret;
+	if (umem->implicit) {
+		leaf = umem_hmm_child_get(umem, addr, !(flags & IB_UMEM_HMM_NO_FAULT));
+		if (IS_ERR(leaf))
+			return PTR_ERR(leaf);
+		if (!leaf)
+			return -EAGAIN;
+		length = min(length, umem_hmm_chunk_end(addr) - addr);
+	}
+	ret = umem_hmm_lock_leaf(leaf, addr, length, flags, span);
+	if (ret && leaf != umem)
+		umem_hmm_child_put(leaf);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(ib_umem_hmm_lock);
+
+/**
+ * ib_umem_hmm_unlock - end a device access
+ * @span: from ib_umem_hmm_lock()
+ */
+void ib_umem_hmm_unlock(struct ib_umem_hmm_span *span)
+{
+	struct ib_umem_hmm *leaf = span->leaf;
+
+	up_read(&leaf->lock);
+	if (leaf->parent)
+		umem_hmm_child_put(leaf);
+	span->leaf = NULL;
+}
+EXPORT_SYMBOL_GPL(ib_umem_hmm_unlock);
+
+/**
+ * ib_umem_hmm_span_dma - DMA address of a byte of a locked span
+ * @span: a locked span
+ * @addr: a byte inside it
+ * @contig: if not NULL, set to the bytes from @addr that are contiguous in
+ *	DMA space and inside the span (to the end of the page or huge page)
+ *
+ * For a virtual-DMA device the address is a kernel virtual address.
+ */
+u64 ib_umem_hmm_span_dma(const struct ib_umem_hmm_span *span, u64 addr,
+			 u64 *contig)
+{
+	struct ib_umem_hmm *umem = span->leaf;
+	unsigned long e = *umem_hmm_entry(umem, addr);
+	u64 page = ALIGN_DOWN(addr, PAGE_SIZE);
+
+	if (contig) {
+		u64 unit_end = (e & UMEM_HMM_HUGE) ?
+			ALIGN_DOWN(addr, UMEM_HMM_BLOCK_SIZE) + UMEM_HMM_BLOCK_SIZE :
+			page + PAGE_SIZE;
+
+		*contig = min(unit_end, span->start + span->len) - addr;
+	}
+	return umem_hmm_entry_dma(umem, page, e) + (addr - page);
+}
+EXPORT_SYMBOL_GPL(ib_umem_hmm_span_dma);
+
+/**
+ * ib_umem_hmm_page_state - what the device has mapped, for tests and debug
+ * @umem: an explicit umem or an implicit one
+ * @addr: page-aligned address inside it
+ * @npages: pages to report
+ * @state: one byte per page: IB_UMEM_HMM_PAGE_* bits
+ *
+ * A snapshot: it may be stale as soon as it returns.
+ *
+ * Return: 0 or -EINVAL (range).
+ */
+int ib_umem_hmm_page_state(struct ib_umem_hmm *umem, u64 addr,
+			   unsigned long npages, u8 *state)
+{
+	unsigned long i;
+	int ret;
+
+	ret = umem_hmm_check_range(umem, addr, (u64)npages << PAGE_SHIFT);
+	if (ret || !PAGE_ALIGNED(addr))
+		return -EINVAL;
+	for (i = 0; i < npages; i++, addr += PAGE_SIZE) {
+		struct ib_umem_hmm *leaf = umem;
+		unsigned long e = 0, *p;
+
+		if (umem->implicit)
+			leaf = umem_hmm_child_get(umem, addr, false);
+		if (leaf) {
+			down_read(&leaf->lock);
+			p = umem_hmm_entry(leaf, addr);
+			if (p)
+				e = *p;
+			up_read(&leaf->lock);
+			if (leaf != umem)
+				umem_hmm_child_put(leaf);
+		}
+		state[i] = (e & UMEM_HMM_VALID ? IB_UMEM_HMM_PAGE_MAPPED : 0) |
+			   (e & UMEM_HMM_WRITABLE ? IB_UMEM_HMM_PAGE_WRITABLE : 0) |
+			   (e & UMEM_HMM_DIRTY ? IB_UMEM_HMM_PAGE_DIRTY : 0) |
+			   (e & UMEM_HMM_HUGE ? IB_UMEM_HMM_PAGE_HUGE : 0);
+	}
+	return 0;
+}
+EXPORT_SYMBOL_GPL(ib_umem_hmm_page_state);

@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * ib_umem_hmm: registration, page tracking and invalidation of a range.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <rdma/ib_verbs.h>
+
+#include "umem_hmm.h"
+
+static void umem_hmm_account_tracking(struct ib_umem_hmm *umem, s64 bytes)
+{
+	umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_TRACKING_BYTES, bytes);
+}
+
+/*
+ * Unmap the device's view of the pages in [start, end): the driver first
+ * stops using them, then each page is DMA-unmapped and, if the device was
+ * given it to write, marked dirty (its data must reach swap or the file).
+ * Called with umem->lock held for writing; returns the pages unmapped.
+ */
+static unsigned long umem_hmm_unmap(struct ib_umem_hmm *umem, u64 start,
+				    u64 end)
+{
+	struct ib_device *ibdev = umem->hdev->ibdev;
+	unsigned long unmapped = 0;
+	u64 addr;
+
+	lockdep_assert_held_write(&umem->lock);
+
+	start = max(start, umem_hmm_start_page(umem));
+	end = min(end, umem_hmm_end_page(umem));
+	if (start >= end || !umem->npages)
+		return 0;
+
+	/* A huge unit is mapped and unmapped whole. */
+	addr = ALIGN_DOWN(start, UMEM_HMM_BLOCK_SIZE);
+	if (addr >= umem->base) {
+		unsigned long *e = umem_hmm_entry(umem, max(addr, umem_hmm_start_page(umem)));
+
+		if (e && (*e & UMEM_HMM_HUGE))
+			start = addr;
+	}
+	addr = ALIGN(end, UMEM_HMM_BLOCK_SIZE);
+	if (addr != end) {
+		unsigned long *e = umem_hmm_entry(umem, end - PAGE_SIZE);
+
+		if (e && (*e & UMEM_HMM_HUGE))
+			end = addr;
+	}
+
+	if (umem->ops && umem->ops->invalidate)
+		umem->ops->invalidate(umem, max(start, umem->address),
+				      min(end, ib_umem_hmm_end(umem)));
+
+	for (addr = start; addr < end; addr += PAGE_SIZE) {
+		unsigned long idx = umem_hmm_index(umem, addr);
+		unsigned long b = idx / UMEM_HMM_BLOCK_PAGES;
+		unsigned long slot = idx % UMEM_HMM_BLOCK_PAGES;
+		unsigned long *block = umem->entries[b];
+		unsigned long e;
+
+		if (!block) {
+			/* Nothing was ever mapped in this block. */
+			addr = ALIGN_DOWN(addr, UMEM_HMM_BLOCK_SIZE) +
+			       UMEM_HMM_BLOCK_SIZE - PAGE_SIZE;
+			continue;
+		}
+		e = block[slot];
+		if (!(e & UMEM_HMM_VALID))
+			continue;
+
+		if (umem_hmm_bus_dma(umem)) {
+			if (!(e & UMEM_HMM_HUGE))
+				ib_dma_unmap_page(ibdev, umem->dma[b][slot],
+						  PAGE_SIZE, DMA_BIDIRECTIONAL);
+			else if (!slot)
+				ib_dma_unmap_page(ibdev, umem->dma[b][0],
+						  UMEM_HMM_BLOCK_SIZE,
+						  DMA_BIDIRECTIONAL);
+		}
+		/*
+		 * The CPU mapping still exists (invalidation runs before the
+		 * page tables change), so the page is alive; our write lock
+		 * keeps other invalidations from racing with set_page_dirty.
+		 */
+		if (e & UMEM_HMM_DIRTY)
+			set_page_dirty(compound_head(pfn_to_page(e & UMEM_HMM_PFN_MASK)));
+		block[slot] = 0;
+		unmapped++;
+	}
+
+	umem->npages -= unmapped;
+	umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_PAGES_MAPPED, -(s64)unmapped);
+	return unmapped;
+}
+
+static bool umem_hmm_mapped_in(struct ib_umem_hmm *umem, u64 start, u64 end)
+{
+	u64 addr;
+
+	if (!umem->npages)
+		return false;
+	start = max(start, umem_hmm_start_page(umem));
+	end = min(end, umem_hmm_end_page(umem));
+	for (addr = start; addr < end; addr += PAGE_SIZE) {
+		unsigned long *e = umem_hmm_entry(umem, addr);
+
+		if (!e)
+			addr = ALIGN_DOWN(addr, UMEM_HMM_BLOCK_SIZE) +
+			       UMEM_HMM_BLOCK_SIZE - PAGE_SIZE;
+		else if (*e & UMEM_HMM_VALID)
+			return true;
+	}
+	return false;
+}
+
+static bool umem_hmm_invalidate(struct mmu_interval_notifier *mni,
+				const struct mmu_notifier_range *range,
+				unsigned long cur_seq)
+{
+	struct ib_umem_hmm *umem = container_of(mni, struct ib_umem_hmm, notifier);
+	unsigned long unmapped;
+
+	if (mmu_notifier_range_blockable(range)) {
+		down_write(&umem->lock);
+	} else {
+		if (!down_write_trylock(&umem->lock))
+			return false;
+		/*
+		 * The driver's invalidate may sleep: a range holding mapped
+		 * pages can only be invalidated where blocking is allowed.
+		 */
+		if (umem_hmm_mapped_in(umem, range->start, range->end)) {
+			up_write(&umem->lock);
+			return false;
+		}
+	}
+
+	mmu_interval_set_seq(mni, cur_seq);
+	unmapped = umem_hmm_unmap(umem, range->start, range->end);
+	if (unmapped) {
+		umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_INVALIDATIONS, 1);
+		umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_PAGES_INVALIDATED, unmapped);
+	}
+	up_write(&umem->lock);
+
+	if (unmapped && umem->parent && !READ_ONCE(umem->npages))
+		umem_hmm_child_idle(umem);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops umem_hmm_notifier_ops = {
+	.invalidate = umem_hmm_invalidate,
+};
+
+/* Make sure the blocks covering [start, end) exist.  No lock is held. */
+int umem_hmm_alloc_blocks(struct ib_umem_hmm *umem, u64 start, u64 end)
+{
+	unsigned long b, last;
+
+	b = umem_hmm_index(umem, start) / UMEM_HMM_BLOCK_PAGES;
+	last = umem_hmm_index(umem, end - 1) / UMEM_HMM_BLOCK_PAGES;
+	for (; b <= last; b++) {
+		unsigned long *entries;
+		dma_addr_t *dma = NULL;
+
+		if (READ_ONCE(umem->entries[b]))
+			continue;
+		entries = kcalloc(UMEM_HMM_BLOCK_PAGES, sizeof(*entries), GFP_KERNEL);
+		if (!entries)
+			return -ENOMEM;
+		if (umem_hmm_bus_dma(umem)) {
+			dma = kcalloc(UMEM_HMM_BLOCK_PAGES, sizeof(*dma), GFP_KERNEL);
+			if (!dma) {
+				kfree(entries);
+				return -ENOMEM;
+			}
+		}
+		/* Two faults may race to allocate the same block. */
+		down_write(&umem->lock);
+		if (!umem->entries[b]) {
+			if (dma)
+				umem->dma[b] = dma;
+			WRITE_ONCE(umem->entries[b], entries);
+			umem_hmm_account_tracking(umem, UMEM_HMM_BLOCK_PAGES *
+				(sizeof(*entries) + (dma ? sizeof(*dma) : 0)));
+			entries = NULL;
+			dma = NULL;
+		}
+		up_write(&umem->lock);
+		kfree(entries);
+		kfree(dma);
+	}
+	return 0;
+}
+
+/* A umem that tracks pages itself: explicit, or a child of an implicit one. */
+struct ib_umem_hmm *umem_hmm_alloc_leaf(struct ib_umem_hmm_device *hdev,
+					struct mm_struct *mm, u64 addr,
+					u64 length, int access,
+					const struct ib_umem_hmm_ops *ops,
+					void *priv)
+{
+	struct ib_umem_hmm *umem;
+	size_t top;
+	int ret;
+
+	umem = kzalloc(sizeof(*umem), GFP_KERNEL);
+	if (!umem)
+		return ERR_PTR(-ENOMEM);
+	umem->hdev = hdev;
+	umem->address = addr;
+	umem->length = length;
+	umem->access = access;
+	umem->ops = ops;
+	umem->priv = priv;
+	umem->mm = mm;
+	init_rwsem(&umem->lock);
+	spin_lock_init(&umem->ahead_lock);
+	atomic_set(&umem->prefetches, 0);
+	init_waitqueue_head(&umem->prefetch_wait);
+	refcount_set(&umem->users, 1);
+
+	umem->base = ALIGN_DOWN(addr, UMEM_HMM_BLOCK_SIZE);
+	umem->nblocks = (ALIGN(addr + length, UMEM_HMM_BLOCK_SIZE) - umem->base) >>
+			UMEM_HMM_BLOCK_SHIFT;
+	top = umem->nblocks * sizeof(*umem->entries);
+	ret = -ENOMEM;
+	umem->entries = kvzalloc(top, GFP_KERNEL);
+	if (!umem->entries)
+		goto err_free;
+	if (umem_hmm_bus_dma(umem)) {
+		umem->dma = kvzalloc(top, GFP_KERNEL);
+		if (!umem->dma)
+			goto err_free;
+		top *= 2;
+	}
+
+	mmgrab(mm);
+	ret = mmu_interval_notifier_insert(&umem->notifier, mm,
+					   umem_hmm_start_page(umem),
+					   umem_hmm_end_page(umem) -
+					   umem_hmm_start_page(umem),
+					   &umem_hmm_notifier_ops);
+	if (ret) {
+		mmdrop(mm);
+		goto err_free;
+	}
+	umem_hmm_account_tracking(umem, top);
+	umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_UMEMS, 1);
+	return umem;
+
+err_free:
+	kvfree(umem->dma);
+	kvfree(umem->entries);
+	kfree(umem);
+	return ERR_PTR(ret);
+}
+
+void umem_hmm_free_leaf(struct ib_umem_hmm *umem)
+{
+	unsigned long b;
+	s64 bytes;
+
+	/* After this no invalidation runs, nor will run, on the umem. */
+	mmu_interval_notifier_remove(&umem->notifier);
+
+	down_write(&umem->lock);
+	umem_hmm_unmap(umem, umem_hmm_start_page(umem), umem_hmm_end_page(umem));
+	up_write(&umem->lock);
+
+	bytes = umem->nblocks * sizeof(*umem->entries);
+	for (b = 0; b < umem->nblocks; b++) {
+		if (!umem->entries[b])
+			continue;
+		kfree(umem->entries[b]);
+		bytes += UMEM_HMM_BLOCK_PAGES * sizeof(unsigned long);
+		if (umem->dma) {
+			kfree(umem->dma[b]);
+			bytes += UMEM_HMM_BLOCK_PAGES * sizeof(dma_addr_t);
+		}
+	}
+	if (umem->dma) {
+		kvfree(umem->dma);
+		bytes += umem->nblocks * sizeof(*umem->dma);
+	}
+	kvfree(umem->entries);
+	umem_hmm_account_tracking(umem, -bytes);
+	umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_UMEMS, -1);
+	mmdrop(umem->mm);
+	/* Implicit lookups may still hold the pointer under RCU. */
+	kfree_rcu(umem, rcu);
+}
+
+static bool umem_hmm_access_ok(u64 addr, u64 length)
+{
+	return length && addr + length > addr && addr + length <= TASK_SIZE;
+}
+
+/**
+ * ib_umem_hmm_get - mirror a range of the current process for a device
+ * @hdev: the device, initialised by ib_umem_hmm_device_init()
+ * @addr: first byte of the range (any alignment)
+ * @length: bytes in the range
+ * @access: IB_ACCESS_* flags of the registration, kept for the driver
+ * @ops: driver callbacks (may be NULL)
+ * @priv: driver data, in umem->priv
+ *
+ * Nothing is faulted, pinned or charged to RLIMIT_MEMLOCK, and the cost
+ * does not grow with the pages of the range (only a table of one pointer
+ * per 2 MiB is allocated).  Must be called in the context of the process
+ * whose memory is mirrored.
+ *
+ * Return: the umem, or ERR_PTR(-EINVAL) for an empty range or one that
+ * leaves the user address space, -ENOMEM, or the error of
+ * mmu_interval_notifier_insert().
+ */
+struct ib_umem_hmm *ib_umem_hmm_get(struct ib_umem_hmm_device *hdev,
+				    u64 addr, u64 length, int access,
+				    const struct ib_umem_hmm_ops *ops,
+				    void *priv)
+{
+	if (!umem_hmm_access_ok(addr, length))
+		return ERR_PTR(-EINVAL);
+	if (!current->mm)
+		return ERR_PTR(-EINVAL);
+	return umem_hmm_alloc_leaf(hdev, current->mm, addr, length, access,
+				   ops, priv);
+}
+EXPORT_SYMBOL_GPL(ib_umem_hmm_get);
+
+/**
+ * ib_umem_hmm_release - stop mirroring and free a umem
+ * @umem: from ib_umem_hmm_get() or ib_umem_hmm_get_implicit()
+ *
+ * Waits for its asynchronous prefetches, unmaps every page (calling the
+ * driver's invalidate op) and frees the tracking memory.  The caller must
+ * hold no span of it and start no new access.
+ */
+void ib_umem_hmm_release(struct ib_umem_hmm *umem)
+{
+	wait_event(umem->prefetch_wait, !atomic_read(&umem->prefetches));
+	if (umem->implicit) {
+		umem_hmm_release_children(umem);
+		umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_UMEMS, -1);
+		mmdrop(umem->mm);
+		kfree(umem);
+		return;
+	}
+	umem_hmm_free_leaf(umem);
+}
+EXPORT_SYMBOL_GPL(ib_umem_hmm_release);

@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * Copyright (c) 2026 The sodp authors.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "uht.h"
+
+int uht_fd = -1;
+
+static int uht_ioctl(unsigned long cmd, void *arg)
+{
+	return ioctl(uht_fd, cmd, arg) ? -errno : 0;
+}
+
+int uht_open(void)
+{
+	uht_fd = open("/dev/umem_hmm_test", O_RDWR | O_CLOEXEC);
+	return uht_fd < 0 ? -errno : 0;
+}
+
+int uht_reg(uint64_t addr, uint64_t len, uint32_t flags, uint32_t *handle)
+{
+	struct umem_hmm_test_reg r = { .addr = addr, .length = len, .flags = flags };
+	int ret = uht_ioctl(UMEM_HMM_TEST_REG, &r);
+
+	if (!ret)
+		*handle = r.handle;
+	return ret;
+}
+
+int uht_dereg(uint32_t handle)
+{
+	return uht_ioctl(UMEM_HMM_TEST_DEREG, &handle);
+}
+
+int uht_read(uint32_t h, const void *addr, size_t len, void *buf, uint32_t flags)
+{
+	struct umem_hmm_test_access a = {
+		.handle = h, .flags = flags, .addr = (uintptr_t)addr,
+		.length = len, .buf = (uintptr_t)buf,
+	};
+
+	return uht_ioctl(UMEM_HMM_TEST_READ, &a);
+}
+
+int uht_write(uint32_t h, void *addr, size_t len, const void *buf, uint32_t flags)
+{
+	struct umem_hmm_test_access a = {
+		.handle = h, .flags = flags, .addr = (uintptr_t)addr,
+		.length = len, .buf = (uintptr_t)buf,
+	};
+
+	return uht_ioctl(UMEM_HMM_TEST_WRITE, &a);
+}
+
+int uht_hold(uint32_t h, void *addr, size_t len, void *buf, uint32_t hold_us)
+{
+	struct umem_hmm_test_access a = {
+		.handle = h, .addr = (uintptr_t)addr, .length = len,
+		.buf = (uintptr_t)buf, .hold_us = hold_us,
+	};
+
+	return uht_ioctl(UMEM_HMM_TEST_READ, &a);
+}
+
+int uht_cas(uint32_t h, void *addr, uint64_t cmp, uint64_t swap, uint64_t *orig)
+{
+	struct umem_hmm_test_cas c = {
+		.handle = h, .addr = (uintptr_t)addr, .compare = cmp, .swap = swap,
+	};
+	int ret = uht_ioctl(UMEM_HMM_TEST_CAS, &c);
+
+	if (!ret && orig)
+		*orig = c.orig;
+	return ret;
+}
+
+int uht_prefetch(uint32_t h, void *addr, size_t len, uint32_t flags)
+{
+	struct umem_hmm_test_prefetch p = {
+		.handle = h, .flags = flags, .addr = (uintptr_t)addr, .length = len,
+	};
+
+	return uht_ioctl(UMEM_HMM_TEST_PREFETCH, &p);
+}
+
+int uht_snapshot(uint32_t h, void *addr, size_t npages, uint8_t *state,
+		 uint64_t *invalidate_calls)
+{
+	struct umem_hmm_test_snapshot s = {
+		.handle = h, .npages = npages, .addr = (uintptr_t)addr,
+		.states = (uintptr_t)state,
+	};
+	int ret = uht_ioctl(UMEM_HMM_TEST_SNAPSHOT, &s);
+
+	if (!ret && invalidate_calls)
+		*invalidate_calls = s.invalidate_calls;
+	return ret;
+}
+
+int uht_stats(uint32_t flags, uint64_t *values)
+{
+	struct umem_hmm_test_stats st = { .flags = flags };
+	int ret = uht_ioctl(UMEM_HMM_TEST_STATS, &st);
+
+	if (!ret)
+		memcpy(values, st.values, sizeof(st.values));
+	return ret;
+}
+
+int uht_page_refs(void *addr, uint32_t *refs)
+{
+	struct umem_hmm_test_page_refs r = { .addr = (uintptr_t)addr };
+	int ret = uht_ioctl(UMEM_HMM_TEST_PAGE_REFS, &r);
+
+	if (!ret)
+		*refs = r.refs;
+	return ret;
+}
+
+size_t uht_mapped(uint32_t h, void *addr, size_t npages)
+{
+	uint8_t *st = malloc(npages);
+	size_t n = 0;
+
+	if (!st || uht_snapshot(h, addr, npages, st, NULL)) {
+		free(st);
+		return (size_t)-1;
+	}
+	for (size_t i = 0; i < npages; i++)
+		n += !!(st[i] & UMEM_HMM_TEST_PAGE_MAPPED);
+	free(st);
+	return n;
+}
+
+uint64_t uht_stat(int idx)
+{
+	uint64_t v[UMEM_HMM_TEST_MAX_STATS];
+
+	if (uht_stats(0, v))
+		return UINT64_MAX;
+	return v[idx];
+}
+
+long proc_status_kb(const char *field)
+{
+	char line[256];
+	size_t n = strlen(field);
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, n) && line[n] == ':')
+			kb = strtol(line + n + 1, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+void *map_anon(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	/* Page counts in the tests assume 4 KiB pages (THP may be "always"). */
+	madvise(p, len, MADV_NOHUGEPAGE);
+	return p;
+}
+
+void drain_local_lru(void)
+{
+	static char *scratch;
+
+	/* MADV_COLD drains this CPU's LRU batches, which hold references. */
+	if (!scratch)
+		scratch = map_anon(PAGE);
+	scratch[0] = 1;
+	madvise(scratch, PAGE, MADV_COLD);
+}
+
+void *map_thp(size_t len)
+{
+	char *a = map_aligned(len);
+
+	if (a)
+		madvise(a, len, MADV_HUGEPAGE);
+	return a;
+}
+
+void *map_aligned(size_t len)
+{
+	char *p = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *a;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	a = (char *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
+	madvise(p, len + HUGE_PAGE, MADV_NOHUGEPAGE);
+	if (a > p)
+		munmap(p, a - p);
+	munmap(a + len, p + len + HUGE_PAGE - (a + len));
+	return a;
+}
+
+static uint8_t pattern_byte(uint64_t seed, size_t off)
+{
+	uint64_t x = seed * 0x9e3779b97f4a7c15ULL + off / 8;
+
+	x ^= x >> 29;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 32;
+	return (uint8_t)(x >> (8 * (off % 8)));
+}
+
+void fill_pattern(void *buf, size_t len, uint64_t seed, size_t base)
+{
+	uint8_t *b = buf;
+
+	for (size_t i = 0; i < len; i++)
+		b[i] = pattern_byte(seed, base + i);
+}
+
+long check_pattern(const void *buf, size_t len, uint64_t seed, size_t base)
+{
+	const uint8_t *b = buf;
+
+	for (size_t i = 0; i < len; i++)
+		if (b[i] != pattern_byte(seed, base + i))
+			return (long)i;
+	return -1;
+}
+
+double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+uint64_t xrand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}

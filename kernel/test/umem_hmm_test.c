@@ -177,7 +177,7 @@ static struct umem_hmm_test_reg_ctx *umem_hmm_test_odp(struct umem_hmm_test_file
  */
 static int umem_hmm_test_dma(struct umem_hmm_test_reg_ctx *reg, u64 addr, u64 len,
 			     void *kbuf, bool write, unsigned int flags,
-			     u32 hold_us)
+			     u32 hold_us, u32 chunk)
 {
 	unsigned int lock_flags = write ? IB_UMEM_HMM_WRITE : 0;
 	struct ib_umem_hmm_span span;
@@ -189,7 +189,8 @@ static int umem_hmm_test_dma(struct umem_hmm_test_reg_ctx *reg, u64 addr, u64 le
 	while (len) {
 		u64 pos, done;
 
-		ret = ib_umem_hmm_lock(reg->umem, addr, len, lock_flags, &span);
+		ret = ib_umem_hmm_lock(reg->umem, addr, min_t(u64, len, chunk),
+				       lock_flags, &span);
 		if (ret)
 			return ret;
 		for (pos = addr; pos < addr + span.len; pos += done) {
@@ -211,6 +212,38 @@ static int umem_hmm_test_dma(struct umem_hmm_test_reg_ctx *reg, u64 addr, u64 le
 	return 0;
 }
 
+/* One chunk every stride bytes: a device touching many pages a little. */
+static int umem_hmm_test_gather(struct umem_hmm_test_file *tf,
+				struct umem_hmm_test_access *a, bool write)
+{
+	struct umem_hmm_test_reg_ctx *reg = umem_hmm_test_odp(tf, a->handle);
+	u64 n, total, i;
+	void *kbuf;
+	int ret = 0;
+
+	if (IS_ERR(reg))
+		return PTR_ERR(reg);
+	if (a->chunk > a->stride)
+		return -EINVAL;
+	n = div64_u64(a->length, a->stride);
+	total = n * a->chunk;
+	if (!n || total > UMEM_HMM_TEST_CHUNK)
+		return -EINVAL;
+	kbuf = kmalloc(total, GFP_KERNEL);
+	if (!kbuf)
+		return -ENOMEM;
+	if (write && copy_from_user(kbuf, u64_to_user_ptr(a->buf), total))
+		ret = -EFAULT;
+	for (i = 0; i < n && !ret; i++)
+		ret = umem_hmm_test_dma(reg, a->addr + i * a->stride, a->chunk,
+					kbuf + i * a->chunk, write, a->flags,
+					a->hold_us, a->chunk);
+	if (!ret && !write && copy_to_user(u64_to_user_ptr(a->buf), kbuf, total))
+		ret = -EFAULT;
+	kfree(kbuf);
+	return ret;
+}
+
 static int umem_hmm_test_access(struct umem_hmm_test_file *tf, void __user *arg,
 				bool write)
 {
@@ -222,9 +255,13 @@ static int umem_hmm_test_access(struct umem_hmm_test_file *tf, void __user *arg,
 
 	if (copy_from_user(&a, arg, sizeof(a)))
 		return -EFAULT;
-	if ((a.flags & ~UMEM_HMM_TEST_NO_FAULT) || a.reserved ||
-	    a.hold_us > UMEM_HMM_TEST_MAX_HOLD_US)
+	if ((a.flags & ~UMEM_HMM_TEST_NO_FAULT) || a.chunk > UMEM_HMM_TEST_CHUNK ||
+	    a.hold_us > UMEM_HMM_TEST_MAX_HOLD_US || a.reserved || !a.length)
 		return -EINVAL;
+	if (!a.chunk)
+		a.chunk = UMEM_HMM_TEST_CHUNK;
+	if (a.stride)
+		return umem_hmm_test_gather(tf, &a, write);
 	reg = umem_hmm_test_odp(tf, a.handle);
 	if (IS_ERR(reg))
 		return PTR_ERR(reg);
@@ -242,12 +279,10 @@ static int umem_hmm_test_access(struct umem_hmm_test_file *tf, void __user *arg,
 			break;
 		}
 		ret = umem_hmm_test_dma(reg, a.addr + off, len, kbuf, write,
-					a.flags, a.hold_us);
+					a.flags, a.hold_us, a.chunk);
 		if (!ret && !write && copy_to_user(ubuf, kbuf, len))
 			ret = -EFAULT;
 	}
-	if (!a.length)
-		ret = -EINVAL;
 	kfree(kbuf);
 	return ret;
 }

@@ -9,6 +9,7 @@
 #include <linux/hmm.h>
 #include <linux/ktime.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -19,22 +20,28 @@
 /* How long a fault keeps retrying while the range is being invalidated. */
 #define UMEM_HMM_FAULT_TIMEOUT_MS	10000
 
+static unsigned int fault_ahead_max = UMEM_HMM_AHEAD_MAX;
+module_param(fault_ahead_max, uint, 0644);
+MODULE_PARM_DESC(fault_ahead_max,
+		 "Most pages a fault maps beyond the faulting range (0: off; default 512)");
+
 /*
  * Fault-ahead: a fault that starts where the previous one ended is part of
  * a sequential pass, so it maps a window beyond what was asked for, and the
- * window doubles each time up to UMEM_HMM_AHEAD_MAX pages.  Returns the end
+ * window doubles each time up to fault_ahead_max pages.  Returns the end
  * of the range to fault (clamped to the umem by the caller).
  */
 static u64 umem_hmm_ahead_end(struct ib_umem_hmm *umem, u64 start, u64 end)
 {
+	unsigned int max = READ_ONCE(fault_ahead_max);
 	unsigned int pages;
 
 	spin_lock(&umem->ahead_lock);
 	if (start == umem->ahead_next && umem->ahead_pages)
-		umem->ahead_pages = min_t(unsigned int, umem->ahead_pages * 2,
-					  UMEM_HMM_AHEAD_MAX);
+		umem->ahead_pages = umem->ahead_pages * 2;
 	else
 		umem->ahead_pages = UMEM_HMM_AHEAD_MIN;
+	umem->ahead_pages = min(umem->ahead_pages, max);
 	pages = umem->ahead_pages;
 	end += (u64)pages << PAGE_SHIFT;
 	umem->ahead_next = end;

@@ -59,6 +59,7 @@ static const struct check_case cases[] = {
 	{ "implicit", test_implicit },
 	{ "implicit_idle", test_implicit_idle },
 	{ "tracking_bytes", test_tracking_bytes },
+	{ "gather", test_gather },
 	{ "inval_munmap", test_inval_munmap },
 	{ "inval_map_fixed", test_inval_map_fixed },
 	{ "inval_dontneed", test_inval_dontneed },

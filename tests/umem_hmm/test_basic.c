@@ -373,6 +373,14 @@ int test_fault_ahead(void)
 	/* And at the end of the registration. */
 	CHECK_EQ(uht_read(h, buf + (n - 2) * PAGE, 1, &c, 0), 0);
 	CHECK_EQ(uht_mapped(h, buf + (n - 8) * PAGE, 8), 2);
+
+	/* fault_ahead_max=0 turns it off. */
+	CHECK_EQ(madvise(buf + 11 * PAGE, (n - 11) * PAGE, MADV_DONTNEED), 0);
+	CHECK_EQ(set_fault_ahead_max(0), 0);
+	for (size_t i = 20; i < 30; i++)
+		CHECK_EQ(uht_read(h, buf + i * PAGE, 1, &c, 0), 0);
+	CHECK_EQ(set_fault_ahead_max(512), 0);
+	CHECK_EQ(uht_mapped(h, buf + 11 * PAGE, n - 11), 10);
 	CHECK_EQ(uht_dereg(h), 0);
 	munmap(buf, n * PAGE);
 	return 0;
@@ -510,5 +518,30 @@ int test_tracking_bytes(void)
 	CHECK_EQ(uht_stat(ST_TRACKING_BYTES), b0);
 	munmap(buf, len);
 	free(tmp);
+	return 0;
+}
+
+/* The gather mode the benchmark uses moves the right bytes both ways. */
+int test_gather(void)
+{
+	const size_t n = 64;
+	char *buf = map_anon(n * PAGE), words[64 * 8];
+	uint32_t h;
+
+	CHECK(buf);
+	fill_pattern(buf, n * PAGE, 30, 0);
+	CHECK_EQ(uht_reg((uintptr_t)buf, n * PAGE, 0, &h), 0);
+	CHECK_EQ(uht_gather(h, buf + 100, n * PAGE - 100, words, 8, PAGE, false), 0);
+	for (size_t i = 0; i < n - 1; i++)
+		CHECK_EQ(check_pattern(words + 8 * i, 8, 30, 100 + i * PAGE), -1);
+	fill_pattern(words, sizeof(words), 31, 0);
+	CHECK_EQ(uht_gather(h, buf, n * PAGE, words, 8, PAGE, true), 0);
+	for (size_t i = 0; i < n; i++) {
+		CHECK(!memcmp(buf + i * PAGE, words + 8 * i, 8));
+		CHECK_EQ(check_pattern(buf + i * PAGE + 8, PAGE - 8, 30, i * PAGE + 8), -1);
+	}
+	CHECK_EQ(uht_gather(h, buf, n * PAGE, words, PAGE + 1, PAGE, false), -EINVAL);
+	CHECK_EQ(uht_dereg(h), 0);
+	munmap(buf, n * PAGE);
 	return 0;
 }

@@ -25,6 +25,7 @@ int test_huge(void);
 int test_implicit(void);
 int test_implicit_idle(void);
 int test_tracking_bytes(void);
+int test_gather(void);
 
 int test_inval_munmap(void);
 int test_inval_map_fixed(void);

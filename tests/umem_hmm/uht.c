@@ -257,3 +257,25 @@ uint64_t xrand(uint64_t *s)
 	*s ^= *s << 17;
 	return *s;
 }
+
+int set_fault_ahead_max(unsigned int pages)
+{
+	FILE *f = fopen("/sys/module/ib_umem_hmm/parameters/fault_ahead_max", "w");
+	int ret;
+
+	if (!f)
+		return -errno;
+	ret = fprintf(f, "%u\n", pages) < 0;
+	return fclose(f) || ret ? -EIO : 0;
+}
+
+int uht_gather(uint32_t h, void *addr, size_t len, void *buf, uint32_t chunk,
+	       uint32_t stride, bool write)
+{
+	struct umem_hmm_test_access a = {
+		.handle = h, .addr = (uintptr_t)addr, .length = len,
+		.buf = (uintptr_t)buf, .chunk = chunk, .stride = stride,
+	};
+
+	return uht_ioctl(write ? UMEM_HMM_TEST_WRITE : UMEM_HMM_TEST_READ, &a);
+}

@@ -7,6 +7,7 @@
 #ifndef SODP_TESTS_UHT_H
 #define SODP_TESTS_UHT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <rdma/umem_hmm_test.h>
@@ -29,6 +30,12 @@ int uht_reg(uint64_t addr, uint64_t len, uint32_t flags, uint32_t *handle);
 int uht_dereg(uint32_t handle);
 int uht_read(uint32_t h, const void *addr, size_t len, void *buf, uint32_t flags);
 int uht_write(uint32_t h, void *addr, size_t len, const void *buf, uint32_t flags);
+/*
+ * One transfer that the device moves as separate accesses of @chunk bytes,
+ * one every @stride bytes (stride == chunk: contiguous, as packets).
+ */
+int uht_gather(uint32_t h, void *addr, size_t len, void *buf, uint32_t chunk,
+	       uint32_t stride, bool write);
 int uht_hold(uint32_t h, void *addr, size_t len, void *buf, uint32_t hold_us);
 int uht_cas(uint32_t h, void *addr, uint64_t cmp, uint64_t swap, uint64_t *orig);
 int uht_prefetch(uint32_t h, void *addr, size_t len, uint32_t flags);
@@ -55,6 +62,8 @@ void *map_thp(size_t len);
 void fill_pattern(void *buf, size_t len, uint64_t seed, size_t base);
 /* Offset of the first byte that differs from the pattern, or -1. */
 long check_pattern(const void *buf, size_t len, uint64_t seed, size_t base);
+/* ib_umem_hmm's fault_ahead_max module parameter. */
+int set_fault_ahead_max(unsigned int pages);
 double now_s(void);
 uint64_t xrand(uint64_t *state);
 

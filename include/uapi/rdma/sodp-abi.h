@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR Linux-OpenIB) */
+/*
+ * The ABI between rdma_sodp.ko and its rdma-core provider libsodp: the
+ * driver-specific parts of uverbs commands, and the rings that the data
+ * path shares by mmap() of the uverbs file.
+ *
+ * A ring is a header (producer and consumer indices, free running, on
+ * separate cache lines) followed by a power-of-two number of fixed-size
+ * slots.  Slot of index i: i & (num_slots - 1).  For the SQ, RQ and SRQ
+ * user space produces and the kernel consumes; for the CQ the kernel
+ * produces.  The kernel copies every WQE before it looks at it and trusts
+ * nothing in a ring.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+#ifndef _UAPI_RDMA_SODP_ABI_H
+#define _UAPI_RDMA_SODP_ABI_H
+
+#include <linux/types.h>
+
+#define SODP_UVERBS_ABI_VERSION	1
+
+#define SODP_MAX_SGE		16
+#define SODP_MAX_INLINE		256
+#define SODP_MAX_QP_WR		16384
+#define SODP_MAX_CQE		65536
+
+struct sodp_ring {
+	__u32 producer;
+	__u32 pad0[15];
+	__u32 consumer;
+	/*
+	 * SQ only, written by the kernel: the QP state (enum ib_qp_state), so
+	 * that the provider rings the doorbell to have receives posted to a
+	 * QP in error flushed.
+	 */
+	__u32 qp_state;
+	__u32 pad1[14];
+	/* slots follow, at offset 128 */
+};
+
+#define SODP_RING_HDR_SIZE	128
+
+struct sodp_sge {
+	__u64 addr;
+	__u32 length;
+	__u32 lkey;
+};
+
+/* An SQ slot.  opcode and send_flags use the IB_UVERBS_WR_* / IB_SEND_* values. */
+struct sodp_send_wqe {
+	__u64 wr_id;
+	__u32 opcode;
+	__u32 send_flags;
+	__u32 num_sge;		/* or, with IB_SEND_INLINE, inline bytes */
+	__u32 ex;		/* immediate data (big endian) or rkey to invalidate */
+	__u64 remote_addr;
+	__u64 compare_add;
+	__u64 swap;
+	__u32 rkey;
+	__u32 ah;		/* UD: the AH number from create_ah */
+	__u32 remote_qpn;	/* UD */
+	__u32 remote_qkey;	/* UD */
+	union {
+		struct sodp_sge sge[SODP_MAX_SGE];
+		__u8 inline_data[SODP_MAX_INLINE];
+	};
+};
+
+/* An RQ or SRQ slot. */
+struct sodp_recv_wqe {
+	__u64 wr_id;
+	__u32 num_sge;
+	__u32 reserved;
+	struct sodp_sge sge[SODP_MAX_SGE];
+};
+
+/* A CQ slot: the fields of struct ibv_wc, with its enum values. */
+struct sodp_cqe {
+	__u64 wr_id;
+	__u32 status;
+	__u32 opcode;
+	__u32 vendor_err;
+	__u32 byte_len;
+	__u32 ex;		/* immediate data (big endian) or invalidated rkey */
+	__u32 qp_num;
+	__u32 src_qp;
+	__u32 wc_flags;
+	__u16 pkey_index;
+	__u16 slid;
+	__u8 sl;
+	__u8 dlid_path_bits;
+	__u8 network_hdr_type;	/* enum rdma_network_type, for ibv_wc_read_... */
+	__u8 reserved0;
+	__u64 reserved1;
+};
+
+/* Where a ring is: mmap(size bytes) of the uverbs fd at offset. */
+struct sodp_ring_info {
+	__aligned_u64 offset;
+	__u32 size;
+	__u32 num_slots;
+};
+
+struct sodp_alloc_ucontext_resp {
+	__u32 max_sge;
+	__u32 max_inline;
+};
+
+struct sodp_create_cq_resp {
+	struct sodp_ring_info cq;
+};
+
+struct sodp_resize_cq_resp {
+	struct sodp_ring_info cq;
+};
+
+struct sodp_create_qp_resp {
+	struct sodp_ring_info sq;
+	struct sodp_ring_info rq;	/* size 0 with an SRQ */
+};
+
+struct sodp_create_srq_resp {
+	struct sodp_ring_info rq;
+	__u32 srq_num;
+	__u32 reserved;
+};
+
+struct sodp_create_ah_resp {
+	__u32 ah_num;
+	__u32 reserved;
+};
+
+#endif /* _UAPI_RDMA_SODP_ABI_H */

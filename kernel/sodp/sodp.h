@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB */
+/*
+ * rdma_sodp: a soft RoCE device.  Objects, and the interfaces between its
+ * files.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+#ifndef SODP_H
+#define SODP_H
+
+#include <linux/kref.h>
+#include <linux/mutex.h>
+#include <linux/netdevice.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+#include <rdma/ib_verbs.h>
+#include <rdma/ib_umem.h>
+#include <uapi/rdma/sodp-abi.h>
+
+#define SODP_MAX_QP		4096
+#define SODP_MAX_CQ		4096
+#define SODP_MAX_MR		65536
+#define SODP_MAX_SRQ		1024
+#define SODP_MAX_AH		8192
+#define SODP_MAX_PD		4096
+#define SODP_MAX_SRQ_WR		16384
+#define SODP_MAX_RD_ATOMIC	16
+#define SODP_MAX_MSG_SIZE	(1U << 31)
+#define SODP_GID_TABLE_LEN	32
+#define SODP_QPN_MIN		16
+
+struct sodp_dev {
+	struct ib_device ibdev;
+	struct net_device *ndev;
+	struct list_head entry;		/* in sodp_devices */
+	struct xarray qps;		/* qp_num -> sodp_qp */
+	struct xarray mrs;		/* key >> 8 -> sodp_mr */
+	struct xarray ahs;		/* ah_num -> sodp_ah */
+	u32 next_qpn;
+	u8 next_key;
+	atomic_t num_qps, num_cqs, num_mrs, num_srqs, num_ahs, num_pds;
+};
+
+struct sodp_ucontext {
+	struct ib_ucontext ibuc;
+};
+
+struct sodp_pd {
+	struct ib_pd ibpd;
+};
+
+struct sodp_ah {
+	struct ib_ah ibah;
+	u32 num;
+	union ib_gid dgid;
+	union ib_gid sgid;
+	enum rdma_network_type net_type;
+};
+
+/* A ring shared with user space (or private, for kernel consumers). */
+struct sodp_queue {
+	struct sodp_ring *ring;
+	u32 num_slots;
+	u32 slot_size;
+	size_t size;
+	struct rdma_user_mmap_entry *mmap;	/* NULL for kernel rings */
+};
+
+struct sodp_cq {
+	struct ib_cq ibcq;
+	struct sodp_queue q;
+	spinlock_t lock;		/* producer side, notify */
+	u8 notify;			/* IB_CQ_* armed, or 0 */
+	bool overflow;
+	bool is_user;
+};
+
+enum sodp_mr_type {
+	SODP_MR_DMA,		/* kernel virtual addresses */
+	SODP_MR_USER,		/* pinned user memory */
+};
+
+struct sodp_mr {
+	struct ib_mr ibmr;
+	struct kref ref;
+	struct completion released;
+	enum sodp_mr_type type;
+	int access;
+	u64 iova;
+	u64 length;
+	struct ib_umem *umem;
+	struct page **pages;		/* USER: the page holding iova + i * PAGE_SIZE */
+	unsigned long npages;
+	struct rcu_head rcu;		/* lookups run under RCU */
+};
+
+struct sodp_srq {
+	struct ib_srq ibsrq;
+	struct sodp_queue rq;
+	struct mutex lock;		/* consumer side */
+	u32 limit;
+	bool is_user;
+};
+
+/* Bytes to move: a scatter list of regions and kernel buffers, and a cursor. */
+struct sodp_mem_seg {
+	struct sodp_mr *mr;		/* NULL: kbuf */
+	void *kbuf;
+	u64 va;
+	u32 len;
+};
+
+struct sodp_mem {
+	struct sodp_mem_seg seg[SODP_MAX_SGE];
+	unsigned int nseg;
+	unsigned int cur;		/* segment of the next byte */
+	u32 off;			/* within it */
+};
+
+/* The receive WQE a message is being delivered into. */
+struct sodp_recv_ctx {
+	struct sodp_recv_wqe wqe;
+	struct sodp_mem mem;		/* its SGEs, resolved (not for WRITE_IMM) */
+	bool active;
+	u32 offset;			/* bytes received so far */
+};
+
+struct sodp_qp {
+	struct ib_qp ibqp;
+	struct kref ref;
+	struct completion released;
+	struct sodp_dev *dev;
+	bool is_user;
+
+	struct mutex state_lock;	/* state and attributes */
+	enum ib_qp_state state;
+	u32 dest_qpn;
+	u32 qkey;
+	u32 sq_psn;
+	u32 rq_psn;
+	int access;			/* IB_ACCESS_REMOTE_* allowed */
+	u32 mtu;
+	u8 rnr_retry;
+	u8 retry_cnt;
+	u8 min_rnr_timer;
+	u8 timeout;
+	u8 max_rd_atomic;
+	u8 max_dest_rd_atomic;
+	u16 pkey_index;
+	union ib_gid dgid;
+	u8 sgid_index;
+	bool sq_sig_all;
+	u32 max_send_sge, max_recv_sge, max_inline;
+
+	struct sodp_queue sq;
+	struct sodp_queue rq;		/* unused with an SRQ */
+	struct sodp_srq *srq;
+	struct sodp_cq *scq;
+	struct sodp_cq *rcq;
+
+	/* Requester: runs in work, under sq_lock. */
+	struct mutex sq_lock;
+	struct work_struct req_work;
+	struct delayed_work rnr_work;
+	u8 rnr_left;			/* RNR retries left for the head WQE */
+	u8 retry_left;			/* retransmissions left for it */
+	bool waiting;			/* it waits to be retried */
+	u32 msn;
+
+	/* Responder: under rq_lock. */
+	struct mutex rq_lock;
+	struct sodp_recv_ctx recv;
+	struct sodp_mr *write_mr;	/* RDMA WRITE in progress */
+	u64 write_va;
+	u32 write_left;
+	u32 resp_msn;
+};
+
+static inline struct sodp_dev *to_sdev(struct ib_device *d)
+{
+	return container_of(d, struct sodp_dev, ibdev);
+}
+
+static inline struct sodp_qp *to_sqp(struct ib_qp *q)
+{
+	return container_of(q, struct sodp_qp, ibqp);
+}
+
+static inline struct sodp_cq *to_scq(struct ib_cq *c)
+{
+	return container_of(c, struct sodp_cq, ibcq);
+}
+
+static inline struct sodp_mr *to_smr(struct ib_mr *m)
+{
+	return container_of(m, struct sodp_mr, ibmr);
+}
+
+static inline struct sodp_srq *to_ssrq(struct ib_srq *s)
+{
+	return container_of(s, struct sodp_srq, ibsrq);
+}
+
+static inline struct sodp_ah *to_sah(struct ib_ah *a)
+{
+	return container_of(a, struct sodp_ah, ibah);
+}
+
+static inline struct sodp_pd *to_spd(struct ib_pd *p)
+{
+	return container_of(p, struct sodp_pd, ibpd);
+}
+
+extern struct workqueue_struct *sodp_wq;
+
+/* sodp_main.c */
+struct sodp_dev *sodp_find_dev_by_gid(const union ib_gid *gid);
+void sodp_port_event(struct sodp_dev *sdev, enum ib_event_type type);
+void sodp_dealloc_driver(struct ib_device *ibdev);
+
+/* sodp_queue.c */
+int sodp_queue_init(struct sodp_queue *q, struct ib_udata *udata,
+		    u32 num_slots, u32 slot_size, struct sodp_ring_info *info);
+void sodp_queue_cleanup(struct sodp_queue *q);
+static inline void *sodp_queue_slot(struct sodp_queue *q, u32 index)
+{
+	return (u8 *)q->ring + SODP_RING_HDR_SIZE +
+	       (size_t)(index & (q->num_slots - 1)) * q->slot_size;
+}
+/* Number of slots the producer has filled and the consumer not taken. */
+u32 sodp_queue_count(struct sodp_queue *q);
+bool sodp_queue_pop(struct sodp_queue *q, void *slot);
+
+/* sodp_verbs.c */
+extern const struct ib_device_ops sodp_dev_ops;
+int sodp_mmap(struct ib_ucontext *uctx, struct vm_area_struct *vma);
+void sodp_mmap_free(struct rdma_user_mmap_entry *entry);
+
+/* sodp_cq.c */
+int sodp_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
+		   struct ib_udata *udata);
+int sodp_destroy_cq(struct ib_cq *ibcq, struct ib_udata *udata);
+int sodp_resize_cq(struct ib_cq *ibcq, int cqe, struct ib_udata *udata);
+int sodp_poll_cq(struct ib_cq *ibcq, int num, struct ib_wc *wc);
+int sodp_req_notify_cq(struct ib_cq *ibcq, enum ib_cq_notify_flags flags);
+void sodp_cq_post(struct sodp_cq *cq, const struct sodp_cqe *cqe, bool solicited);
+
+/* sodp_mr.c */
+struct ib_mr *sodp_get_dma_mr(struct ib_pd *pd, int access);
+struct ib_mr *sodp_reg_user_mr(struct ib_pd *pd, u64 start, u64 length,
+			       u64 iova, int access, struct ib_udata *udata);
+int sodp_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata);
+struct sodp_mr *sodp_mr_get(struct sodp_dev *sdev, u32 key, struct ib_pd *pd,
+			    u64 va, u64 len, int access);
+void sodp_mr_put(struct sodp_mr *mr);
+
+/* sodp_mem.c */
+void sodp_mem_init(struct sodp_mem *m);
+void sodp_mem_add_mr(struct sodp_mem *m, struct sodp_mr *mr, u64 va, u32 len);
+void sodp_mem_add_kbuf(struct sodp_mem *m, void *kbuf, u32 len);
+u32 sodp_mem_len(const struct sodp_mem *m);
+void sodp_mem_seek(struct sodp_mem *m, u32 offset);
+int sodp_mem_copy(struct sodp_mem *dst, struct sodp_mem *src, u32 len);
+int sodp_mem_atomic(struct sodp_mr *mr, u64 va, bool cmp_swp, u64 compare,
+		    u64 swap_add, u64 *orig);
+void sodp_mem_put(struct sodp_mem *m);
+
+/* sodp_srq.c */
+int sodp_create_srq(struct ib_srq *ibsrq, struct ib_srq_init_attr *init,
+		    struct ib_udata *udata);
+int sodp_modify_srq(struct ib_srq *ibsrq, struct ib_srq_attr *attr,
+		    enum ib_srq_attr_mask mask, struct ib_udata *udata);
+int sodp_query_srq(struct ib_srq *ibsrq, struct ib_srq_attr *attr);
+int sodp_destroy_srq(struct ib_srq *ibsrq, struct ib_udata *udata);
+int sodp_post_srq_recv(struct ib_srq *ibsrq, const struct ib_recv_wr *wr,
+		       const struct ib_recv_wr **bad_wr);
+bool sodp_srq_pop(struct sodp_srq *srq, struct sodp_recv_wqe *wqe);
+
+/* sodp_qp.c */
+int sodp_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
+		   struct ib_udata *udata);
+int sodp_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
+		   struct ib_udata *udata);
+int sodp_query_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
+		  struct ib_qp_init_attr *init);
+int sodp_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata);
+int sodp_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
+		   const struct ib_send_wr **bad_wr);
+int sodp_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
+		   const struct ib_recv_wr **bad_wr);
+int sodp_post_recv_ring(struct sodp_queue *q, const struct ib_recv_wr *wr);
+struct sodp_qp *sodp_qp_get(struct sodp_dev *sdev, u32 qpn);
+void sodp_qp_put(struct sodp_qp *qp);
+void sodp_qp_error(struct sodp_qp *qp);
+void sodp_qp_fatal(struct sodp_qp *qp, enum ib_event_type event);
+void sodp_qp_flush_rq(struct sodp_qp *qp);
+bool sodp_qp_can_receive(struct sodp_qp *qp);
+bool sodp_qp_can_send(struct sodp_qp *qp);
+
+/* sodp_req.c */
+void sodp_req_work(struct work_struct *work);
+void sodp_rnr_work(struct work_struct *work);
+void sodp_req_kick(struct sodp_qp *qp);
+
+#endif /* SODP_H */

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * rdma_sodp: a soft RoCE device whose memory regions can be paged on
+ * demand.  Devices are created with "rdma link add NAME type sodp netdev
+ * IF"; this file owns their life cycle and follows their netdev.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+
+#include <linux/module.h>
+#include <linux/if_arp.h>
+#include <linux/if_vlan.h>
+#include <net/addrconf.h>
+#include <rdma/ib_cache.h>
+#include <rdma/rdma_netlink.h>
+
+#include "sodp.h"
+
+struct workqueue_struct *sodp_wq;
+
+/* Every registered sodp device; in-kernel delivery looks for peers here. */
+static LIST_HEAD(sodp_devices);
+static DEFINE_MUTEX(sodp_devices_lock);
+
+/*
+ * The device that holds @gid in its GID table, with a reference
+ * (ib_device_put() it), or NULL.
+ */
+struct sodp_dev *sodp_find_dev_by_gid(const union ib_gid *gid)
+{
+	struct sodp_dev *sdev, *found = NULL;
+
+	mutex_lock(&sodp_devices_lock);
+	list_for_each_entry(sdev, &sodp_devices, entry) {
+		const struct ib_gid_attr *attr;
+
+		attr = rdma_find_gid_by_port(&sdev->ibdev, gid,
+					     IB_GID_TYPE_ROCE_UDP_ENCAP, 1, NULL);
+		if (IS_ERR(attr))
+			continue;
+		rdma_put_gid_attr(attr);
+		if (ib_device_try_get(&sdev->ibdev))
+			found = sdev;
+		break;
+	}
+	mutex_unlock(&sodp_devices_lock);
+	return found;
+}
+
+void sodp_port_event(struct sodp_dev *sdev, enum ib_event_type type)
+{
+	struct ib_event ev = {
+		.device = &sdev->ibdev,
+		.element.port_num = 1,
+		.event = type,
+	};
+
+	ib_dispatch_event(&ev);
+}
+
+static int sodp_register(struct sodp_dev *sdev, const char *name)
+{
+	struct ib_device *ibdev = &sdev->ibdev;
+	int ret;
+
+	xa_init_flags(&sdev->qps, XA_FLAGS_ALLOC);
+	xa_init_flags(&sdev->mrs, XA_FLAGS_ALLOC1);
+	xa_init_flags(&sdev->ahs, XA_FLAGS_ALLOC1);
+	sdev->next_qpn = SODP_QPN_MIN;
+
+	ibdev->node_type = RDMA_NODE_IB_CA;
+	ibdev->phys_port_cnt = 1;
+	ibdev->num_comp_vectors = num_possible_cpus();
+	ibdev->local_dma_lkey = 0;
+	addrconf_addr_eui48((unsigned char *)&ibdev->node_guid,
+			    sdev->ndev->dev_addr);
+	strscpy(ibdev->node_desc, "sodp", sizeof(ibdev->node_desc));
+	ib_set_device_ops(ibdev, &sodp_dev_ops);
+
+	ret = ib_device_set_netdev(ibdev, sdev->ndev, 1);
+	if (ret)
+		return ret;
+	/* A soft device: "DMA" addresses are kernel virtual addresses. */
+	ret = ib_register_device(ibdev, name, NULL);
+	if (ret)
+		return ret;
+
+	mutex_lock(&sodp_devices_lock);
+	list_add_tail(&sdev->entry, &sodp_devices);
+	mutex_unlock(&sodp_devices_lock);
+	return 0;
+}
+
+static bool sodp_netdev_taken(struct net_device *ndev)
+{
+	struct sodp_dev *sdev;
+	bool taken = false;
+
+	mutex_lock(&sodp_devices_lock);
+	list_for_each_entry(sdev, &sodp_devices, entry)
+		taken |= sdev->ndev == ndev;
+	mutex_unlock(&sodp_devices_lock);
+	return taken;
+}
+
+static int sodp_newlink(const char *name, struct net_device *ndev)
+{
+	struct sodp_dev *sdev;
+	int ret;
+
+	if (ndev->type != ARPHRD_ETHER || is_vlan_dev(ndev))
+		return -EINVAL;
+	if (sodp_netdev_taken(ndev))
+		return -EEXIST;
+
+	sdev = ib_alloc_device(sodp_dev, ibdev);
+	if (!sdev)
+		return -ENOMEM;
+	sdev->ndev = ndev;
+	ret = sodp_register(sdev, name);
+	if (ret)
+		ib_dealloc_device(&sdev->ibdev);
+	return ret;
+}
+
+/* ib_device_ops.dealloc_driver: the last step of unregistration. */
+void sodp_dealloc_driver(struct ib_device *ibdev)
+{
+	struct sodp_dev *sdev = to_sdev(ibdev);
+
+	mutex_lock(&sodp_devices_lock);
+	list_del(&sdev->entry);
+	mutex_unlock(&sodp_devices_lock);
+	WARN_ON(!xa_empty(&sdev->qps));
+	WARN_ON(!xa_empty(&sdev->mrs));
+	WARN_ON(!xa_empty(&sdev->ahs));
+	xa_destroy(&sdev->qps);
+	xa_destroy(&sdev->mrs);
+	xa_destroy(&sdev->ahs);
+}
+
+static struct rdma_link_ops sodp_link_ops = {
+	.type = "sodp",
+	.newlink = sodp_newlink,
+};
+
+static int sodp_netdev_event(struct notifier_block *nb, unsigned long event,
+			     void *arg)
+{
+	struct net_device *ndev = netdev_notifier_info_to_dev(arg);
+	struct ib_device *ibdev;
+
+	ibdev = ib_device_get_by_netdev(ndev, RDMA_DRIVER_UNKNOWN);
+	if (!ibdev)
+		return NOTIFY_DONE;
+	if (ibdev->ops.owner != THIS_MODULE) {
+		ib_device_put(ibdev);
+		return NOTIFY_DONE;
+	}
+
+	switch (event) {
+	case NETDEV_UNREGISTER:
+		ib_unregister_device_queued(ibdev);
+		break;
+	case NETDEV_UP:
+	case NETDEV_DOWN:
+	case NETDEV_CHANGE:
+		sodp_port_event(to_sdev(ibdev),
+				netif_running(ndev) && netif_carrier_ok(ndev) ?
+				IB_EVENT_PORT_ACTIVE : IB_EVENT_PORT_ERR);
+		break;
+	default:
+		break;
+	}
+	ib_device_put(ibdev);
+	return NOTIFY_OK;
+}
+
+static struct notifier_block sodp_netdev_notifier = {
+	.notifier_call = sodp_netdev_event,
+};
+
+static int __init sodp_init(void)
+{
+	int ret;
+
+	/* The engine sleeps (page faults), so it runs in work, not softirq. */
+	sodp_wq = alloc_workqueue("sodp", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	if (!sodp_wq)
+		return -ENOMEM;
+	ret = register_netdevice_notifier(&sodp_netdev_notifier);
+	if (ret) {
+		destroy_workqueue(sodp_wq);
+		return ret;
+	}
+	rdma_link_register(&sodp_link_ops);
+	return 0;
+}
+
+/* Unregister every device, including those a netdev event queued. */
+static void sodp_unregister_all(void)
+{
+	struct sodp_dev *sdev;
+
+	for (;;) {
+		mutex_lock(&sodp_devices_lock);
+		sdev = list_first_entry_or_null(&sodp_devices, struct sodp_dev, entry);
+		if (sdev)
+			get_device(&sdev->ibdev.dev);
+		mutex_unlock(&sodp_devices_lock);
+		if (!sdev)
+			break;
+		/* Waits for an unregistration in progress; dealloc_driver unlists. */
+		ib_unregister_device(&sdev->ibdev);
+		put_device(&sdev->ibdev.dev);
+	}
+}
+
+static void __exit sodp_exit(void)
+{
+	rdma_link_unregister(&sodp_link_ops);
+	unregister_netdevice_notifier(&sodp_netdev_notifier);
+	sodp_unregister_all();
+	destroy_workqueue(sodp_wq);
+}
+
+module_init(sodp_init);
+module_exit(sodp_exit);
+
+MODULE_AUTHOR("The sodp authors");
+MODULE_DESCRIPTION("Soft RoCE device with on-demand paging");
+MODULE_LICENSE("Dual BSD/GPL");
+MODULE_ALIAS_RDMA_LINK("sodp");

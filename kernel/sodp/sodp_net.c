@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * rdma_sodp: where packets leave a QP.  Today every destination is a sodp
+ * device of this kernel (its GID names it), and delivery is a call into
+ * the destination QP's responder, which answers with the ACK/NAK, READ
+ * response or atomic response.  A wire transport (RoCEv2 over UDP) takes
+ * the same packets here.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+
+#include "sodp_pkt.h"
+
+/**
+ * sodp_net_connect - find the QP a message is for
+ * @dgid: destination GID
+ * @dqpn: destination QP number
+ *
+ * Return: the QP with a reference (sodp_net_disconnect() it), or NULL if
+ * no device here holds the GID or it has no such QP.
+ */
+struct sodp_qp *sodp_net_connect(const union ib_gid *dgid, u32 dqpn)
+{
+	struct sodp_dev *sdev = sodp_find_dev_by_gid(dgid);
+	struct sodp_qp *qp;
+
+	if (!sdev)
+		return NULL;
+	qp = sodp_qp_get(sdev, dqpn);
+	ib_device_put(&sdev->ibdev);
+	return qp;
+}
+
+void sodp_net_disconnect(struct sodp_qp *dst)
+{
+	sodp_qp_put(dst);
+}
+
+void sodp_net_xmit(struct sodp_qp *dst, struct sodp_pkt *pkt, struct sodp_ack *ack)
+{
+	pkt->opcode = sodp_pkt_opcode(pkt);
+	sodp_resp_rcv(dst, pkt, ack);
+}

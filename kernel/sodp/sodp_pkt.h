@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB */
+/*
+ * rdma_sodp: the packets the engine's stages exchange.  The fields are
+ * those of RoCEv2 headers (BTH, RETH, AtomicETH, ImmDt/IETH, DETH, AETH,
+ * AtomicAckETH, and the GRH addresses), so that a wire transport can put
+ * the same packets on the network.  In-kernel (loopback) delivery passes
+ * the payload by reference and the response back by value: the bytes are
+ * copied once, from the source pages to the destination pages.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+#ifndef SODP_PKT_H
+#define SODP_PKT_H
+
+#include <rdma/ib_pack.h>
+
+#include "sodp.h"
+
+enum sodp_op {
+	SODP_OP_SEND,
+	SODP_OP_WRITE,
+	SODP_OP_READ,
+	SODP_OP_CMP_SWP,
+	SODP_OP_FETCH_ADD,
+};
+
+struct sodp_pkt {
+	/* BTH; the opcode decoded into op, first, last, imm, inv */
+	u8 opcode;			/* IB_OPCODE_RC_* / IB_OPCODE_UD_* */
+	enum sodp_op op;
+	bool first;
+	bool last;
+	bool imm;
+	bool inv;
+	bool ud;
+	bool solicited;
+	u32 dqpn;
+	u32 psn;
+	/* RETH */
+	u64 va;
+	u32 rkey;
+	u32 dma_len;
+	/* AtomicETH */
+	u64 swap_add;
+	u64 compare;
+	/* ImmDt or IETH (network order for ImmDt, as in the WQE) */
+	u32 ex;
+	/* DETH */
+	u32 qkey;
+	u32 sqpn;
+	/* GRH */
+	union ib_gid sgid;
+	union ib_gid dgid;
+	enum rdma_network_type net_type;
+	/* payload */
+	struct sodp_mem *payload;
+	u32 paylen;
+};
+
+enum sodp_syndrome {
+	SODP_ACK,
+	SODP_RNR_NAK,
+	SODP_NAK_SEQ,
+	SODP_NAK_INV_REQ,
+	SODP_NAK_REM_ACCESS,
+	SODP_NAK_REM_OP,
+	SODP_DROPPED,			/* nothing came back */
+};
+
+struct sodp_ack {
+	enum sodp_syndrome syndrome;	/* AETH */
+	u8 rnr_timer;
+	u32 msn;
+	u64 orig;			/* AtomicAckETH */
+	/* RDMA READ response: its payload, by reference */
+	struct sodp_mr *read_mr;
+	u64 read_va;
+	u32 read_len;
+};
+
+/* sodp_net.c: reach a destination QP, hand it packets. */
+struct sodp_qp *sodp_net_connect(const union ib_gid *dgid, u32 dqpn);
+void sodp_net_disconnect(struct sodp_qp *dst);
+void sodp_net_xmit(struct sodp_qp *dst, struct sodp_pkt *pkt, struct sodp_ack *ack);
+
+/* sodp_comp.c: what an answer means for the WQE that asked. */
+int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
+		  struct sodp_ack *ack, struct sodp_mem *local);
+void sodp_comp_send(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
+		    enum ib_wc_status status, u32 byte_len);
+#define SODP_REQ_WAIT	(-1)	/* retry the WQE later (RNR, or no answer) */
+
+/* sodp_resp.c */
+void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt,
+		   struct sodp_ack *ack);
+
+/* sodp_req.c: the BTH opcode of a packet. */
+u8 sodp_pkt_opcode(const struct sodp_pkt *pkt);
+
+#endif /* SODP_PKT_H */

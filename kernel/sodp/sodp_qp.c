@@ -1,0 +1,582 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * rdma_sodp: queue pairs.  Their life cycle and state machine, the posting
+ * of work requests by kernel consumers, the doorbell of user QPs, errors
+ * and flushing.
+ *
+ * Locking: sq_lock (requester) -> rq_lock (responder, any QP) -> state_lock.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+
+#include <rdma/ib_addr.h>
+#include <rdma/ib_cache.h>
+#include <rdma/ib_mad.h>
+#include <rdma/uverbs_ioctl.h>
+
+#include "sodp.h"
+
+static void sodp_qp_release(struct kref *ref)
+{
+	complete(&container_of(ref, struct sodp_qp, ref)->released);
+}
+
+void sodp_qp_put(struct sodp_qp *qp)
+{
+	kref_put(&qp->ref, sodp_qp_release);
+}
+
+/* The QP of a number, with a reference, or NULL. */
+struct sodp_qp *sodp_qp_get(struct sodp_dev *sdev, u32 qpn)
+{
+	struct sodp_qp *qp;
+
+	rcu_read_lock();
+	qp = xa_load(&sdev->qps, qpn);
+	if (qp && !kref_get_unless_zero(&qp->ref))
+		qp = NULL;
+	rcu_read_unlock();
+	return qp;
+}
+
+static void sodp_qp_set_state(struct sodp_qp *qp, enum ib_qp_state state)
+{
+	lockdep_assert_held(&qp->state_lock);
+	WRITE_ONCE(qp->state, state);
+	/* The provider reads it to know that receives need flushing. */
+	WRITE_ONCE(qp->sq.ring->qp_state, state);
+}
+
+bool sodp_qp_can_receive(struct sodp_qp *qp)
+{
+	enum ib_qp_state s = READ_ONCE(qp->state);
+
+	return s == IB_QPS_RTR || s == IB_QPS_RTS || s == IB_QPS_SQD;
+}
+
+bool sodp_qp_can_send(struct sodp_qp *qp)
+{
+	return READ_ONCE(qp->state) == IB_QPS_RTS;
+}
+
+void sodp_req_kick(struct sodp_qp *qp)
+{
+	queue_work(sodp_wq, &qp->req_work);
+}
+
+/* Move to the error state; the requester work flushes the SQ. */
+void sodp_qp_error(struct sodp_qp *qp)
+{
+	mutex_lock(&qp->state_lock);
+	if (qp->state != IB_QPS_ERR && qp->state != IB_QPS_RESET)
+		sodp_qp_set_state(qp, IB_QPS_ERR);
+	mutex_unlock(&qp->state_lock);
+	sodp_req_kick(qp);
+}
+
+/* An error the consumer learns of by an asynchronous event. */
+void sodp_qp_fatal(struct sodp_qp *qp, enum ib_event_type event)
+{
+	struct ib_event ev = {
+		.device = qp->ibqp.device,
+		.element.qp = &qp->ibqp,
+		.event = event,
+	};
+
+	sodp_qp_error(qp);
+	if (qp->ibqp.event_handler)
+		qp->ibqp.event_handler(&ev, qp->ibqp.qp_context);
+}
+
+static void sodp_flush_recv(struct sodp_qp *qp, u64 wr_id)
+{
+	struct sodp_cqe cqe = {
+		.wr_id = wr_id,
+		.status = IB_WC_WR_FLUSH_ERR,
+		.opcode = IB_WC_RECV,
+		.qp_num = qp->ibqp.qp_num,
+	};
+
+	sodp_cq_post(qp->rcq, &cqe, false);
+}
+
+/* Complete every receive WQE of a QP in error.  Takes rq_lock. */
+void sodp_qp_flush_rq(struct sodp_qp *qp)
+{
+	struct sodp_recv_wqe wqe;
+
+	mutex_lock(&qp->rq_lock);
+	if (READ_ONCE(qp->state) == IB_QPS_ERR) {
+		if (qp->recv.active) {
+			qp->recv.active = false;
+			sodp_flush_recv(qp, qp->recv.wqe.wr_id);
+		}
+		while (!qp->srq && sodp_queue_pop(&qp->rq, &wqe))
+			sodp_flush_recv(qp, wqe.wr_id);
+	}
+	mutex_unlock(&qp->rq_lock);
+}
+
+static int sodp_qp_alloc_qpn(struct sodp_dev *sdev, struct sodp_qp *qp,
+			     enum ib_qp_type type)
+{
+	u32 qpn;
+	int ret;
+
+	if (type == IB_QPT_GSI) {
+		ret = xa_insert(&sdev->qps, 1, NULL, GFP_KERNEL);
+		qpn = 1;
+	} else {
+		ret = xa_alloc_cyclic(&sdev->qps, &qpn, NULL,
+				      XA_LIMIT(SODP_QPN_MIN, 0xffffff),
+				      &sdev->next_qpn, GFP_KERNEL);
+		if (ret > 0)
+			ret = 0;
+	}
+	if (ret)
+		return ret == -EBUSY ? -ENOMEM : ret;
+	qp->ibqp.qp_num = qpn;
+	return 0;
+}
+
+static int sodp_qp_check_cap(struct ib_qp_init_attr *init)
+{
+	struct ib_qp_cap *cap = &init->cap;
+
+	if (cap->max_send_wr > SODP_MAX_QP_WR || cap->max_recv_wr > SODP_MAX_QP_WR ||
+	    cap->max_send_sge > SODP_MAX_SGE || cap->max_recv_sge > SODP_MAX_SGE ||
+	    cap->max_inline_data > SODP_MAX_INLINE)
+		return -EINVAL;
+	return 0;
+}
+
+int sodp_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
+		   struct ib_udata *udata)
+{
+	struct sodp_dev *sdev = to_sdev(ibqp->device);
+	struct sodp_qp *qp = to_sqp(ibqp);
+	struct sodp_create_qp_resp resp = {};
+	int ret;
+
+	if (init->qp_type != IB_QPT_RC && init->qp_type != IB_QPT_UD &&
+	    init->qp_type != IB_QPT_GSI)
+		return -EOPNOTSUPP;
+	if (init->create_flags)
+		return -EOPNOTSUPP;
+	ret = sodp_qp_check_cap(init);
+	if (ret)
+		return ret;
+	if (udata && udata->outlen < sizeof(resp))
+		return -EINVAL;
+	if (atomic_inc_return(&sdev->num_qps) > SODP_MAX_QP) {
+		ret = -ENOMEM;
+		goto err_count;
+	}
+
+	qp->dev = sdev;
+	qp->is_user = !!udata;
+	kref_init(&qp->ref);
+	init_completion(&qp->released);
+	mutex_init(&qp->state_lock);
+	mutex_init(&qp->sq_lock);
+	mutex_init(&qp->rq_lock);
+	INIT_WORK(&qp->req_work, sodp_req_work);
+	INIT_DELAYED_WORK(&qp->rnr_work, sodp_rnr_work);
+	qp->scq = to_scq(init->send_cq);
+	qp->rcq = to_scq(init->recv_cq);
+	qp->srq = init->srq ? to_ssrq(init->srq) : NULL;
+	qp->sq_sig_all = init->sq_sig_type == IB_SIGNAL_ALL_WR;
+	qp->mtu = 1024;
+	qp->max_send_sge = max(init->cap.max_send_sge, 1U);
+	qp->max_recv_sge = max(init->cap.max_recv_sge, 1U);
+	qp->max_inline = init->cap.max_inline_data;
+	if (init->qp_type == IB_QPT_GSI)
+		qp->qkey = IB_QP1_QKEY;
+	/* UD messages are one packet of the port's MTU. */
+	if (init->qp_type != IB_QPT_RC)
+		qp->mtu = ib_mtu_enum_to_int(iboe_get_mtu(sdev->ndev->mtu));
+
+	ret = sodp_qp_alloc_qpn(sdev, qp, init->qp_type);
+	if (ret)
+		goto err_count;
+	ret = sodp_queue_init(&qp->sq, udata, init->cap.max_send_wr,
+			      sizeof(struct sodp_send_wqe), &resp.sq);
+	if (ret)
+		goto err_qpn;
+	if (!qp->srq) {
+		ret = sodp_queue_init(&qp->rq, udata, init->cap.max_recv_wr,
+				      sizeof(struct sodp_recv_wqe), &resp.rq);
+		if (ret)
+			goto err_sq;
+	}
+	qp->state = IB_QPS_RESET;
+	qp->sq.ring->qp_state = IB_QPS_RESET;
+
+	/* Report what was granted. */
+	init->cap.max_send_wr = qp->sq.num_slots;
+	if (!qp->srq)
+		init->cap.max_recv_wr = qp->rq.num_slots;
+	init->cap.max_send_sge = SODP_MAX_SGE;
+	init->cap.max_recv_sge = SODP_MAX_SGE;
+	init->cap.max_inline_data = SODP_MAX_INLINE;
+	qp->max_send_sge = SODP_MAX_SGE;
+	qp->max_recv_sge = SODP_MAX_SGE;
+	qp->max_inline = SODP_MAX_INLINE;
+
+	if (udata) {
+		ret = ib_copy_to_udata(udata, &resp, sizeof(resp));
+		if (ret)
+			goto err_rq;
+	}
+	/* Visible to senders only now that it is whole. */
+	xa_store(&sdev->qps, ibqp->qp_num, qp, GFP_KERNEL);
+	return 0;
+
+err_rq:
+	if (!qp->srq)
+		sodp_queue_cleanup(&qp->rq);
+err_sq:
+	sodp_queue_cleanup(&qp->sq);
+err_qpn:
+	xa_erase(&sdev->qps, ibqp->qp_num);
+err_count:
+	atomic_dec(&sdev->num_qps);
+	return ret;
+}
+
+int sodp_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
+{
+	struct sodp_qp *qp = to_sqp(ibqp);
+	struct sodp_dev *sdev = qp->dev;
+
+	xa_erase(&sdev->qps, ibqp->qp_num);
+	mutex_lock(&qp->state_lock);
+	sodp_qp_set_state(qp, IB_QPS_RESET);
+	mutex_unlock(&qp->state_lock);
+	/* Senders that found it finish their packet; no new one can. */
+	sodp_qp_put(qp);
+	wait_for_completion(&qp->released);
+	/* Each work may queue the other; in RESET neither does again. */
+	cancel_delayed_work_sync(&qp->rnr_work);
+	cancel_work_sync(&qp->req_work);
+	cancel_delayed_work_sync(&qp->rnr_work);
+
+	if (qp->write_mr)
+		sodp_mr_put(qp->write_mr);
+	if (!qp->srq)
+		sodp_queue_cleanup(&qp->rq);
+	sodp_queue_cleanup(&qp->sq);
+	atomic_dec(&sdev->num_qps);
+	return 0;
+}
+
+static int sodp_qp_set_av(struct sodp_qp *qp, struct rdma_ah_attr *ah)
+{
+	const struct ib_global_route *grh;
+
+	if (!(rdma_ah_get_ah_flags(ah) & IB_AH_GRH))
+		return -EINVAL;
+	grh = rdma_ah_read_grh(ah);
+	qp->dgid = grh->dgid;
+	qp->sgid_index = grh->sgid_index;
+	return 0;
+}
+
+/* Back to RESET: forget queued work, as a new QP would have none. */
+static void sodp_qp_reset(struct sodp_qp *qp)
+{
+	WRITE_ONCE(qp->sq.ring->consumer, READ_ONCE(qp->sq.ring->producer));
+	if (!qp->srq)
+		WRITE_ONCE(qp->rq.ring->consumer, READ_ONCE(qp->rq.ring->producer));
+	qp->recv.active = false;
+	if (qp->write_mr) {
+		sodp_mr_put(qp->write_mr);
+		qp->write_mr = NULL;
+	}
+	qp->msn = 0;
+	qp->resp_msn = 0;
+}
+
+int sodp_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
+		   struct ib_udata *udata)
+{
+	struct sodp_qp *qp = to_sqp(ibqp);
+	enum ib_qp_state cur, next;
+	int ret = 0;
+
+	if (mask & ~IB_QP_ATTR_STANDARD_BITS)
+		return -EOPNOTSUPP;
+
+	mutex_lock(&qp->state_lock);
+	cur = (mask & IB_QP_CUR_STATE) ? attr->cur_qp_state : qp->state;
+	next = (mask & IB_QP_STATE) ? attr->qp_state : cur;
+	if (cur != qp->state ||
+	    !ib_modify_qp_is_ok(cur, next, ibqp->qp_type, mask)) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if ((mask & IB_QP_PORT) && attr->port_num != 1) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if ((mask & IB_QP_PKEY_INDEX) && attr->pkey_index) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if ((mask & IB_QP_MAX_QP_RD_ATOMIC) && attr->max_rd_atomic > SODP_MAX_RD_ATOMIC) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if ((mask & IB_QP_MAX_DEST_RD_ATOMIC) &&
+	    attr->max_dest_rd_atomic > SODP_MAX_RD_ATOMIC) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (mask & IB_QP_AV) {
+		ret = sodp_qp_set_av(qp, &attr->ah_attr);
+		if (ret)
+			goto out;
+	}
+	if (mask & IB_QP_PATH_MTU)
+		qp->mtu = ib_mtu_enum_to_int(attr->path_mtu);
+	if (mask & IB_QP_ACCESS_FLAGS)
+		qp->access = attr->qp_access_flags;
+	if (mask & IB_QP_QKEY)
+		qp->qkey = attr->qkey;
+	if (mask & IB_QP_DEST_QPN)
+		qp->dest_qpn = attr->dest_qp_num;
+	if (mask & IB_QP_SQ_PSN)
+		qp->sq_psn = attr->sq_psn & 0xffffff;
+	if (mask & IB_QP_RQ_PSN)
+		qp->rq_psn = attr->rq_psn & 0xffffff;
+	if (mask & IB_QP_TIMEOUT)
+		qp->timeout = attr->timeout;
+	if (mask & IB_QP_RETRY_CNT)
+		qp->retry_cnt = attr->retry_cnt;
+	if (mask & IB_QP_RNR_RETRY)
+		qp->rnr_retry = attr->rnr_retry;
+	if (mask & IB_QP_MIN_RNR_TIMER)
+		qp->min_rnr_timer = attr->min_rnr_timer;
+	if (mask & IB_QP_MAX_QP_RD_ATOMIC)
+		qp->max_rd_atomic = attr->max_rd_atomic;
+	if (mask & IB_QP_MAX_DEST_RD_ATOMIC)
+		qp->max_dest_rd_atomic = attr->max_dest_rd_atomic;
+	if (mask & IB_QP_PKEY_INDEX)
+		qp->pkey_index = attr->pkey_index;
+
+	if (next != cur) {
+		if (next == IB_QPS_RESET)
+			sodp_qp_reset(qp);
+		sodp_qp_set_state(qp, next);
+	}
+out:
+	mutex_unlock(&qp->state_lock);
+	if (ret || next == cur)
+		return ret;
+	if (next == IB_QPS_ERR)
+		sodp_qp_flush_rq(qp);
+	/* WQEs posted before RTS start now; in ERR they are flushed. */
+	if (next == IB_QPS_RTS || next == IB_QPS_ERR)
+		sodp_req_kick(qp);
+	return 0;
+}
+
+int sodp_query_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
+		  struct ib_qp_init_attr *init)
+{
+	struct sodp_qp *qp = to_sqp(ibqp);
+
+	memset(attr, 0, sizeof(*attr));
+	memset(init, 0, sizeof(*init));
+	mutex_lock(&qp->state_lock);
+	attr->qp_state = qp->state;
+	attr->cur_qp_state = qp->state;
+	attr->path_mtu = ib_mtu_int_to_enum(qp->mtu);
+	attr->path_mig_state = IB_MIG_MIGRATED;
+	attr->qkey = qp->qkey;
+	attr->rq_psn = qp->rq_psn;
+	attr->sq_psn = qp->sq_psn;
+	attr->dest_qp_num = qp->dest_qpn;
+	attr->qp_access_flags = qp->access;
+	attr->pkey_index = qp->pkey_index;
+	attr->port_num = 1;
+	attr->timeout = qp->timeout;
+	attr->retry_cnt = qp->retry_cnt;
+	attr->rnr_retry = qp->rnr_retry;
+	attr->min_rnr_timer = qp->min_rnr_timer;
+	attr->max_rd_atomic = qp->max_rd_atomic;
+	attr->max_dest_rd_atomic = qp->max_dest_rd_atomic;
+	if (ibqp->qp_type == IB_QPT_RC) {
+		attr->ah_attr.type = RDMA_AH_ATTR_TYPE_ROCE;
+		rdma_ah_set_grh(&attr->ah_attr, &qp->dgid, 0, qp->sgid_index, 1, 0);
+		rdma_ah_set_port_num(&attr->ah_attr, 1);
+	}
+	mutex_unlock(&qp->state_lock);
+
+	attr->cap.max_send_wr = qp->sq.num_slots;
+	attr->cap.max_recv_wr = qp->srq ? 0 : qp->rq.num_slots;
+	attr->cap.max_send_sge = qp->max_send_sge;
+	attr->cap.max_recv_sge = qp->max_recv_sge;
+	attr->cap.max_inline_data = qp->max_inline;
+	init->cap = attr->cap;
+	init->qp_type = ibqp->qp_type;
+	init->send_cq = ibqp->send_cq;
+	init->recv_cq = ibqp->recv_cq;
+	init->srq = ibqp->srq;
+	init->sq_sig_type = qp->sq_sig_all ? IB_SIGNAL_ALL_WR : IB_SIGNAL_REQ_WR;
+	return 0;
+}
+
+static int sodp_wr_to_wqe(struct sodp_qp *qp, const struct ib_send_wr *wr,
+			  struct sodp_send_wqe *wqe)
+{
+	int i;
+
+	memset(wqe, 0, offsetof(struct sodp_send_wqe, sge));
+	wqe->wr_id = wr->wr_id;
+	wqe->opcode = wr->opcode;
+	wqe->send_flags = wr->send_flags;
+	if (wr->opcode == IB_WR_SEND_WITH_INV)
+		wqe->ex = wr->ex.invalidate_rkey;
+	else
+		wqe->ex = (__force u32)wr->ex.imm_data;
+
+	switch (wr->opcode) {
+	case IB_WR_RDMA_WRITE:
+	case IB_WR_RDMA_WRITE_WITH_IMM:
+	case IB_WR_RDMA_READ:
+		wqe->remote_addr = rdma_wr(wr)->remote_addr;
+		wqe->rkey = rdma_wr(wr)->rkey;
+		break;
+	case IB_WR_ATOMIC_CMP_AND_SWP:
+	case IB_WR_ATOMIC_FETCH_AND_ADD:
+		wqe->remote_addr = atomic_wr(wr)->remote_addr;
+		wqe->rkey = atomic_wr(wr)->rkey;
+		wqe->compare_add = atomic_wr(wr)->compare_add;
+		wqe->swap = atomic_wr(wr)->swap;
+		break;
+	default:
+		break;
+	}
+	if (qp->ibqp.qp_type != IB_QPT_RC) {
+		wqe->ah = to_sah(ud_wr(wr)->ah)->num;
+		wqe->remote_qpn = ud_wr(wr)->remote_qpn;
+		wqe->remote_qkey = ud_wr(wr)->remote_qkey;
+	}
+
+	if (wr->send_flags & IB_SEND_INLINE) {
+		u32 len = 0;
+
+		for (i = 0; i < wr->num_sge; i++) {
+			if (len + wr->sg_list[i].length > SODP_MAX_INLINE)
+				return -EINVAL;
+			/* Kernel consumers' addresses are kernel virtual ones. */
+			memcpy(wqe->inline_data + len,
+			       (void *)(uintptr_t)wr->sg_list[i].addr,
+			       wr->sg_list[i].length);
+			len += wr->sg_list[i].length;
+		}
+		wqe->num_sge = len;
+		return 0;
+	}
+	if (wr->num_sge > SODP_MAX_SGE)
+		return -EINVAL;
+	wqe->num_sge = wr->num_sge;
+	for (i = 0; i < wr->num_sge; i++) {
+		wqe->sge[i].addr = wr->sg_list[i].addr;
+		wqe->sge[i].length = wr->sg_list[i].length;
+		wqe->sge[i].lkey = wr->sg_list[i].lkey;
+	}
+	return 0;
+}
+
+int sodp_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
+		   const struct ib_send_wr **bad_wr)
+{
+	struct sodp_qp *qp = to_sqp(ibqp);
+	struct sodp_ring *ring = qp->sq.ring;
+	enum ib_qp_state state = READ_ONCE(qp->state);
+	int ret = 0;
+
+	/* A user QP posts into its ring; this call is its doorbell. */
+	if (qp->is_user) {
+		if (wr)
+			return -EINVAL;
+		sodp_req_kick(qp);
+		return 0;
+	}
+	if (state == IB_QPS_RESET || state == IB_QPS_INIT || state == IB_QPS_RTR) {
+		*bad_wr = wr;
+		return -EINVAL;
+	}
+
+	mutex_lock(&qp->sq_lock);
+	for (; wr; wr = wr->next) {
+		if (ring->producer - ring->consumer >= qp->sq.num_slots) {
+			ret = -ENOMEM;
+			break;
+		}
+		ret = sodp_wr_to_wqe(qp, wr, sodp_queue_slot(&qp->sq, ring->producer));
+		if (ret)
+			break;
+		smp_store_release(&ring->producer, ring->producer + 1);
+	}
+	mutex_unlock(&qp->sq_lock);
+	if (ret)
+		*bad_wr = wr;
+	sodp_req_kick(qp);
+	return ret;
+}
+
+/* Write a kernel receive WR into a receive ring (caller serialises). */
+int sodp_post_recv_ring(struct sodp_queue *q, const struct ib_recv_wr *wr)
+{
+	struct sodp_ring *ring = q->ring;
+	struct sodp_recv_wqe *wqe;
+	int i;
+
+	if (ring->producer - ring->consumer >= q->num_slots)
+		return -ENOMEM;
+	if (wr->num_sge > SODP_MAX_SGE)
+		return -EINVAL;
+	wqe = sodp_queue_slot(q, ring->producer);
+	wqe->wr_id = wr->wr_id;
+	wqe->num_sge = wr->num_sge;
+	for (i = 0; i < wr->num_sge; i++) {
+		wqe->sge[i].addr = wr->sg_list[i].addr;
+		wqe->sge[i].length = wr->sg_list[i].length;
+		wqe->sge[i].lkey = wr->sg_list[i].lkey;
+	}
+	smp_store_release(&ring->producer, ring->producer + 1);
+	return 0;
+}
+
+int sodp_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
+		   const struct ib_recv_wr **bad_wr)
+{
+	struct sodp_qp *qp = to_sqp(ibqp);
+	int ret = 0;
+
+	if (qp->is_user) {
+		/* Doorbell: receives posted to a QP in error are flushed. */
+		if (wr)
+			return -EINVAL;
+		sodp_qp_flush_rq(qp);
+		return 0;
+	}
+	if (qp->srq || READ_ONCE(qp->state) == IB_QPS_RESET) {
+		*bad_wr = wr;
+		return -EINVAL;
+	}
+	mutex_lock(&qp->rq_lock);
+	for (; wr; wr = wr->next) {
+		ret = sodp_post_recv_ring(&qp->rq, wr);
+		if (ret)
+			break;
+	}
+	mutex_unlock(&qp->rq_lock);
+	if (ret)
+		*bad_wr = wr;
+	sodp_qp_flush_rq(qp);
+	return ret;
+}

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * rdma_sodp: the requester.  Per QP, in sleepable work: take the next WQE
+ * of the send queue, check it and its local buffers, cut it into packets of
+ * the path MTU, send them, and let the completer interpret the answers.
+ * A WQE that is RNR NAKed or unanswered stays at the head of the queue and
+ * is retried by a delayed work; other QPs go on meanwhile.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+
+#include <rdma/ib_cache.h>
+
+#include "sodp_pkt.h"
+
+u8 sodp_pkt_opcode(const struct sodp_pkt *pkt)
+{
+	if (pkt->ud)
+		return pkt->imm ? IB_OPCODE_UD_SEND_ONLY_WITH_IMMEDIATE :
+				  IB_OPCODE_UD_SEND_ONLY;
+	switch (pkt->op) {
+	case SODP_OP_SEND:
+		if (pkt->first && pkt->last)
+			return pkt->imm ? IB_OPCODE_RC_SEND_ONLY_WITH_IMMEDIATE :
+			       pkt->inv ? IB_OPCODE_RC_SEND_ONLY_WITH_INVALIDATE :
+					  IB_OPCODE_RC_SEND_ONLY;
+		if (pkt->first)
+			return IB_OPCODE_RC_SEND_FIRST;
+		if (pkt->last)
+			return pkt->imm ? IB_OPCODE_RC_SEND_LAST_WITH_IMMEDIATE :
+			       pkt->inv ? IB_OPCODE_RC_SEND_LAST_WITH_INVALIDATE :
+					  IB_OPCODE_RC_SEND_LAST;
+		return IB_OPCODE_RC_SEND_MIDDLE;
+	case SODP_OP_WRITE:
+		if (pkt->first && pkt->last)
+			return pkt->imm ? IB_OPCODE_RC_RDMA_WRITE_ONLY_WITH_IMMEDIATE :
+					  IB_OPCODE_RC_RDMA_WRITE_ONLY;
+		if (pkt->first)
+			return IB_OPCODE_RC_RDMA_WRITE_FIRST;
+		if (pkt->last)
+			return pkt->imm ? IB_OPCODE_RC_RDMA_WRITE_LAST_WITH_IMMEDIATE :
+					  IB_OPCODE_RC_RDMA_WRITE_LAST;
+		return IB_OPCODE_RC_RDMA_WRITE_MIDDLE;
+	case SODP_OP_READ:
+		return IB_OPCODE_RC_RDMA_READ_REQUEST;
+	case SODP_OP_CMP_SWP:
+		return IB_OPCODE_RC_COMPARE_SWAP;
+	default:
+		return IB_OPCODE_RC_FETCH_ADD;
+	}
+}
+
+/* The operation a WQE asks for, or an error status if the QP cannot do it. */
+static int sodp_req_decode(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
+			   struct sodp_pkt *pkt)
+{
+	bool rc = qp->ibqp.qp_type == IB_QPT_RC;
+
+	pkt->ud = !rc;
+	switch (wqe->opcode) {
+	case IB_WR_SEND_WITH_IMM:
+		pkt->imm = true;
+		fallthrough;
+	case IB_WR_SEND:
+		pkt->op = SODP_OP_SEND;
+		return 0;
+	case IB_WR_RDMA_WRITE_WITH_IMM:
+		pkt->imm = true;
+		fallthrough;
+	case IB_WR_RDMA_WRITE:
+		pkt->op = SODP_OP_WRITE;
+		break;
+	case IB_WR_RDMA_READ:
+		pkt->op = SODP_OP_READ;
+		break;
+	case IB_WR_ATOMIC_CMP_AND_SWP:
+		pkt->op = SODP_OP_CMP_SWP;
+		break;
+	case IB_WR_ATOMIC_FETCH_AND_ADD:
+		pkt->op = SODP_OP_FETCH_ADD;
+		break;
+	default:
+		return IB_WC_LOC_QP_OP_ERR;
+	}
+	return rc ? 0 : IB_WC_LOC_QP_OP_ERR;
+}
+
+/* Resolve the WQE's local buffers (or inline data) into @local. */
+static int sodp_req_local(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
+			  struct sodp_pkt *pkt, struct sodp_mem *local, u32 *len)
+{
+	bool inbound = pkt->op != SODP_OP_SEND && pkt->op != SODP_OP_WRITE;
+	int access = inbound ? IB_ACCESS_LOCAL_WRITE : 0;
+	u64 total = 0;
+	u32 i;
+
+	sodp_mem_init(local);
+	if ((wqe->send_flags & IB_SEND_INLINE) && !inbound) {
+		if (wqe->num_sge > qp->max_inline)
+			return IB_WC_LOC_LEN_ERR;
+		sodp_mem_add_kbuf(local, wqe->inline_data, wqe->num_sge);
+		*len = wqe->num_sge;
+		return 0;
+	}
+	if (wqe->num_sge > qp->max_send_sge)
+		return IB_WC_LOC_LEN_ERR;
+	for (i = 0; i < wqe->num_sge; i++) {
+		struct sodp_sge *sge = &wqe->sge[i];
+		struct sodp_mr *mr;
+
+		if (!sge->length)
+			continue;
+		mr = sodp_mr_get(qp->dev, sge->lkey, qp->ibqp.pd, sge->addr,
+				 sge->length, access);
+		if (!mr) {
+			sodp_mem_put(local);
+			return IB_WC_LOC_PROT_ERR;
+		}
+		sodp_mem_add_mr(local, mr, sge->addr, sge->length);
+		total += sge->length;
+	}
+	if (total > SODP_MAX_MSG_SIZE ||
+	    (!inbound && pkt->ud && total > qp->mtu) ||
+	    (inbound && pkt->op != SODP_OP_READ && total < sizeof(u64))) {
+		sodp_mem_put(local);
+		return IB_WC_LOC_LEN_ERR;
+	}
+	*len = total;
+	return 0;
+}
+
+/* Address the packet: the QP's path (RC) or the WQE's AH (UD). */
+static struct sodp_qp *sodp_req_route(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
+				      struct sodp_pkt *pkt)
+{
+	const struct ib_gid_attr *sgid_attr;
+	union ib_gid dgid;
+	u32 dqpn;
+
+	pkt->sqpn = qp->ibqp.qp_num;
+	if (!pkt->ud) {
+		dgid = qp->dgid;
+		dqpn = qp->dest_qpn;
+		sgid_attr = rdma_get_gid_attr(&qp->dev->ibdev, 1, qp->sgid_index);
+		if (IS_ERR(sgid_attr))
+			return NULL;
+		pkt->sgid = sgid_attr->gid;
+		pkt->net_type = rdma_gid_attr_network_type(sgid_attr);
+		rdma_put_gid_attr(sgid_attr);
+	} else {
+		struct sodp_ah *ah = xa_load(&qp->dev->ahs, wqe->ah);
+
+		/* An AH of another PD (or process) is no AH. */
+		if (!ah || ah->ibah.pd != qp->ibqp.pd)
+			return ERR_PTR(-EINVAL);
+		dgid = ah->dgid;
+		dqpn = wqe->remote_qpn;
+		pkt->sgid = ah->sgid;
+		pkt->net_type = ah->net_type;
+		pkt->qkey = (wqe->remote_qkey & 0x80000000) ? qp->qkey : wqe->remote_qkey;
+	}
+	pkt->dgid = dgid;
+	pkt->dqpn = dqpn;
+	return sodp_net_connect(&dgid, dqpn);
+}
+
+/* Number of packets (PSNs) a message of @len bytes takes. */
+static u32 sodp_npkts(u32 len, u32 mtu)
+{
+	return len ? DIV_ROUND_UP(len, mtu) : 1;
+}
+
+/*
+ * Run one WQE to its end.  Returns the completion status, or SODP_REQ_WAIT
+ * when it is to be retried later.
+ */
+static int sodp_req_execute(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
+			    u32 *byte_len)
+{
+	struct sodp_pkt pkt = {};
+	struct sodp_ack ack;
+	struct sodp_mem local;
+	struct sodp_qp *dst;
+	u32 len = 0, off = 0, psn = qp->sq_psn;
+	int status;
+
+	status = sodp_req_decode(qp, wqe, &pkt);
+	if (status)
+		return status;
+	status = sodp_req_local(qp, wqe, &pkt, &local, &len);
+	if (status)
+		return status;
+	*byte_len = len;
+
+	dst = sodp_req_route(qp, wqe, &pkt);
+	if (IS_ERR(dst)) {
+		sodp_mem_put(&local);
+		return IB_WC_LOC_QP_OP_ERR;
+	}
+	pkt.solicited = wqe->send_flags & IB_SEND_SOLICITED;
+	pkt.ex = wqe->ex;
+	pkt.va = wqe->remote_addr;
+	pkt.rkey = wqe->rkey;
+	pkt.dma_len = len;
+	pkt.compare = wqe->compare_add;
+	pkt.swap_add = pkt.op == SODP_OP_CMP_SWP ? wqe->swap : wqe->compare_add;
+	pkt.payload = &local;
+
+	if (pkt.op == SODP_OP_SEND || pkt.op == SODP_OP_WRITE) {
+		do {
+			pkt.paylen = min(len - off, qp->mtu);
+			pkt.first = !off;
+			pkt.last = off + pkt.paylen == len;
+			pkt.psn = psn;
+			sodp_mem_seek(&local, off);
+			memset(&ack, 0, sizeof(ack));
+			if (dst)
+				sodp_net_xmit(dst, &pkt, &ack);
+			else
+				ack.syndrome = SODP_DROPPED;
+			status = sodp_comp_ack(qp, &pkt, &ack, &local);
+			if (status)
+				break;
+			psn = (psn + 1) & 0xffffff;
+			off += pkt.paylen;
+		} while (off < len);
+	} else {
+		pkt.first = pkt.last = true;
+		pkt.psn = psn;
+		memset(&ack, 0, sizeof(ack));
+		if (dst)
+			sodp_net_xmit(dst, &pkt, &ack);
+		else
+			ack.syndrome = SODP_DROPPED;
+		status = sodp_comp_ack(qp, &pkt, &ack, &local);
+		if (!status)
+			psn = (psn + (pkt.op == SODP_OP_READ ? sodp_npkts(len, qp->mtu) : 1)) &
+			      0xffffff;
+	}
+
+	if (dst)
+		sodp_net_disconnect(dst);
+	sodp_mem_put(&local);
+	/* A retried WQE starts again from its first PSN. */
+	if (status != SODP_REQ_WAIT)
+		qp->sq_psn = psn;
+	return status;
+}
+
+static void sodp_req_flush(struct sodp_qp *qp)
+{
+	struct sodp_send_wqe copy;
+
+	while (sodp_queue_pop(&qp->sq, &copy))
+		sodp_comp_send(qp, &copy, IB_WC_WR_FLUSH_ERR, 0);
+	qp->waiting = false;
+}
+
+void sodp_req_work(struct work_struct *work)
+{
+	struct sodp_qp *qp = container_of(work, struct sodp_qp, req_work);
+	struct sodp_send_wqe wqe;
+
+	mutex_lock(&qp->sq_lock);
+	for (;;) {
+		enum ib_qp_state state = READ_ONCE(qp->state);
+		u32 n, byte_len = 0;
+		int status;
+
+		if (state == IB_QPS_ERR) {
+			sodp_req_flush(qp);
+			break;
+		}
+		if (state != IB_QPS_RTS || delayed_work_pending(&qp->rnr_work))
+			break;
+		n = sodp_queue_count(&qp->sq);
+		if (!n)
+			break;
+		if (n > qp->sq.num_slots) {
+			/* The process wrote a producer index past its ring. */
+			mutex_unlock(&qp->sq_lock);
+			sodp_qp_fatal(qp, IB_EVENT_QP_FATAL);
+			sodp_qp_flush_rq(qp);
+			return;
+		}
+		/* Copy first: the process may rewrite the slot meanwhile. */
+		memcpy(&wqe, sodp_queue_slot(&qp->sq, qp->sq.ring->consumer), sizeof(wqe));
+		if (!qp->waiting) {
+			qp->rnr_left = qp->rnr_retry;
+			qp->retry_left = qp->retry_cnt;
+		}
+		qp->waiting = false;
+		status = sodp_req_execute(qp, &wqe, &byte_len);
+		if (status == SODP_REQ_WAIT)
+			break;
+		smp_store_release(&qp->sq.ring->consumer, qp->sq.ring->consumer + 1);
+		sodp_comp_send(qp, &wqe, status, byte_len);
+		if (status != IB_WC_SUCCESS) {
+			sodp_qp_error(qp);
+			sodp_qp_flush_rq(qp);
+		}
+		cond_resched();
+	}
+	mutex_unlock(&qp->sq_lock);
+}
+
+void sodp_rnr_work(struct work_struct *work)
+{
+	struct sodp_qp *qp = container_of(to_delayed_work(work), struct sodp_qp,
+					  rnr_work);
+
+	sodp_req_kick(qp);
+}

@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * rdma_sodp: the responder.  It checks a packet against the QP (state,
+ * type, Q_Key, PSN) and the memory it targets (R_Key, bounds, rights),
+ * lands SEND payloads in receive WQEs and WRITE payloads in memory
+ * regions, serves READs and atomics, writes receive completions, and
+ * answers.  A protection or request error moves an RC QP to the error
+ * state with an asynchronous event, as on hardware.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+
+#include <linux/ip.h>
+#include <net/ip.h>
+#include <rdma/ib_hdrs.h>
+
+#include "sodp_pkt.h"
+
+/* What went wrong, for the QP's consumer, once rq_lock is dropped. */
+enum sodp_resp_fault {
+	SODP_RESP_OK,
+	SODP_RESP_ACCESS_ERR,		/* IB_EVENT_QP_ACCESS_ERR */
+	SODP_RESP_REQ_ERR,		/* IB_EVENT_QP_REQ_ERR */
+	SODP_RESP_LOCAL_ERR,		/* a receive completed in error */
+};
+
+static void sodp_recv_complete(struct sodp_qp *qp, struct sodp_pkt *pkt,
+			       enum ib_wc_status status, enum ib_wc_opcode opcode,
+			       u32 byte_len)
+{
+	struct sodp_cqe cqe = {
+		.wr_id = qp->recv.wqe.wr_id,
+		.status = status,
+		.opcode = opcode,
+		.byte_len = byte_len,
+		.qp_num = qp->ibqp.qp_num,
+		.src_qp = pkt->sqpn,
+	};
+
+	if (pkt->imm) {
+		cqe.ex = pkt->ex;
+		cqe.wc_flags |= IB_WC_WITH_IMM;
+	}
+	if (pkt->ud) {
+		cqe.wc_flags |= IB_WC_GRH | IB_WC_WITH_NETWORK_HDR_TYPE;
+		cqe.network_hdr_type = pkt->net_type;
+	}
+	qp->recv.active = false;
+	sodp_mem_put(&qp->recv.mem);
+	sodp_cq_post(qp->rcq, &cqe, pkt->solicited || status != IB_WC_SUCCESS);
+}
+
+/* Take the next receive WQE (from the SRQ if there is one). */
+static bool sodp_recv_take(struct sodp_qp *qp)
+{
+	bool got = qp->srq ? sodp_srq_pop(qp->srq, &qp->recv.wqe) :
+			     sodp_queue_pop(&qp->rq, &qp->recv.wqe);
+
+	if (got) {
+		qp->recv.active = true;
+		qp->recv.offset = 0;
+		sodp_mem_init(&qp->recv.mem);
+	}
+	return got;
+}
+
+/* Resolve the receive WQE's SGEs; false on a protection error. */
+static bool sodp_recv_resolve(struct sodp_qp *qp)
+{
+	struct sodp_recv_wqe *wqe = &qp->recv.wqe;
+	u32 i;
+
+	if (wqe->num_sge > SODP_MAX_SGE)
+		return false;
+	for (i = 0; i < wqe->num_sge; i++) {
+		struct sodp_sge *sge = &wqe->sge[i];
+		struct sodp_mr *mr;
+
+		if (!sge->length)
+			continue;
+		mr = sodp_mr_get(qp->dev, sge->lkey, qp->ibqp.pd, sge->addr,
+				 sge->length, IB_ACCESS_LOCAL_WRITE);
+		if (!mr)
+			return false;
+		sodp_mem_add_mr(&qp->recv.mem, mr, sge->addr, sge->length);
+	}
+	return true;
+}
+
+/*
+ * The 40 bytes a UD receive starts with: the GRH, or for RoCEv2 over IPv4
+ * the IPv4 header in its last 20 bytes (what ib_core parses for MADs).
+ */
+static void sodp_build_grh(struct sodp_pkt *pkt, u8 *grh)
+{
+	memset(grh, 0, 40);
+	if (pkt->net_type == RDMA_NETWORK_IPV4) {
+		struct iphdr *ip = (struct iphdr *)(grh + 20);
+
+		ip->version = 4;
+		ip->ihl = 5;
+		ip->tot_len = htons(20 + 8 + 12 + 8 + pkt->paylen + 4);
+		ip->frag_off = htons(IP_DF);
+		ip->ttl = 64;
+		ip->protocol = IPPROTO_UDP;
+		memcpy(&ip->saddr, pkt->sgid.raw + 12, 4);
+		memcpy(&ip->daddr, pkt->dgid.raw + 12, 4);
+		ip->check = ip_fast_csum((u8 *)ip, 5);
+	} else {
+		struct ib_grh *g = (struct ib_grh *)grh;
+
+		g->version_tclass_flow = cpu_to_be32(6 << 28);
+		g->paylen = cpu_to_be16(8 + 12 + 8 + pkt->paylen + 4);
+		g->next_hdr = IPPROTO_UDP;
+		g->hop_limit = 64;
+		g->sgid = pkt->sgid;
+		g->dgid = pkt->dgid;
+	}
+}
+
+static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *pkt,
+					   struct sodp_ack *ack)
+{
+	struct sodp_mem grh;
+	u8 hdr[40];
+
+	if (pkt->first) {
+		if (qp->recv.active) {
+			/* A new message while one is unfinished. */
+			ack->syndrome = SODP_NAK_INV_REQ;
+			sodp_recv_complete(qp, pkt, IB_WC_REM_INV_REQ_ERR, IB_WC_RECV, 0);
+			return SODP_RESP_REQ_ERR;
+		}
+		if (!sodp_recv_take(qp)) {
+			ack->syndrome = pkt->ud ? SODP_DROPPED : SODP_RNR_NAK;
+			ack->rnr_timer = qp->min_rnr_timer;
+			return SODP_RESP_OK;
+		}
+		if (!sodp_recv_resolve(qp)) {
+			ack->syndrome = SODP_NAK_REM_OP;
+			sodp_recv_complete(qp, pkt, IB_WC_LOC_PROT_ERR, IB_WC_RECV, 0);
+			return SODP_RESP_LOCAL_ERR;
+		}
+		if (pkt->ud) {
+			sodp_build_grh(pkt, hdr);
+			sodp_mem_init(&grh);
+			sodp_mem_add_kbuf(&grh, hdr, sizeof(hdr));
+			if (sodp_mem_copy(&qp->recv.mem, &grh, sizeof(hdr))) {
+				sodp_recv_complete(qp, pkt, IB_WC_LOC_LEN_ERR, IB_WC_RECV, 0);
+				return SODP_RESP_OK;
+			}
+			qp->recv.offset = sizeof(hdr);
+		}
+	} else if (!qp->recv.active) {
+		ack->syndrome = SODP_NAK_INV_REQ;
+		return SODP_RESP_REQ_ERR;
+	}
+
+	sodp_mem_seek(&qp->recv.mem, qp->recv.offset);
+	if (sodp_mem_copy(&qp->recv.mem, pkt->payload, pkt->paylen)) {
+		/* The message does not fit the receive buffers. */
+		sodp_recv_complete(qp, pkt, IB_WC_LOC_LEN_ERR, IB_WC_RECV, 0);
+		if (pkt->ud)
+			return SODP_RESP_OK;
+		ack->syndrome = SODP_NAK_INV_REQ;
+		return SODP_RESP_LOCAL_ERR;
+	}
+	qp->recv.offset += pkt->paylen;
+	if (pkt->last)
+		sodp_recv_complete(qp, pkt, IB_WC_SUCCESS, IB_WC_RECV, qp->recv.offset);
+	return SODP_RESP_OK;
+}
+
+static enum sodp_resp_fault sodp_resp_write(struct sodp_qp *qp, struct sodp_pkt *pkt,
+					    struct sodp_ack *ack)
+{
+	struct sodp_mem dst;
+
+	if (pkt->first) {
+		if (qp->write_mr) {
+			ack->syndrome = SODP_NAK_INV_REQ;
+			return SODP_RESP_REQ_ERR;
+		}
+		/* WRITE with immediate needs a receive WQE: check before writing. */
+		if (pkt->imm && !sodp_recv_take(qp)) {
+			ack->syndrome = SODP_RNR_NAK;
+			ack->rnr_timer = qp->min_rnr_timer;
+			return SODP_RESP_OK;
+		}
+		if (pkt->dma_len) {
+			if (!(qp->access & IB_ACCESS_REMOTE_WRITE))
+				goto access_err;
+			qp->write_mr = sodp_mr_get(qp->dev, pkt->rkey, qp->ibqp.pd,
+						   pkt->va, pkt->dma_len,
+						   IB_ACCESS_REMOTE_WRITE);
+			if (!qp->write_mr)
+				goto access_err;
+		}
+		qp->write_va = pkt->va;
+		qp->write_left = pkt->dma_len;
+	} else if (!qp->write_mr) {
+		ack->syndrome = SODP_NAK_INV_REQ;
+		return SODP_RESP_REQ_ERR;
+	}
+
+	if (pkt->paylen > qp->write_left) {
+		ack->syndrome = SODP_NAK_INV_REQ;
+		return SODP_RESP_REQ_ERR;
+	}
+	if (pkt->paylen) {
+		sodp_mem_init(&dst);
+		/* No reference of its own: qp->write_mr holds one. */
+		dst.seg[dst.nseg++] = (struct sodp_mem_seg){
+			.mr = qp->write_mr, .va = qp->write_va, .len = pkt->paylen,
+		};
+		if (sodp_mem_copy(&dst, pkt->payload, pkt->paylen)) {
+			ack->syndrome = SODP_NAK_INV_REQ;
+			return SODP_RESP_REQ_ERR;
+		}
+		qp->write_va += pkt->paylen;
+		qp->write_left -= pkt->paylen;
+	}
+	if (pkt->last) {
+		if (qp->write_mr) {
+			sodp_mr_put(qp->write_mr);
+			qp->write_mr = NULL;
+		}
+		if (pkt->imm)
+			sodp_recv_complete(qp, pkt, IB_WC_SUCCESS,
+					   IB_WC_RECV_RDMA_WITH_IMM, pkt->dma_len);
+	}
+	return SODP_RESP_OK;
+
+access_err:
+	if (pkt->imm && qp->recv.active)
+		sodp_recv_complete(qp, pkt, IB_WC_REM_ACCESS_ERR,
+				   IB_WC_RECV_RDMA_WITH_IMM, 0);
+	ack->syndrome = SODP_NAK_REM_ACCESS;
+	return SODP_RESP_ACCESS_ERR;
+}
+
+static enum sodp_resp_fault sodp_resp_read(struct sodp_qp *qp, struct sodp_pkt *pkt,
+					   struct sodp_ack *ack)
+{
+	if (!pkt->dma_len)
+		return SODP_RESP_OK;
+	if (!(qp->access & IB_ACCESS_REMOTE_READ))
+		goto access_err;
+	ack->read_mr = sodp_mr_get(qp->dev, pkt->rkey, qp->ibqp.pd, pkt->va,
+				   pkt->dma_len, IB_ACCESS_REMOTE_READ);
+	if (!ack->read_mr)
+		goto access_err;
+	/* The response carries the payload by reference (and the MR ref). */
+	ack->read_va = pkt->va;
+	ack->read_len = pkt->dma_len;
+	return SODP_RESP_OK;
+access_err:
+	ack->syndrome = SODP_NAK_REM_ACCESS;
+	return SODP_RESP_ACCESS_ERR;
+}
+
+static enum sodp_resp_fault sodp_resp_atomic(struct sodp_qp *qp, struct sodp_pkt *pkt,
+					     struct sodp_ack *ack)
+{
+	struct sodp_mr *mr;
+	int ret;
+
+	if (!IS_ALIGNED(pkt->va, 8)) {
+		ack->syndrome = SODP_NAK_INV_REQ;
+		return SODP_RESP_REQ_ERR;
+	}
+	if (!(qp->access & IB_ACCESS_REMOTE_ATOMIC))
+		goto access_err;
+	mr = sodp_mr_get(qp->dev, pkt->rkey, qp->ibqp.pd, pkt->va, 8,
+			 IB_ACCESS_REMOTE_ATOMIC);
+	if (!mr)
+		goto access_err;
+	ret = sodp_mem_atomic(mr, pkt->va, pkt->op == SODP_OP_CMP_SWP,
+			      pkt->compare, pkt->swap_add, &ack->orig);
+	sodp_mr_put(mr);
+	if (ret) {
+		ack->syndrome = SODP_NAK_INV_REQ;
+		return SODP_RESP_REQ_ERR;
+	}
+	return SODP_RESP_OK;
+access_err:
+	ack->syndrome = SODP_NAK_REM_ACCESS;
+	return SODP_RESP_ACCESS_ERR;
+}
+
+void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ack)
+{
+	enum sodp_resp_fault fault = SODP_RESP_OK;
+	bool ud_qp = qp->ibqp.qp_type != IB_QPT_RC;
+
+	ack->syndrome = SODP_ACK;
+	mutex_lock(&qp->rq_lock);
+	if (!sodp_qp_can_receive(qp) || pkt->ud != ud_qp ||
+	    (pkt->ud && pkt->qkey != qp->qkey)) {
+		/* Silently dropped, as the wire would. */
+		ack->syndrome = SODP_DROPPED;
+		goto out;
+	}
+	if (!pkt->ud && pkt->psn != qp->rq_psn) {
+		ack->syndrome = SODP_NAK_SEQ;
+		goto out;
+	}
+
+	switch (pkt->op) {
+	case SODP_OP_SEND:
+		fault = sodp_resp_send(qp, pkt, ack);
+		break;
+	case SODP_OP_WRITE:
+		fault = sodp_resp_write(qp, pkt, ack);
+		break;
+	case SODP_OP_READ:
+		fault = sodp_resp_read(qp, pkt, ack);
+		break;
+	default:
+		fault = sodp_resp_atomic(qp, pkt, ack);
+		break;
+	}
+	if (!pkt->ud && ack->syndrome == SODP_ACK)
+		qp->rq_psn = (qp->rq_psn + (pkt->op == SODP_OP_READ ?
+			      max_t(u32, 1, DIV_ROUND_UP(pkt->dma_len, qp->mtu)) : 1)) &
+			     0xffffff;
+	ack->msn = ++qp->resp_msn;
+out:
+	mutex_unlock(&qp->rq_lock);
+
+	if (fault == SODP_RESP_OK || pkt->ud)
+		return;
+	sodp_qp_fatal(qp, fault == SODP_RESP_ACCESS_ERR ? IB_EVENT_QP_ACCESS_ERR :
+		      fault == SODP_RESP_REQ_ERR ? IB_EVENT_QP_REQ_ERR :
+		      IB_EVENT_QP_FATAL);
+	sodp_qp_flush_rq(qp);
+}

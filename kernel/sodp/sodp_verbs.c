@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * rdma_sodp: device and port attributes, user contexts, mmap of the rings,
+ * protection domains, address handles, and the verbs table.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+
+#include <net/addrconf.h>
+#include <rdma/ib_addr.h>
+#include <rdma/ib_cache.h>
+#include <rdma/ib_mad.h>
+#include <rdma/uverbs_ioctl.h>
+
+#include "sodp.h"
+
+static int sodp_query_device(struct ib_device *ibdev, struct ib_device_attr *attr,
+			     struct ib_udata *udata)
+{
+	struct sodp_dev *sdev = to_sdev(ibdev);
+
+	if (udata->inlen || udata->outlen)
+		return -EINVAL;
+
+	memset(attr, 0, sizeof(*attr));
+	attr->fw_ver = 1;
+	attr->sys_image_guid = ibdev->node_guid;
+	attr->max_mr_size = U64_MAX;
+	attr->page_size_cap = PAGE_SIZE;
+	attr->vendor_id = 0xffffff;
+	attr->vendor_part_id = 0x50d9;
+	attr->hw_ver = 1;
+	attr->max_qp = SODP_MAX_QP;
+	attr->max_qp_wr = SODP_MAX_QP_WR;
+	attr->device_cap_flags = IB_DEVICE_BAD_PKEY_CNTR | IB_DEVICE_BAD_QKEY_CNTR |
+				 IB_DEVICE_SYS_IMAGE_GUID | IB_DEVICE_RC_RNR_NAK_GEN |
+				 IB_DEVICE_SRQ_RESIZE | IB_DEVICE_MEM_MGT_EXTENSIONS;
+	attr->kernel_cap_flags = IBK_ALLOW_USER_UNREG;
+	attr->max_send_sge = SODP_MAX_SGE;
+	attr->max_recv_sge = SODP_MAX_SGE;
+	attr->max_sge_rd = SODP_MAX_SGE;
+	attr->max_cq = SODP_MAX_CQ;
+	attr->max_cqe = SODP_MAX_CQE - 1;
+	attr->max_mr = SODP_MAX_MR;
+	attr->max_pd = SODP_MAX_PD;
+	attr->max_qp_rd_atom = SODP_MAX_RD_ATOMIC;
+	attr->max_qp_init_rd_atom = SODP_MAX_RD_ATOMIC;
+	attr->max_res_rd_atom = SODP_MAX_RD_ATOMIC * SODP_MAX_QP;
+	attr->atomic_cap = IB_ATOMIC_HCA;
+	attr->max_ah = SODP_MAX_AH;
+	attr->max_srq = SODP_MAX_SRQ;
+	attr->max_srq_wr = SODP_MAX_SRQ_WR;
+	attr->max_srq_sge = SODP_MAX_SGE;
+	attr->max_pkeys = 1;
+	attr->local_ca_ack_delay = 15;
+	attr->max_fast_reg_page_list_len = 0;
+	(void)sdev;
+	return 0;
+}
+
+static int sodp_query_port(struct ib_device *ibdev, u32 port,
+			   struct ib_port_attr *attr)
+{
+	struct net_device *ndev = to_sdev(ibdev)->ndev;
+	bool up = netif_running(ndev) && netif_carrier_ok(ndev);
+
+	/* The core cleared *attr and fills the GID/pkey table lengths. */
+	attr->state = up ? IB_PORT_ACTIVE : IB_PORT_DOWN;
+	attr->phys_state = up ? IB_PORT_PHYS_STATE_LINK_UP :
+				IB_PORT_PHYS_STATE_DISABLED;
+	attr->max_mtu = IB_MTU_4096;
+	attr->active_mtu = min(IB_MTU_4096, iboe_get_mtu(ndev->mtu));
+	attr->gid_tbl_len = SODP_GID_TABLE_LEN;
+	attr->port_cap_flags = IB_PORT_CM_SUP;
+	attr->max_msg_sz = SODP_MAX_MSG_SIZE;
+	attr->bad_pkey_cntr = 0;
+	attr->qkey_viol_cntr = 0;
+	attr->pkey_tbl_len = 1;
+	attr->lid = 0;
+	attr->sm_lid = 0;
+	attr->lmc = 0;
+	attr->max_vl_num = 1;
+	attr->active_width = IB_WIDTH_4X;
+	attr->active_speed = IB_SPEED_EDR;
+	return 0;
+}
+
+static int sodp_get_port_immutable(struct ib_device *ibdev, u32 port,
+				   struct ib_port_immutable *imm)
+{
+	struct ib_port_attr attr = {};
+	int ret = ib_query_port(ibdev, port, &attr);
+
+	if (ret)
+		return ret;
+	imm->core_cap_flags = RDMA_CORE_PORT_IBA_ROCE_UDP_ENCAP;
+	imm->pkey_tbl_len = attr.pkey_tbl_len;
+	imm->gid_tbl_len = attr.gid_tbl_len;
+	imm->max_mad_size = IB_MGMT_MAD_SIZE;
+	return 0;
+}
+
+static enum rdma_link_layer sodp_get_link_layer(struct ib_device *ibdev, u32 port)
+{
+	return IB_LINK_LAYER_ETHERNET;
+}
+
+static int sodp_query_pkey(struct ib_device *ibdev, u32 port, u16 index, u16 *pkey)
+{
+	if (index)
+		return -EINVAL;
+	*pkey = IB_DEFAULT_PKEY_FULL;
+	return 0;
+}
+
+static int sodp_alloc_ucontext(struct ib_ucontext *uctx, struct ib_udata *udata)
+{
+	struct sodp_alloc_ucontext_resp resp = {
+		.max_sge = SODP_MAX_SGE,
+		.max_inline = SODP_MAX_INLINE,
+	};
+
+	if (udata->outlen < sizeof(resp))
+		return -EINVAL;
+	return ib_copy_to_udata(udata, &resp, sizeof(resp));
+}
+
+static void sodp_dealloc_ucontext(struct ib_ucontext *uctx)
+{
+}
+
+/*
+ * Nothing to do: the core destroys the objects and zaps the mappings; the
+ * ring pages stay with the process until it unmaps them.
+ */
+static void sodp_disassociate_ucontext(struct ib_ucontext *uctx)
+{
+}
+
+static int sodp_alloc_pd(struct ib_pd *ibpd, struct ib_udata *udata)
+{
+	struct sodp_dev *sdev = to_sdev(ibpd->device);
+
+	if (atomic_inc_return(&sdev->num_pds) > SODP_MAX_PD) {
+		atomic_dec(&sdev->num_pds);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int sodp_dealloc_pd(struct ib_pd *ibpd, struct ib_udata *udata)
+{
+	atomic_dec(&to_sdev(ibpd->device)->num_pds);
+	return 0;
+}
+
+static int sodp_create_ah(struct ib_ah *ibah, struct rdma_ah_init_attr *init,
+			  struct ib_udata *udata)
+{
+	struct rdma_ah_attr *attr = init->ah_attr;
+	struct sodp_dev *sdev = to_sdev(ibah->device);
+	struct sodp_ah *ah = to_sah(ibah);
+	const struct ib_global_route *grh;
+	struct sodp_create_ah_resp resp = {};
+	int ret;
+
+	if (!(rdma_ah_get_ah_flags(attr) & IB_AH_GRH))
+		return -EINVAL;
+	grh = rdma_ah_read_grh(attr);
+	if (!grh->sgid_attr)
+		return -EINVAL;
+	ah->dgid = grh->dgid;
+	ah->sgid = grh->sgid_attr->gid;
+	ah->net_type = rdma_gid_attr_network_type(grh->sgid_attr);
+
+	ret = xa_alloc(&sdev->ahs, &ah->num, ah, XA_LIMIT(1, SODP_MAX_AH),
+		       init->flags & RDMA_CREATE_AH_SLEEPABLE ? GFP_KERNEL : GFP_ATOMIC);
+	if (ret)
+		return ret;
+	if (udata && udata->outlen) {
+		resp.ah_num = ah->num;
+		ret = ib_copy_to_udata(udata, &resp, min(udata->outlen, sizeof(resp)));
+		if (ret) {
+			xa_erase(&sdev->ahs, ah->num);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static int sodp_destroy_ah(struct ib_ah *ibah, u32 flags)
+{
+	struct sodp_ah *ah = to_sah(ibah);
+
+	xa_erase(&to_sdev(ibah->device)->ahs, ah->num);
+	return 0;
+}
+
+const struct ib_device_ops sodp_dev_ops = {
+	.owner = THIS_MODULE,
+	.driver_id = RDMA_DRIVER_UNKNOWN,
+	.uverbs_abi_ver = SODP_UVERBS_ABI_VERSION,
+
+	.alloc_pd = sodp_alloc_pd,
+	.alloc_ucontext = sodp_alloc_ucontext,
+	.create_ah = sodp_create_ah,
+	.create_cq = sodp_create_cq,
+	.create_qp = sodp_create_qp,
+	.create_srq = sodp_create_srq,
+	.create_user_ah = sodp_create_ah,
+	.dealloc_driver = sodp_dealloc_driver,
+	.dealloc_pd = sodp_dealloc_pd,
+	.dealloc_ucontext = sodp_dealloc_ucontext,
+	.dereg_mr = sodp_dereg_mr,
+	.destroy_ah = sodp_destroy_ah,
+	.destroy_cq = sodp_destroy_cq,
+	.destroy_qp = sodp_destroy_qp,
+	.destroy_srq = sodp_destroy_srq,
+	.disassociate_ucontext = sodp_disassociate_ucontext,
+	.get_dma_mr = sodp_get_dma_mr,
+	.get_link_layer = sodp_get_link_layer,
+	.get_port_immutable = sodp_get_port_immutable,
+	.mmap = sodp_mmap,
+	.mmap_free = sodp_mmap_free,
+	.modify_qp = sodp_modify_qp,
+	.modify_srq = sodp_modify_srq,
+	.poll_cq = sodp_poll_cq,
+	.post_recv = sodp_post_recv,
+	.post_send = sodp_post_send,
+	.post_srq_recv = sodp_post_srq_recv,
+	.query_device = sodp_query_device,
+	.query_pkey = sodp_query_pkey,
+	.query_port = sodp_query_port,
+	.query_qp = sodp_query_qp,
+	.query_srq = sodp_query_srq,
+	.reg_user_mr = sodp_reg_user_mr,
+	.req_notify_cq = sodp_req_notify_cq,
+	.resize_cq = sodp_resize_cq,
+
+	INIT_RDMA_OBJ_SIZE(ib_ah, sodp_ah, ibah),
+	INIT_RDMA_OBJ_SIZE(ib_cq, sodp_cq, ibcq),
+	INIT_RDMA_OBJ_SIZE(ib_pd, sodp_pd, ibpd),
+	INIT_RDMA_OBJ_SIZE(ib_qp, sodp_qp, ibqp),
+	INIT_RDMA_OBJ_SIZE(ib_srq, sodp_srq, ibsrq),
+	INIT_RDMA_OBJ_SIZE(ib_ucontext, sodp_ucontext, ibuc),
+};

@@ -75,6 +75,10 @@ static int sodp_register(struct sodp_dev *sdev, const char *name)
 	addrconf_addr_eui48((unsigned char *)&ibdev->node_guid,
 			    sdev->ndev->dev_addr);
 	strscpy(ibdev->node_desc, "sodp", sizeof(ibdev->node_desc));
+	/* Doorbells (post with no WR) and CQ arming; the rest is mmap'ed. */
+	ibdev->uverbs_cmd_mask |= BIT_ULL(IB_USER_VERBS_CMD_POST_SEND) |
+				  BIT_ULL(IB_USER_VERBS_CMD_POST_RECV) |
+				  BIT_ULL(IB_USER_VERBS_CMD_REQ_NOTIFY_CQ);
 	ib_set_device_ops(ibdev, &sodp_dev_ops);
 
 	ret = ib_device_set_netdev(ibdev, sdev->ndev, 1);

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * libsodp: the rdma-core provider of rdma_sodp devices.  Device matching,
+ * contexts, device and port queries, PDs, MRs and AHs; the data path is in
+ * sodp_cq.c, sodp_qp.c and sodp_srq.c.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "sodp.h"
+
+int sodp_uring_map(struct sodp_uring *q, int cmd_fd,
+		   const struct sodp_ring_info *info, uint32_t slot_size)
+{
+	void *p;
+
+	if (!info->num_slots || (info->num_slots & (info->num_slots - 1)) ||
+	    info->size < SODP_RING_HDR_SIZE + (size_t)info->num_slots * slot_size)
+		return EINVAL;
+	p = mmap(NULL, info->size, PROT_READ | PROT_WRITE, MAP_SHARED, cmd_fd,
+		 info->offset);
+	if (p == MAP_FAILED)
+		return errno;
+	q->ring = p;
+	q->size = info->size;
+	q->num_slots = info->num_slots;
+	q->slot_size = slot_size;
+	return 0;
+}
+
+void sodp_uring_unmap(struct sodp_uring *q)
+{
+	if (q->ring)
+		munmap(q->ring, q->size);
+	q->ring = NULL;
+}
+
+static int sodp_query_device_ex(struct ibv_context *ctx,
+				const struct ibv_query_device_ex_input *input,
+				struct ibv_device_attr_ex *attr, size_t attr_size)
+{
+	struct ib_uverbs_ex_query_device_resp resp;
+	size_t resp_size = sizeof(resp);
+
+	return ibv_cmd_query_device_any(ctx, input, attr, attr_size, &resp,
+					&resp_size);
+}
+
+static int sodp_query_port(struct ibv_context *ctx, uint8_t port,
+			   struct ibv_port_attr *attr)
+{
+	struct sodp_cmd_query_port cmd;
+
+	return ibv_cmd_query_port(ctx, port, attr, &cmd, sizeof(cmd));
+}
+
+static struct ibv_pd *sodp_alloc_pd(struct ibv_context *ctx)
+{
+	struct sodp_cmd_alloc_pd cmd;
+	struct ib_uverbs_alloc_pd_resp resp;
+	struct ibv_pd *pd = calloc(1, sizeof(*pd));
+	int ret;
+
+	if (!pd)
+		return NULL;
+	ret = ibv_cmd_alloc_pd(ctx, pd, &cmd, sizeof(cmd), &resp, sizeof(resp));
+	if (ret) {
+		free(pd);
+		errno = ret;
+		return NULL;
+	}
+	return pd;
+}
+
+static int sodp_dealloc_pd(struct ibv_pd *pd)
+{
+	int ret = ibv_cmd_dealloc_pd(pd);
+
+	if (!ret)
+		free(pd);
+	return ret;
+}
+
+static struct ibv_mr *sodp_reg_mr(struct ibv_pd *pd, void *addr, size_t length,
+				  uint64_t hca_va, int access)
+{
+	struct sodp_cmd_reg_mr cmd;
+	struct ib_uverbs_reg_mr_resp resp;
+	struct verbs_mr *vmr = calloc(1, sizeof(*vmr));
+	int ret;
+
+	if (!vmr)
+		return NULL;
+	ret = ibv_cmd_reg_mr(pd, addr, length, hca_va, access, vmr, &cmd,
+			     sizeof(cmd), &resp, sizeof(resp));
+	if (ret) {
+		free(vmr);
+		errno = ret;
+		return NULL;
+	}
+	return &vmr->ibv_mr;
+}
+
+static int sodp_dereg_mr(struct verbs_mr *vmr)
+{
+	int ret = ibv_cmd_dereg_mr(vmr);
+
+	if (!ret)
+		free(vmr);
+	return ret;
+}
+
+static struct ibv_ah *sodp_create_ah(struct ibv_pd *pd, struct ibv_ah_attr *attr)
+{
+	struct {
+		struct ib_uverbs_create_ah_resp ibv;
+		struct sodp_create_ah_resp drv;
+	} resp = {};
+	struct sodp_ah *ah = calloc(1, sizeof(*ah));
+	int ret;
+
+	if (!ah)
+		return NULL;
+	ret = ibv_cmd_create_ah(pd, &ah->ibv_ah, attr, &resp, sizeof(resp));
+	if (ret) {
+		free(ah);
+		errno = ret;
+		return NULL;
+	}
+	ah->ah_num = resp.drv.ah_num;
+	return &ah->ibv_ah;
+}
+
+static int sodp_destroy_ah(struct ibv_ah *ibah)
+{
+	int ret = ibv_cmd_destroy_ah(ibah);
+
+	if (!ret)
+		free(to_sah(ibah));
+	return ret;
+}
+
+static void sodp_free_context(struct ibv_context *ibctx)
+{
+	struct sodp_context *ctx = to_sctx(ibctx);
+
+	verbs_uninit_context(&ctx->ibv_ctx);
+	free(ctx);
+}
+
+static const struct verbs_context_ops sodp_ctx_ops = {
+	.alloc_pd = sodp_alloc_pd,
+	.create_ah = sodp_create_ah,
+	.create_cq = sodp_create_cq,
+	.create_qp = sodp_create_qp,
+	.create_srq = sodp_create_srq,
+	.dealloc_pd = sodp_dealloc_pd,
+	.dereg_mr = sodp_dereg_mr,
+	.destroy_ah = sodp_destroy_ah,
+	.destroy_cq = sodp_destroy_cq,
+	.destroy_qp = sodp_destroy_qp,
+	.destroy_srq = sodp_destroy_srq,
+	.free_context = sodp_free_context,
+	.modify_qp = sodp_modify_qp,
+	.modify_srq = sodp_modify_srq,
+	.poll_cq = sodp_poll_cq,
+	.post_recv = sodp_post_recv,
+	.post_send = sodp_post_send,
+	.post_srq_recv = sodp_post_srq_recv,
+	.query_device_ex = sodp_query_device_ex,
+	.query_port = sodp_query_port,
+	.query_qp = sodp_query_qp,
+	.query_srq = sodp_query_srq,
+	.reg_mr = sodp_reg_mr,
+	.req_notify_cq = sodp_req_notify_cq,
+	.resize_cq = sodp_resize_cq,
+};
+
+static struct verbs_context *sodp_alloc_context(struct ibv_device *ibdev,
+						int cmd_fd, void *private_data)
+{
+	struct sodp_cmd_get_context cmd;
+	struct {
+		struct ib_uverbs_get_context_resp ibv;
+		struct sodp_alloc_ucontext_resp drv;
+	} resp;
+	struct sodp_context *ctx;
+
+	ctx = _verbs_init_and_alloc_context(ibdev, cmd_fd, sizeof(*ctx),
+					    &((struct sodp_context *)NULL)->ibv_ctx,
+					    RDMA_DRIVER_UNKNOWN);
+	if (!ctx)
+		return NULL;
+	if (ibv_cmd_get_context(&ctx->ibv_ctx, &cmd, sizeof(cmd), &resp,
+				sizeof(resp))) {
+		verbs_uninit_context(&ctx->ibv_ctx);
+		free(ctx);
+		return NULL;
+	}
+	ctx->max_sge = resp.drv.max_sge;
+	ctx->max_inline = resp.drv.max_inline;
+	verbs_set_ops(&ctx->ibv_ctx, &sodp_ctx_ops);
+	return &ctx->ibv_ctx;
+}
+
+static struct verbs_device *sodp_alloc_device(struct verbs_sysfs_dev *sysfs_dev)
+{
+	return calloc(1, sizeof(struct verbs_device));
+}
+
+static void sodp_uninit_device(struct verbs_device *vdev)
+{
+	free(vdev);
+}
+
+static const struct verbs_match_ent sodp_match_table[] = {
+	VERBS_NAME_MATCH("sodp", NULL),
+	{},
+};
+
+static const struct verbs_device_ops sodp_dev_ops = {
+	.name = "sodp",
+	.match_min_abi_version = SODP_UVERBS_ABI_VERSION,
+	.match_max_abi_version = SODP_UVERBS_ABI_VERSION,
+	.match_table = sodp_match_table,
+	.alloc_device = sodp_alloc_device,
+	.uninit_device = sodp_uninit_device,
+	.alloc_context = sodp_alloc_context,
+};
+
+static __attribute__((constructor)) void sodp_register_driver(void)
+{
+	verbs_register_driver_34(&sodp_dev_ops);
+}

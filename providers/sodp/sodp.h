@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB */
+/*
+ * libsodp: the rdma-core provider of rdma_sodp devices.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+#ifndef SODP_PROVIDER_H
+#define SODP_PROVIDER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <rdma/sodp-abi.h>
+
+#include "verbs_provider.h"
+
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+
+struct sodp_context {
+	struct verbs_context ibv_ctx;
+	uint32_t max_sge;
+	uint32_t max_inline;
+};
+
+/* A ring mapped from the kernel (see sodp-abi.h). */
+struct sodp_uring {
+	struct sodp_ring *ring;
+	size_t size;
+	uint32_t num_slots;
+	uint32_t slot_size;
+};
+
+struct sodp_cq {
+	struct verbs_cq vcq;
+	struct sodp_uring q;
+	pthread_spinlock_t lock;
+};
+
+struct sodp_srq {
+	struct verbs_srq vsrq;
+	struct sodp_uring rq;
+	pthread_spinlock_t lock;
+};
+
+struct sodp_qp {
+	struct verbs_qp vqp;
+	struct sodp_uring sq;
+	struct sodp_uring rq;
+	pthread_spinlock_t sq_lock;
+	pthread_spinlock_t rq_lock;
+	uint32_t max_inline;
+};
+
+struct sodp_ah {
+	struct ibv_ah ibv_ah;
+	uint32_t ah_num;
+};
+
+static inline struct sodp_context *to_sctx(struct ibv_context *ctx)
+{
+	return container_of(ctx, struct sodp_context, ibv_ctx.context);
+}
+
+static inline struct sodp_cq *to_scq(struct ibv_cq *cq)
+{
+	return container_of(cq, struct sodp_cq, vcq.cq);
+}
+
+static inline struct sodp_qp *to_sqp(struct ibv_qp *qp)
+{
+	return container_of(qp, struct sodp_qp, vqp.qp);
+}
+
+static inline struct sodp_srq *to_ssrq(struct ibv_srq *srq)
+{
+	return container_of(srq, struct sodp_srq, vsrq.srq);
+}
+
+static inline struct sodp_ah *to_sah(struct ibv_ah *ah)
+{
+	return container_of(ah, struct sodp_ah, ibv_ah);
+}
+
+static inline void *sodp_uring_slot(struct sodp_uring *q, uint32_t index)
+{
+	return (uint8_t *)q->ring + SODP_RING_HDR_SIZE +
+	       (size_t)(index & (q->num_slots - 1)) * q->slot_size;
+}
+
+int sodp_uring_map(struct sodp_uring *q, int cmd_fd,
+		   const struct sodp_ring_info *info, uint32_t slot_size);
+void sodp_uring_unmap(struct sodp_uring *q);
+
+/* sodp_cq.c */
+struct ibv_cq *sodp_create_cq(struct ibv_context *ctx, int cqe,
+			      struct ibv_comp_channel *channel, int comp_vector);
+int sodp_poll_cq(struct ibv_cq *ibcq, int ne, struct ibv_wc *wc);
+int sodp_req_notify_cq(struct ibv_cq *ibcq, int solicited_only);
+int sodp_resize_cq(struct ibv_cq *ibcq, int cqe);
+int sodp_destroy_cq(struct ibv_cq *ibcq);
+
+/* sodp_qp.c */
+struct ibv_qp *sodp_create_qp(struct ibv_pd *pd, struct ibv_qp_init_attr *attr);
+int sodp_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask);
+int sodp_query_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask,
+		  struct ibv_qp_init_attr *init);
+int sodp_destroy_qp(struct ibv_qp *ibqp);
+int sodp_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
+		   struct ibv_send_wr **bad_wr);
+int sodp_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
+		   struct ibv_recv_wr **bad_wr);
+int sodp_post_recv_ring(struct sodp_uring *q, struct ibv_recv_wr *wr,
+			struct ibv_recv_wr **bad_wr);
+
+/* sodp_srq.c */
+struct ibv_srq *sodp_create_srq(struct ibv_pd *pd, struct ibv_srq_init_attr *attr);
+int sodp_modify_srq(struct ibv_srq *ibsrq, struct ibv_srq_attr *attr, int mask);
+int sodp_query_srq(struct ibv_srq *ibsrq, struct ibv_srq_attr *attr);
+int sodp_destroy_srq(struct ibv_srq *ibsrq);
+int sodp_post_srq_recv(struct ibv_srq *ibsrq, struct ibv_recv_wr *wr,
+		       struct ibv_recv_wr **bad_wr);
+
+#endif /* SODP_PROVIDER_H */

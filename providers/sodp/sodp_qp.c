@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * libsodp: queue pairs.  Work requests go into the shared rings; a send is
+ * announced to the kernel by a doorbell (a post_send command with no work
+ * request); receives need none, unless the QP is in error and they must be
+ * flushed.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sodp.h"
+
+static uint32_t sodp_load_acquire(uint32_t *p)
+{
+	return atomic_load_explicit((_Atomic uint32_t *)p, memory_order_acquire);
+}
+
+static void sodp_store_release(uint32_t *p, uint32_t v)
+{
+	atomic_store_explicit((_Atomic uint32_t *)p, v, memory_order_release);
+}
+
+struct ibv_qp *sodp_create_qp(struct ibv_pd *pd, struct ibv_qp_init_attr *attr)
+{
+	struct sodp_cmd_create_qp cmd;
+	struct {
+		struct ib_uverbs_create_qp_resp ibv;
+		struct sodp_create_qp_resp drv;
+	} resp;
+	struct sodp_qp *qp = calloc(1, sizeof(*qp));
+	int fd = pd->context->cmd_fd;
+	int ret;
+
+	if (!qp)
+		return NULL;
+	ret = ibv_cmd_create_qp(pd, &qp->vqp.qp, attr, &cmd, sizeof(cmd), &resp,
+				sizeof(resp));
+	if (ret)
+		goto err_free;
+	ret = sodp_uring_map(&qp->sq, fd, &resp.drv.sq, sizeof(struct sodp_send_wqe));
+	if (ret)
+		goto err_destroy;
+	if (!attr->srq) {
+		ret = sodp_uring_map(&qp->rq, fd, &resp.drv.rq,
+				     sizeof(struct sodp_recv_wqe));
+		if (ret)
+			goto err_unmap;
+	}
+	qp->max_inline = attr->cap.max_inline_data;
+	pthread_spin_init(&qp->sq_lock, PTHREAD_PROCESS_PRIVATE);
+	pthread_spin_init(&qp->rq_lock, PTHREAD_PROCESS_PRIVATE);
+	return &qp->vqp.qp;
+
+err_unmap:
+	sodp_uring_unmap(&qp->sq);
+err_destroy:
+	ibv_cmd_destroy_qp(&qp->vqp.qp);
+err_free:
+	free(qp);
+	errno = ret;
+	return NULL;
+}
+
+int sodp_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
+{
+	struct sodp_cmd_modify_qp cmd;
+
+	return ibv_cmd_modify_qp(ibqp, attr, mask, &cmd, sizeof(cmd));
+}
+
+int sodp_query_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask,
+		  struct ibv_qp_init_attr *init)
+{
+	struct sodp_cmd_query_qp cmd;
+
+	return ibv_cmd_query_qp(ibqp, attr, mask, init, &cmd, sizeof(cmd));
+}
+
+int sodp_destroy_qp(struct ibv_qp *ibqp)
+{
+	struct sodp_qp *qp = to_sqp(ibqp);
+	int ret = ibv_cmd_destroy_qp(ibqp);
+
+	if (ret)
+		return ret;
+	sodp_uring_unmap(&qp->rq);
+	sodp_uring_unmap(&qp->sq);
+	pthread_spin_destroy(&qp->sq_lock);
+	pthread_spin_destroy(&qp->rq_lock);
+	free(qp);
+	return 0;
+}
+
+static int sodp_fill_send_wqe(struct sodp_qp *qp, struct ibv_send_wr *wr,
+			      struct sodp_send_wqe *wqe)
+{
+	memset(wqe, 0, offsetof(struct sodp_send_wqe, sge));
+	wqe->wr_id = wr->wr_id;
+	wqe->opcode = wr->opcode;
+	wqe->send_flags = wr->send_flags;
+	wqe->ex = wr->opcode == IBV_WR_SEND_WITH_INV ? wr->invalidate_rkey :
+						       wr->imm_data;
+	switch (wr->opcode) {
+	case IBV_WR_RDMA_WRITE:
+	case IBV_WR_RDMA_WRITE_WITH_IMM:
+	case IBV_WR_RDMA_READ:
+		wqe->remote_addr = wr->wr.rdma.remote_addr;
+		wqe->rkey = wr->wr.rdma.rkey;
+		break;
+	case IBV_WR_ATOMIC_CMP_AND_SWP:
+	case IBV_WR_ATOMIC_FETCH_AND_ADD:
+		wqe->remote_addr = wr->wr.atomic.remote_addr;
+		wqe->rkey = wr->wr.atomic.rkey;
+		wqe->compare_add = wr->wr.atomic.compare_add;
+		wqe->swap = wr->wr.atomic.swap;
+		break;
+	default:
+		break;
+	}
+	if (qp->vqp.qp.qp_type == IBV_QPT_UD) {
+		if (!wr->wr.ud.ah)
+			return EINVAL;
+		wqe->ah = to_sah(wr->wr.ud.ah)->ah_num;
+		wqe->remote_qpn = wr->wr.ud.remote_qpn;
+		wqe->remote_qkey = wr->wr.ud.remote_qkey;
+	}
+
+	if (wr->send_flags & IBV_SEND_INLINE) {
+		uint32_t len = 0;
+
+		for (int i = 0; i < wr->num_sge; i++) {
+			if (len + wr->sg_list[i].length > qp->max_inline)
+				return EINVAL;
+			memcpy(wqe->inline_data + len,
+			       (void *)(uintptr_t)wr->sg_list[i].addr,
+			       wr->sg_list[i].length);
+			len += wr->sg_list[i].length;
+		}
+		wqe->num_sge = len;
+		return 0;
+	}
+	if (wr->num_sge < 0 || wr->num_sge > SODP_MAX_SGE)
+		return EINVAL;
+	wqe->num_sge = wr->num_sge;
+	for (int i = 0; i < wr->num_sge; i++) {
+		wqe->sge[i].addr = wr->sg_list[i].addr;
+		wqe->sge[i].length = wr->sg_list[i].length;
+		wqe->sge[i].lkey = wr->sg_list[i].lkey;
+	}
+	return 0;
+}
+
+int sodp_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
+		   struct ibv_send_wr **bad_wr)
+{
+	struct sodp_qp *qp = to_sqp(ibqp);
+	struct sodp_ring *ring = qp->sq.ring;
+	struct ibv_send_wr *dummy;
+	uint32_t prod;
+	int ret = 0;
+
+	pthread_spin_lock(&qp->sq_lock);
+	prod = ring->producer;
+	for (; wr; wr = wr->next) {
+		if (prod - sodp_load_acquire(&ring->consumer) >= qp->sq.num_slots) {
+			ret = ENOMEM;
+			break;
+		}
+		ret = sodp_fill_send_wqe(qp, wr, sodp_uring_slot(&qp->sq, prod));
+		if (ret)
+			break;
+		prod++;
+	}
+	sodp_store_release(&ring->producer, prod);
+	pthread_spin_unlock(&qp->sq_lock);
+	if (ret)
+		*bad_wr = wr;
+	/* Doorbell, even after an error: the WRs before it were posted. */
+	if (ibv_cmd_post_send(ibqp, NULL, &dummy) && !ret)
+		ret = errno ? errno : EIO;
+	return ret;
+}
+
+int sodp_post_recv_ring(struct sodp_uring *q, struct ibv_recv_wr *wr,
+			struct ibv_recv_wr **bad_wr)
+{
+	struct sodp_ring *ring = q->ring;
+	uint32_t prod = ring->producer;
+	int ret = 0;
+
+	for (; wr; wr = wr->next) {
+		struct sodp_recv_wqe *wqe = sodp_uring_slot(q, prod);
+
+		if (prod - sodp_load_acquire(&ring->consumer) >= q->num_slots) {
+			ret = ENOMEM;
+			break;
+		}
+		if (wr->num_sge < 0 || wr->num_sge > SODP_MAX_SGE) {
+			ret = EINVAL;
+			break;
+		}
+		wqe->wr_id = wr->wr_id;
+		wqe->num_sge = wr->num_sge;
+		for (int i = 0; i < wr->num_sge; i++) {
+			wqe->sge[i].addr = wr->sg_list[i].addr;
+			wqe->sge[i].length = wr->sg_list[i].length;
+			wqe->sge[i].lkey = wr->sg_list[i].lkey;
+		}
+		prod++;
+	}
+	sodp_store_release(&ring->producer, prod);
+	if (ret)
+		*bad_wr = wr;
+	return ret;
+}
+
+int sodp_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
+		   struct ibv_recv_wr **bad_wr)
+{
+	struct sodp_qp *qp = to_sqp(ibqp);
+	struct ibv_recv_wr *dummy;
+	int ret;
+
+	if (ibqp->srq)
+		return EINVAL;
+	pthread_spin_lock(&qp->rq_lock);
+	ret = sodp_post_recv_ring(&qp->rq, wr, bad_wr);
+	pthread_spin_unlock(&qp->rq_lock);
+	/* A QP in error completes them at once, with a flush error. */
+	if (sodp_load_acquire(&qp->sq.ring->qp_state) == IBV_QPS_ERR)
+		ibv_cmd_post_recv(ibqp, NULL, &dummy);
+	return ret;
+}

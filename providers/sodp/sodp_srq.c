@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * libsodp: shared receive queues.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "sodp.h"
+
+struct ibv_srq *sodp_create_srq(struct ibv_pd *pd, struct ibv_srq_init_attr *attr)
+{
+	struct sodp_cmd_create_srq cmd;
+	struct {
+		struct ib_uverbs_create_srq_resp ibv;
+		struct sodp_create_srq_resp drv;
+	} resp;
+	struct sodp_srq *srq = calloc(1, sizeof(*srq));
+	int ret;
+
+	if (!srq)
+		return NULL;
+	ret = ibv_cmd_create_srq(pd, &srq->vsrq.srq, attr, &cmd, sizeof(cmd),
+				 &resp, sizeof(resp));
+	if (ret)
+		goto err_free;
+	ret = sodp_uring_map(&srq->rq, pd->context->cmd_fd, &resp.drv.rq,
+			     sizeof(struct sodp_recv_wqe));
+	if (ret) {
+		ibv_cmd_destroy_srq(&srq->vsrq.srq);
+		goto err_free;
+	}
+	pthread_spin_init(&srq->lock, PTHREAD_PROCESS_PRIVATE);
+	return &srq->vsrq.srq;
+err_free:
+	free(srq);
+	errno = ret;
+	return NULL;
+}
+
+int sodp_modify_srq(struct ibv_srq *ibsrq, struct ibv_srq_attr *attr, int mask)
+{
+	struct sodp_cmd_modify_srq cmd;
+
+	return ibv_cmd_modify_srq(ibsrq, attr, mask, &cmd, sizeof(cmd));
+}
+
+int sodp_query_srq(struct ibv_srq *ibsrq, struct ibv_srq_attr *attr)
+{
+	struct sodp_cmd_query_srq cmd;
+
+	return ibv_cmd_query_srq(ibsrq, attr, &cmd, sizeof(cmd));
+}
+
+int sodp_destroy_srq(struct ibv_srq *ibsrq)
+{
+	struct sodp_srq *srq = to_ssrq(ibsrq);
+	int ret = ibv_cmd_destroy_srq(ibsrq);
+
+	if (ret)
+		return ret;
+	sodp_uring_unmap(&srq->rq);
+	pthread_spin_destroy(&srq->lock);
+	free(srq);
+	return 0;
+}
+
+int sodp_post_srq_recv(struct ibv_srq *ibsrq, struct ibv_recv_wr *wr,
+		       struct ibv_recv_wr **bad_wr)
+{
+	struct sodp_srq *srq = to_ssrq(ibsrq);
+	int ret;
+
+	pthread_spin_lock(&srq->lock);
+	ret = sodp_post_recv_ring(&srq->rq, wr, bad_wr);
+	pthread_spin_unlock(&srq->lock);
+	return ret;
+}

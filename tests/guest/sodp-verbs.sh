@@ -1,0 +1,17 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+# The verbs tests on sodp0 (every opcode, every error, stress, kills), then
+# the device must hold no resource, and unloading must be clean.
+. "$SODP_SRC/tests/lib/common.sh"
+. "$SODP_SRC/tests/lib/sodp-env.sh"
+
+sodp_setup
+base=$(sodp_resources sodp0)
+"$SODP_BUILD/tests/sodp-verbs-tests" "$@"
+rc=$?
+now=$(sodp_resources sodp0)
+echo "resources (pd cq qp mr): before '$base', after '$now'"
+[ "$now" = "$base" ] || { echo "FAIL: resources left behind"; rc=1; }
+rdma link del sodp0 || rc=1
+unload_sodp_modules rdma_sodp
+exit $rc

@@ -1,0 +1,29 @@
+# SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+# Guest tests on an sodp device: load rdma_sodp, create sodp0 on a dummy
+# netdev (10.77.0.1/24) and point libibverbs at the provider in the build
+# tree.  Source after common.sh.
+
+# sodp_setup [NAME [NETDEV [ADDR]]]
+sodp_setup() {
+	local name=${1:-sodp0} nd=${2:-sodpnet0} addr=${3:-10.77.0.1/24}
+
+	load_sodp_module rdma_sodp
+	ip link add "$nd" type dummy || fail "cannot create $nd"
+	ip addr add "$addr" dev "$nd"
+	ip link set "$nd" up
+	rdma link add "$name" type sodp netdev "$nd" || fail "rdma link add $name"
+	export RDMAV_DRIVERS=$SODP_BUILD/providers/sodp/libsodp
+	export SODP_TEST_DEVICE=$name
+	# The GID table fills asynchronously from the netdev's addresses.
+	for _ in $(seq 50); do
+		grep -q "0000:0000:0000:0000:0000:ffff" \
+			/sys/class/infiniband/"$name"/ports/1/gids/* 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "$name has no IPv4 GID"
+}
+
+# sodp_resources NAME: "pd cq qp mr" counts of the device (rdma netlink)
+sodp_resources() {
+	rdma resource show "$1" | sed -n 's/.* pd \([0-9]*\) cq \([0-9]*\) qp \([0-9]*\) cm_id [0-9]* mr \([0-9]*\).*/\1 \2 \3 \4/p'
+}

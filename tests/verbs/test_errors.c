@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * sodp verbs tests: every error gives the completion (and state, and
+ * asynchronous event) it gives on hardware.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../lib/check.h"
+#include "tests.h"
+#include "vt.h"
+
+struct epair {
+	struct vt_dev d;
+	struct vt_qp a, b;
+	char *buf;
+	struct ibv_mr *mr;
+};
+
+static int epair_open(struct epair *p, int b_access, uint8_t rnr_retry)
+{
+	memset(p, 0, sizeof(*p));
+	CHECK_EQ(vt_open(&p->d), 0);
+	CHECK_EQ(vt_qp_create(&p->d, &p->a, IBV_QPT_RC, 16, NULL, false), 0);
+	CHECK_EQ(vt_qp_create(&p->d, &p->b, IBV_QPT_RC, 16, NULL, false), 0);
+	CHECK_EQ(vt_rc_to_rts(&p->d, p->a.qp, p->b.qp->qp_num, VT_ALL_ACCESS,
+			      rnr_retry, 1), 0);
+	CHECK_EQ(vt_rc_to_rts(&p->d, p->b.qp, p->a.qp->qp_num, b_access,
+			      rnr_retry, 1), 0);
+	p->buf = malloc(65536);
+	CHECK(p->buf);
+	p->mr = vt_reg(&p->d, p->buf, 65536, VT_ALL_ACCESS);
+	CHECK(p->mr);
+	return 0;
+}
+
+static void epair_close(struct epair *p)
+{
+	ibv_dereg_mr(p->mr);
+	vt_qp_destroy(&p->a);
+	vt_qp_destroy(&p->b);
+	vt_close(&p->d);
+	free(p->buf);
+}
+
+static enum ibv_qp_state qp_state(struct ibv_qp *qp)
+{
+	struct ibv_qp_attr a;
+	struct ibv_qp_init_attr i;
+
+	if (ibv_query_qp(qp, &a, IBV_QP_STATE, &i))
+		return -1;
+	return a.qp_state;
+}
+
+/* A bad lkey: local protection error, the QP in error, the rest flushed. */
+int test_err_bad_lkey(void)
+{
+	struct epair p;
+	struct ibv_wc wc;
+	struct ibv_sge bad, good, r;
+
+	CHECK_EQ(epair_open(&p, VT_ALL_ACCESS, 7), 0);
+	bad = (struct ibv_sge){ (uintptr_t)p.buf, 8, p.mr->lkey + 1 };
+	good = (struct ibv_sge){ (uintptr_t)p.buf, 8, p.mr->lkey };
+	r = good;
+	CHECK_EQ(vt_post_recv(p.a.qp, 50, &r, 1), 0);
+	CHECK_EQ(vt_post_send(p.a.qp, IBV_WR_SEND, 1, &bad, 1, 0, 0, 0), 0);
+	CHECK_EQ(vt_post_send(p.a.qp, IBV_WR_SEND, 2, &good, 1, 0, 0, 0), 0);
+	CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.wr_id, 1);
+	CHECK_EQ(wc.status, IBV_WC_LOC_PROT_ERR);
+	CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.wr_id, 2);
+	CHECK_EQ(wc.status, IBV_WC_WR_FLUSH_ERR);
+	CHECK_EQ(qp_state(p.a.qp), IBV_QPS_ERR);
+	/* Its receives flush too, including one posted after the error. */
+	CHECK_EQ(vt_poll(p.a.rcq, &wc, 10), 0);
+	CHECK_EQ(wc.wr_id, 50);
+	CHECK_EQ(wc.status, IBV_WC_WR_FLUSH_ERR);
+	CHECK_EQ(vt_post_recv(p.a.qp, 51, &r, 1), 0);
+	CHECK_EQ(vt_poll(p.a.rcq, &wc, 10), 0);
+	CHECK_EQ(wc.wr_id, 51);
+	CHECK_EQ(wc.status, IBV_WC_WR_FLUSH_ERR);
+	/* An SGE past the end of its MR is a bad lkey too. */
+	epair_close(&p);
+
+	CHECK_EQ(epair_open(&p, VT_ALL_ACCESS, 7), 0);
+	bad = (struct ibv_sge){ (uintptr_t)p.buf + 65536 - 4, 8, p.mr->lkey };
+	CHECK_EQ(vt_post_send(p.a.qp, IBV_WR_SEND, 3, &bad, 1, 0, 0, 0), 0);
+	CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_LOC_PROT_ERR);
+	epair_close(&p);
+	return 0;
+}
+
+/* Bad rkey, missing rights, out of bounds: remote access error, both QPs fail. */
+static int remote_access_case(int b_access, enum ibv_wr_opcode op, uint32_t rkey_delta,
+			      size_t roff, size_t len)
+{
+	struct epair p;
+	struct ibv_wc wc;
+	struct ibv_sge s, r;
+
+	CHECK_EQ(epair_open(&p, b_access, 7), 0);
+	s = (struct ibv_sge){ (uintptr_t)p.buf, len, p.mr->lkey };
+	r = (struct ibv_sge){ (uintptr_t)p.buf + 1024, 8, p.mr->lkey };
+	CHECK_EQ(vt_post_recv(p.b.qp, 9, &r, 1), 0);
+	CHECK_EQ(vt_post_send(p.a.qp, op, 1, &s, 1, (uintptr_t)p.buf + roff,
+			      p.mr->rkey + rkey_delta, 0), 0);
+	CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_REM_ACCESS_ERR);
+	CHECK_EQ(qp_state(p.a.qp), IBV_QPS_ERR);
+	/* The responder QP is in error, said by an async event, its WQEs flushed. */
+	CHECK_EQ(vt_wait_async(p.d.ctx, IBV_EVENT_QP_ACCESS_ERR, 5), 0);
+	CHECK_EQ(qp_state(p.b.qp), IBV_QPS_ERR);
+	CHECK_EQ(vt_poll(p.b.rcq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_WR_FLUSH_ERR);
+	epair_close(&p);
+	return 0;
+}
+
+int test_err_remote_access(void)
+{
+	/* A bad rkey, for each remote opcode. */
+	CHECK_EQ(remote_access_case(VT_ALL_ACCESS, IBV_WR_RDMA_WRITE, 1, 0, 8), 0);
+	CHECK_EQ(remote_access_case(VT_ALL_ACCESS, IBV_WR_RDMA_READ, 1, 0, 8), 0);
+	CHECK_EQ(remote_access_case(VT_ALL_ACCESS, IBV_WR_ATOMIC_FETCH_AND_ADD, 1, 0, 8), 0);
+	/* The QP does not allow it. */
+	CHECK_EQ(remote_access_case(IBV_ACCESS_REMOTE_READ, IBV_WR_RDMA_WRITE, 0, 0, 8), 0);
+	CHECK_EQ(remote_access_case(IBV_ACCESS_REMOTE_WRITE, IBV_WR_RDMA_READ, 0, 0, 8), 0);
+	CHECK_EQ(remote_access_case(IBV_ACCESS_REMOTE_WRITE, IBV_WR_ATOMIC_CMP_AND_SWP, 0, 0, 8), 0);
+	/* Past the end of the MR. */
+	CHECK_EQ(remote_access_case(VT_ALL_ACCESS, IBV_WR_RDMA_WRITE, 0, 65536 - 7, 8), 0);
+	CHECK_EQ(remote_access_case(VT_ALL_ACCESS, IBV_WR_RDMA_READ, 0, 65536, 1), 0);
+	return 0;
+}
+
+/* The MR, not the QP, lacks the right. */
+int test_err_mr_rights(void)
+{
+	struct epair p;
+	char *ro = malloc(4096);
+	struct ibv_mr *romr;
+	struct ibv_wc wc;
+	struct ibv_sge s;
+
+	CHECK(ro);
+	CHECK_EQ(epair_open(&p, VT_ALL_ACCESS, 7), 0);
+	romr = vt_reg(&p.d, ro, 4096, IBV_ACCESS_REMOTE_READ);
+	CHECK(romr);
+	s = (struct ibv_sge){ (uintptr_t)p.buf, 8, p.mr->lkey };
+	strcpy(ro, "readable");
+	CHECK_EQ(vt_post_send(p.a.qp, IBV_WR_RDMA_READ, 1, &s, 1, (uintptr_t)ro,
+			      romr->rkey, 0), 0);
+	CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	CHECK(!memcmp(p.buf, "readable", 8));
+	CHECK_EQ(vt_post_send(p.a.qp, IBV_WR_RDMA_WRITE, 2, &s, 1, (uintptr_t)ro,
+			      romr->rkey, 0), 0);
+	CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_REM_ACCESS_ERR);
+	CHECK(!memcmp(ro, "readable", 8));
+	ibv_dereg_mr(romr);
+	epair_close(&p);
+	free(ro);
+	return 0;
+}
+
+/* A receive too short: its completion a length error, the sender's NAKed. */
+int test_err_short_recv(void)
+{
+	struct epair p;
+	struct ibv_wc wc;
+	struct ibv_sge s, r;
+
+	CHECK_EQ(epair_open(&p, VT_ALL_ACCESS, 7), 0);
+	s = (struct ibv_sge){ (uintptr_t)p.buf, 100, p.mr->lkey };
+	r = (struct ibv_sge){ (uintptr_t)p.buf + 4096, 50, p.mr->lkey };
+	CHECK_EQ(vt_post_recv(p.b.qp, 5, &r, 1), 0);
+	CHECK_EQ(vt_post_send(p.a.qp, IBV_WR_SEND, 1, &s, 1, 0, 0, 0), 0);
+	CHECK_EQ(vt_poll(p.b.rcq, &wc, 10), 0);
+	CHECK_EQ(wc.wr_id, 5);
+	CHECK_EQ(wc.status, IBV_WC_LOC_LEN_ERR);
+	CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_REM_INV_REQ_ERR);
+	epair_close(&p);
+	return 0;
+}
+
+/* No receive posted: RNR NAKs, retried as many times as asked. */
+int test_err_rnr(void)
+{
+	struct epair p;
+	struct ibv_wc wc;
+	struct ibv_sge s, r;
+
+	/* rnr_retry = 1: the second RNR NAK ends it. */
+	CHECK_EQ(epair_open(&p, VT_ALL_ACCESS, 1), 0);
+	s = (struct ibv_sge){ (uintptr_t)p.buf, 8, p.mr->lkey };
+	CHECK_EQ(vt_post_send(p.a.qp, IBV_WR_SEND, 1, &s, 1, 0, 0, 0), 0);
+	CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_RNR_RETRY_EXC_ERR);
+	epair_close(&p);
+
+	/* rnr_retry = 7 (forever): the send waits for the receive. */
+	CHECK_EQ(epair_open(&p, VT_ALL_ACCESS, 7), 0);
+	s = (struct ibv_sge){ (uintptr_t)p.buf, 8, p.mr->lkey };
+	r = (struct ibv_sge){ (uintptr_t)p.buf + 4096, 8, p.mr->lkey };
+	strcpy(p.buf, "waited!");
+	CHECK_EQ(vt_post_send(p.a.qp, IBV_WR_SEND, 2, &s, 1, 0, 0, 0), 0);
+	CHECK(vt_no_completion(p.a.scq, 0.2));
+	CHECK_EQ(vt_post_recv(p.b.qp, 6, &r, 1), 0);
+	CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	CHECK_EQ(vt_poll(p.b.rcq, &wc, 10), 0);
+	CHECK(!memcmp(p.buf + 4096, "waited!", 8));
+	epair_close(&p);
+	return 0;
+}
+
+/* A peer that never answers: transport retries, then an error. */
+int test_err_no_peer(void)
+{
+	struct vt_dev d;
+	struct vt_qp a;
+	char buf[8];
+	struct ibv_mr *mr;
+	struct ibv_wc wc;
+	struct ibv_sge s;
+
+	CHECK_EQ(vt_open(&d), 0);
+	CHECK_EQ(vt_qp_create(&d, &a, IBV_QPT_RC, 4, NULL, false), 0);
+	CHECK_EQ(vt_rc_to_rts(&d, a.qp, 0xabcdef, VT_ALL_ACCESS, 7, 1), 0);
+	mr = vt_reg(&d, buf, 8, VT_ALL_ACCESS);
+	CHECK(mr);
+	s = (struct ibv_sge){ (uintptr_t)buf, 8, mr->lkey };
+	CHECK_EQ(vt_post_send(a.qp, IBV_WR_SEND, 1, &s, 1, 0, 0, 0), 0);
+	CHECK_EQ(vt_poll(a.scq, &wc, 20), 0);
+	CHECK_EQ(wc.status, IBV_WC_RETRY_EXC_ERR);
+	ibv_dereg_mr(mr);
+	vt_qp_destroy(&a);
+	vt_close(&d);
+	return 0;
+}
+
+/* Moving a QP to error flushes what it holds; posting then flushes too. */
+int test_err_flush(void)
+{
+	struct epair p;
+	struct ibv_qp_attr a = { .qp_state = IBV_QPS_ERR };
+	struct ibv_wc wc;
+	struct ibv_sge s, r;
+
+	CHECK_EQ(epair_open(&p, VT_ALL_ACCESS, 7), 0);
+	r = (struct ibv_sge){ (uintptr_t)p.buf, 8, p.mr->lkey };
+	s = r;
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(vt_post_recv(p.b.qp, i, &r, 1), 0);
+	CHECK_EQ(ibv_modify_qp(p.b.qp, &a, IBV_QP_STATE), 0);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ(vt_poll(p.b.rcq, &wc, 10), 0);
+		CHECK_EQ(wc.wr_id, i);
+		CHECK_EQ(wc.status, IBV_WC_WR_FLUSH_ERR);
+	}
+	CHECK_EQ(vt_post_send(p.b.qp, IBV_WR_SEND, 7, &s, 1, 0, 0, 0), 0);
+	CHECK_EQ(vt_poll(p.b.scq, &wc, 10), 0);
+	CHECK_EQ(wc.wr_id, 7);
+	CHECK_EQ(wc.status, IBV_WC_WR_FLUSH_ERR);
+	/* Malformed requests are refused at post time. */
+	{
+		struct ibv_sge many[17];
+		struct ibv_send_wr wr = { .sg_list = many, .num_sge = 17,
+					  .opcode = IBV_WR_SEND }, *bad;
+
+		memset(many, 0, sizeof(many));
+		CHECK_EQ(ibv_post_send(p.a.qp, &wr, &bad), EINVAL);
+		CHECK(bad == &wr);
+	}
+	epair_close(&p);
+	return 0;
+}
+
+/* A CQ overrun: an asynchronous CQ error, no corruption, no crash. */
+int test_err_cq_overrun(void)
+{
+	struct vt_dev d;
+	struct vt_qp a, b;
+	struct ibv_qp_init_attr init = { .qp_type = IBV_QPT_RC,
+		.cap = { .max_send_wr = 32, .max_recv_wr = 32, .max_send_sge = 1,
+			 .max_recv_sge = 1 } };
+	char buf[64];
+	struct ibv_mr *mr;
+	struct ibv_sge s;
+	struct ibv_wc wc;
+	int n = 0;
+
+	CHECK_EQ(vt_open(&d), 0);
+	memset(&a, 0, sizeof(a));
+	a.scq = ibv_create_cq(d.ctx, 4, NULL, NULL, 0);
+	a.rcq = ibv_create_cq(d.ctx, 4, NULL, NULL, 0);
+	CHECK(a.scq && a.rcq);
+	init.send_cq = a.scq;
+	init.recv_cq = a.rcq;
+	a.qp = ibv_create_qp(d.pd, &init);
+	CHECK(a.qp);
+	CHECK_EQ(vt_qp_create(&d, &b, IBV_QPT_RC, 32, NULL, false), 0);
+	CHECK_EQ(vt_connect(&d, &a, &b), 0);
+	mr = vt_reg(&d, buf, sizeof(buf), VT_ALL_ACCESS);
+	CHECK(mr);
+	s = (struct ibv_sge){ (uintptr_t)buf, 8, mr->lkey };
+	for (int i = 0; i < 20; i++)
+		CHECK_EQ(vt_post_send(a.qp, IBV_WR_RDMA_WRITE, i, &s, 1,
+				      (uintptr_t)buf + 32, mr->rkey, 0), 0);
+	CHECK_EQ(vt_wait_async(d.ctx, IBV_EVENT_CQ_ERR, 10), 0);
+	while (ibv_poll_cq(a.scq, 1, &wc) == 1)
+		CHECK_EQ(wc.wr_id, n++);
+	CHECK(n <= a.scq->cqe);
+	ibv_dereg_mr(mr);
+	vt_qp_destroy(&a);
+	vt_qp_destroy(&b);
+	vt_close(&d);
+	return 0;
+}

@@ -1,0 +1,636 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * sodp verbs tests: every opcode on RC and UD, data checked at unaligned
+ * offsets, across packets and scatter/gather elements.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../lib/check.h"
+#include "tests.h"
+#include "vt.h"
+
+/* Sizes that cross nothing, a packet (1024 B MTU), pages, and more. */
+static const size_t sizes[] = { 1, 63, 1023, 1024, 1025, 4096, 4099, 65543, 300001 };
+#define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
+#define BUF (1 << 20)
+
+struct pair {
+	struct vt_dev d;
+	struct vt_qp a, b;
+	char *abuf, *bbuf;
+	struct ibv_mr *amr, *bmr;
+};
+
+static int pair_open(struct pair *p)
+{
+	memset(p, 0, sizeof(*p));
+	CHECK_EQ(vt_open(&p->d), 0);
+	CHECK_EQ(vt_qp_create(&p->d, &p->a, IBV_QPT_RC, 64, NULL, false), 0);
+	CHECK_EQ(vt_qp_create(&p->d, &p->b, IBV_QPT_RC, 64, NULL, false), 0);
+	CHECK_EQ(vt_connect(&p->d, &p->a, &p->b), 0);
+	p->abuf = malloc(BUF);
+	p->bbuf = malloc(BUF);
+	CHECK(p->abuf && p->bbuf);
+	p->amr = vt_reg(&p->d, p->abuf, BUF, VT_ALL_ACCESS);
+	p->bmr = vt_reg(&p->d, p->bbuf, BUF, VT_ALL_ACCESS);
+	CHECK(p->amr && p->bmr);
+	return 0;
+}
+
+static void pair_close(struct pair *p)
+{
+	ibv_dereg_mr(p->amr);
+	ibv_dereg_mr(p->bmr);
+	vt_qp_destroy(&p->a);
+	vt_qp_destroy(&p->b);
+	vt_close(&p->d);
+	free(p->abuf);
+	free(p->bbuf);
+}
+
+/* Three SGEs over buf+off..+len, split unevenly. */
+static int split_sges(struct ibv_sge *sge, char *buf, size_t off, size_t len,
+		      uint32_t lkey)
+{
+	size_t a = len / 3, b = len / 2 - len / 7;
+
+	if (len < 3) {
+		sge[0] = (struct ibv_sge){ (uintptr_t)buf + off, len, lkey };
+		return 1;
+	}
+	sge[0] = (struct ibv_sge){ (uintptr_t)buf + off, a, lkey };
+	sge[1] = (struct ibv_sge){ (uintptr_t)buf + off + a, b, lkey };
+	sge[2] = (struct ibv_sge){ (uintptr_t)buf + off + a + b, len - a - b, lkey };
+	return 3;
+}
+
+static int send_case(bool imm)
+{
+	struct pair p;
+	struct ibv_wc wc;
+	struct ibv_sge ss[3], rs[3];
+
+	CHECK_EQ(pair_open(&p), 0);
+	for (size_t i = 0; i < NSIZES; i++) {
+		size_t len = sizes[i], soff = 3 + i, roff = 7 + 2 * i;
+		int ns = split_sges(ss, p.abuf, soff, len, p.amr->lkey);
+		int nr = split_sges(rs, p.bbuf, roff, len + 5, p.bmr->lkey);
+		struct ibv_send_wr wr = {
+			.wr_id = i, .sg_list = ss, .num_sge = ns,
+			.opcode = imm ? IBV_WR_SEND_WITH_IMM : IBV_WR_SEND,
+			.send_flags = IBV_SEND_SIGNALED, .imm_data = htobe32(0x1000 + i),
+		}, *bad;
+
+		fill_pattern(p.abuf + soff, len, i, 0);
+		memset(p.bbuf, 0x5a, BUF);
+		CHECK_EQ(vt_post_recv(p.b.qp, 100 + i, rs, nr), 0);
+		CHECK_EQ(ibv_post_send(p.a.qp, &wr, &bad), 0);
+		CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+		CHECK_EQ(wc.opcode, IBV_WC_SEND);
+		CHECK_EQ(wc.wr_id, i);
+		CHECK_EQ(vt_poll(p.b.rcq, &wc, 10), 0);
+		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+		CHECK_EQ(wc.opcode, IBV_WC_RECV);
+		CHECK_EQ(wc.wr_id, 100 + i);
+		CHECK_EQ(wc.byte_len, len);
+		CHECK_EQ(wc.qp_num, p.b.qp->qp_num);
+		CHECK_EQ(!!(wc.wc_flags & IBV_WC_WITH_IMM), imm);
+		if (imm)
+			CHECK_EQ(be32toh(wc.imm_data), 0x1000 + i);
+		CHECK_EQ(check_pattern(p.bbuf + roff, len, i, 0), -1);
+		CHECK_EQ((uint8_t)p.bbuf[roff - 1], 0x5a);
+		CHECK_EQ((uint8_t)p.bbuf[roff + len], 0x5a);
+	}
+	pair_close(&p);
+	return 0;
+}
+
+int test_rc_send(void)
+{
+	return send_case(false);
+}
+
+int test_rc_send_imm(void)
+{
+	return send_case(true);
+}
+
+static int write_case(bool imm)
+{
+	struct pair p;
+	struct ibv_wc wc;
+	struct ibv_sge ss[3], rs;
+
+	CHECK_EQ(pair_open(&p), 0);
+	for (size_t i = 0; i < NSIZES; i++) {
+		size_t len = sizes[i], soff = 5 + i, roff = 11 + 3 * i;
+		int ns = split_sges(ss, p.abuf, soff, len, p.amr->lkey);
+		struct ibv_send_wr wr = {
+			.wr_id = i, .sg_list = ss, .num_sge = ns,
+			.opcode = imm ? IBV_WR_RDMA_WRITE_WITH_IMM : IBV_WR_RDMA_WRITE,
+			.send_flags = IBV_SEND_SIGNALED, .imm_data = htobe32(77 + i),
+			.wr.rdma = { (uintptr_t)p.bbuf + roff, p.bmr->rkey },
+		}, *bad;
+
+		fill_pattern(p.abuf + soff, len, 50 + i, 0);
+		memset(p.bbuf, 0x5a, BUF);
+		if (imm) {
+			rs = (struct ibv_sge){ (uintptr_t)p.bbuf, 0, p.bmr->lkey };
+			CHECK_EQ(vt_post_recv(p.b.qp, 200 + i, &rs, 0), 0);
+		}
+		CHECK_EQ(ibv_post_send(p.a.qp, &wr, &bad), 0);
+		CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+		CHECK_EQ(wc.opcode, IBV_WC_RDMA_WRITE);
+		CHECK_EQ(check_pattern(p.bbuf + roff, len, 50 + i, 0), -1);
+		CHECK_EQ((uint8_t)p.bbuf[roff - 1], 0x5a);
+		CHECK_EQ((uint8_t)p.bbuf[roff + len], 0x5a);
+		if (imm) {
+			CHECK_EQ(vt_poll(p.b.rcq, &wc, 10), 0);
+			CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+			CHECK_EQ(wc.opcode, IBV_WC_RECV_RDMA_WITH_IMM);
+			CHECK_EQ(wc.wr_id, 200 + i);
+			CHECK_EQ(be32toh(wc.imm_data), 77 + i);
+			CHECK_EQ(wc.byte_len, len);
+		} else {
+			CHECK(vt_no_completion(p.b.rcq, 0.01));
+		}
+	}
+	pair_close(&p);
+	return 0;
+}
+
+int test_rc_write(void)
+{
+	return write_case(false);
+}
+
+int test_rc_write_imm(void)
+{
+	return write_case(true);
+}
+
+int test_rc_read(void)
+{
+	struct pair p;
+	struct ibv_wc wc;
+	struct ibv_sge ds[3];
+
+	CHECK_EQ(pair_open(&p), 0);
+	for (size_t i = 0; i < NSIZES; i++) {
+		size_t len = sizes[i], loff = 9 + i, roff = 2 + 5 * i;
+		int nd = split_sges(ds, p.abuf, loff, len, p.amr->lkey);
+		struct ibv_send_wr wr = {
+			.wr_id = i, .sg_list = ds, .num_sge = nd,
+			.opcode = IBV_WR_RDMA_READ, .send_flags = IBV_SEND_SIGNALED,
+			.wr.rdma = { (uintptr_t)p.bbuf + roff, p.bmr->rkey },
+		}, *bad;
+
+		fill_pattern(p.bbuf + roff, len, 90 + i, 0);
+		memset(p.abuf, 0x5a, BUF);
+		CHECK_EQ(ibv_post_send(p.a.qp, &wr, &bad), 0);
+		CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+		CHECK_EQ(wc.opcode, IBV_WC_RDMA_READ);
+		CHECK_EQ(wc.byte_len, len);
+		CHECK_EQ(check_pattern(p.abuf + loff, len, 90 + i, 0), -1);
+		CHECK_EQ((uint8_t)p.abuf[loff - 1], 0x5a);
+		CHECK_EQ((uint8_t)p.abuf[loff + len], 0x5a);
+	}
+	/* A fenced SEND after a READ completes after it. */
+	{
+		struct ibv_sge r = { (uintptr_t)p.abuf, 64, p.amr->lkey };
+		struct ibv_sge s = { (uintptr_t)p.abuf + 64, 8, p.amr->lkey };
+		struct ibv_sge rr = { (uintptr_t)p.bbuf + 4096, 64, p.bmr->lkey };
+
+		CHECK_EQ(vt_post_recv(p.b.qp, 1, &rr, 1), 0);
+		CHECK_EQ(vt_post_send(p.a.qp, IBV_WR_RDMA_READ, 10, &r, 1,
+				      (uintptr_t)p.bbuf, p.bmr->rkey, 0), 0);
+		CHECK_EQ(vt_post_send(p.a.qp, IBV_WR_SEND, 11, &s, 1, 0, 0,
+				      IBV_SEND_FENCE), 0);
+		CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+		CHECK_EQ(wc.wr_id, 10);
+		CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+		CHECK_EQ(wc.wr_id, 11);
+		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	}
+	pair_close(&p);
+	return 0;
+}
+
+int test_rc_atomics(void)
+{
+	struct pair p;
+	struct ibv_wc wc;
+	uint64_t *target, *result;
+	struct ibv_sge s;
+	struct ibv_send_wr wr, *bad;
+
+	CHECK_EQ(pair_open(&p), 0);
+	target = (uint64_t *)(p.bbuf + 64);
+	result = (uint64_t *)(p.abuf + 128);
+	s = (struct ibv_sge){ (uintptr_t)result, 8, p.amr->lkey };
+
+	*target = 5;
+	memset(&wr, 0, sizeof(wr));
+	wr.sg_list = &s;
+	wr.num_sge = 1;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.opcode = IBV_WR_ATOMIC_CMP_AND_SWP;
+	wr.wr.atomic.remote_addr = (uintptr_t)target;
+	wr.wr.atomic.rkey = p.bmr->rkey;
+	wr.wr.atomic.compare_add = 5;
+	wr.wr.atomic.swap = 42;
+	CHECK_EQ(ibv_post_send(p.a.qp, &wr, &bad), 0);
+	CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	CHECK_EQ(wc.opcode, IBV_WC_COMP_SWAP);
+	CHECK_EQ(*result, 5);
+	CHECK_EQ(*target, 42);
+
+	/* Compare fails: nothing swapped, the value found returned. */
+	CHECK_EQ(ibv_post_send(p.a.qp, &wr, &bad), 0);
+	CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+	CHECK_EQ(*result, 42);
+	CHECK_EQ(*target, 42);
+
+	wr.opcode = IBV_WR_ATOMIC_FETCH_AND_ADD;
+	wr.wr.atomic.compare_add = 1000;
+	CHECK_EQ(ibv_post_send(p.a.qp, &wr, &bad), 0);
+	CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.opcode, IBV_WC_FETCH_ADD);
+	CHECK_EQ(*result, 42);
+	CHECK_EQ(*target, 1042);
+
+	/* Unaligned target: the responder refuses it. */
+	wr.wr.atomic.remote_addr = (uintptr_t)target + 4;
+	CHECK_EQ(ibv_post_send(p.a.qp, &wr, &bad), 0);
+	CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_REM_INV_REQ_ERR);
+	pair_close(&p);
+	return 0;
+}
+
+/* Fetch-and-adds from two QPs and the CPU at once lose no update. */
+int test_rc_atomics_concurrent(void)
+{
+	struct vt_dev d;
+	struct vt_qp q[4];
+	uint64_t *target = aligned_alloc(64, 64);
+	struct ibv_mr *mr;
+	const int n = 300;
+
+	CHECK(target);
+	CHECK_EQ(vt_open(&d), 0);
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(vt_qp_create(&d, &q[i], IBV_QPT_RC, 16, NULL, false), 0);
+	CHECK_EQ(vt_connect(&d, &q[0], &q[1]), 0);
+	CHECK_EQ(vt_connect(&d, &q[2], &q[3]), 0);
+	mr = vt_reg(&d, target, 64, VT_ALL_ACCESS);
+	CHECK(mr);
+	*target = 0;
+
+	for (int round = 0; round < n; round++) {
+		for (int k = 0; k < 2; k++) {
+			uint64_t res;
+			struct ibv_mr *rmr = vt_reg(&d, &res, 8, IBV_ACCESS_LOCAL_WRITE);
+			struct ibv_sge s = { (uintptr_t)&res, 8, rmr->lkey };
+			struct ibv_send_wr wr = {
+				.sg_list = &s, .num_sge = 1,
+				.opcode = IBV_WR_ATOMIC_FETCH_AND_ADD,
+				.send_flags = IBV_SEND_SIGNALED,
+				.wr.atomic = { (uintptr_t)target, 1, 0, mr->rkey },
+			}, *bad;
+			struct ibv_wc wc;
+
+			CHECK_EQ(ibv_post_send(q[2 * k].qp, &wr, &bad), 0);
+			__atomic_fetch_add(target, 1, __ATOMIC_SEQ_CST);
+			CHECK_EQ(vt_poll(q[2 * k].scq, &wc, 10), 0);
+			CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+			ibv_dereg_mr(rmr);
+		}
+	}
+	CHECK_EQ(*target, 4 * n);
+	ibv_dereg_mr(mr);
+	for (int i = 0; i < 4; i++)
+		vt_qp_destroy(&q[i]);
+	vt_close(&d);
+	free(target);
+	return 0;
+}
+
+/* Inline data is taken at post time; unsignaled WRs complete silently. */
+int test_rc_inline_unsignaled(void)
+{
+	struct pair p;
+	struct ibv_wc wc;
+	struct ibv_sge s = { 0, 40, 0 }, r;
+	struct ibv_send_wr wr = { 0 }, *bad;
+	char msg[40];
+
+	CHECK_EQ(pair_open(&p), 0);
+	memcpy(msg, "inline data, copied when posted........", 40);
+	s.addr = (uintptr_t)msg;
+	r = (struct ibv_sge){ (uintptr_t)p.bbuf, 64, p.bmr->lkey };
+	CHECK_EQ(vt_post_recv(p.b.qp, 1, &r, 1), 0);
+	wr.sg_list = &s;
+	wr.num_sge = 1;
+	wr.opcode = IBV_WR_SEND;
+	wr.send_flags = IBV_SEND_INLINE | IBV_SEND_SIGNALED;
+	CHECK_EQ(ibv_post_send(p.a.qp, &wr, &bad), 0);
+	memset(msg, 'X', sizeof(msg));
+	CHECK_EQ(vt_poll(p.b.rcq, &wc, 10), 0);
+	CHECK_EQ(wc.byte_len, 40);
+	CHECK(!memcmp(p.bbuf, "inline data, copied when posted........", 40));
+	CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+
+	/* Ten unsignaled writes and one signaled: one completion. */
+	wr.opcode = IBV_WR_RDMA_WRITE;
+	wr.wr.rdma.remote_addr = (uintptr_t)p.bbuf + 1000;
+	wr.wr.rdma.rkey = p.bmr->rkey;
+	s = (struct ibv_sge){ (uintptr_t)p.abuf, 16, p.amr->lkey };
+	for (int i = 0; i < 11; i++) {
+		wr.wr_id = i;
+		wr.send_flags = i == 10 ? IBV_SEND_SIGNALED : 0;
+		CHECK_EQ(ibv_post_send(p.a.qp, &wr, &bad), 0);
+	}
+	CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.wr_id, 10);
+	CHECK(vt_no_completion(p.a.scq, 0.05));
+	pair_close(&p);
+	return 0;
+}
+
+int test_ud_send(void)
+{
+	struct vt_dev d;
+	struct vt_qp a, b;
+	char *sbuf = malloc(8192), *rbuf = malloc(8192);
+	struct ibv_mr *smr, *rmr;
+	struct ibv_ah_attr aha = { .is_global = 1, .port_num = 1 };
+	struct ibv_ah *ah;
+	struct ibv_sge s, r;
+	struct ibv_send_wr wr = { 0 }, *bad;
+	struct ibv_wc wc;
+
+	CHECK(sbuf && rbuf);
+	CHECK_EQ(vt_open(&d), 0);
+	CHECK_EQ(vt_qp_create(&d, &a, IBV_QPT_UD, 16, NULL, false), 0);
+	CHECK_EQ(vt_qp_create(&d, &b, IBV_QPT_UD, 16, NULL, false), 0);
+	CHECK_EQ(vt_ud_ready(&a, 0x1234), 0);
+	CHECK_EQ(vt_ud_ready(&b, 0x1234), 0);
+	smr = vt_reg(&d, sbuf, 8192, VT_ALL_ACCESS);
+	rmr = vt_reg(&d, rbuf, 8192, VT_ALL_ACCESS);
+	CHECK(smr && rmr);
+	aha.grh.dgid = d.gid;
+	aha.grh.sgid_index = d.gid_index;
+	aha.grh.hop_limit = 64;
+	ah = ibv_create_ah(d.pd, &aha);
+	CHECK(ah);
+
+	fill_pattern(sbuf, 1000, 3, 0);
+	r = (struct ibv_sge){ (uintptr_t)rbuf, 40 + 1000, rmr->lkey };
+	CHECK_EQ(vt_post_recv(b.qp, 7, &r, 1), 0);
+	s = (struct ibv_sge){ (uintptr_t)sbuf, 1000, smr->lkey };
+	wr.sg_list = &s;
+	wr.num_sge = 1;
+	wr.opcode = IBV_WR_SEND_WITH_IMM;
+	wr.imm_data = htobe32(99);
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.wr.ud.ah = ah;
+	wr.wr.ud.remote_qpn = b.qp->qp_num;
+	wr.wr.ud.remote_qkey = 0x1234;
+	CHECK_EQ(ibv_post_send(a.qp, &wr, &bad), 0);
+	CHECK_EQ(vt_poll(a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	CHECK_EQ(vt_poll(b.rcq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	CHECK_EQ(wc.wr_id, 7);
+	CHECK_EQ(wc.byte_len, 40 + 1000);
+	CHECK_EQ(wc.src_qp, a.qp->qp_num);
+	CHECK(wc.wc_flags & IBV_WC_GRH);
+	CHECK(wc.wc_flags & IBV_WC_WITH_IMM);
+	CHECK_EQ(be32toh(wc.imm_data), 99);
+	CHECK_EQ(check_pattern(rbuf + 40, 1000, 3, 0), -1);
+	/* RoCEv2 over IPv4: an IPv4 header in the GRH's last 20 bytes. */
+	CHECK_EQ((uint8_t)rbuf[20], 0x45);
+	CHECK(!memcmp(rbuf + 20 + 12, d.gid.raw + 12, 4));
+	CHECK(!memcmp(rbuf + 20 + 16, d.gid.raw + 12, 4));
+
+	/* A wrong Q_Key: dropped, the sender does not know. */
+	wr.wr.ud.remote_qkey = 0x4321;
+	CHECK_EQ(vt_post_recv(b.qp, 8, &r, 1), 0);
+	CHECK_EQ(ibv_post_send(a.qp, &wr, &bad), 0);
+	CHECK_EQ(vt_poll(a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	CHECK(vt_no_completion(b.rcq, 0.1));
+
+	/* Larger than the MTU: a local length error. */
+	s.length = 4097;
+	wr.wr.ud.remote_qkey = 0x1234;
+	CHECK_EQ(ibv_post_send(a.qp, &wr, &bad), 0);
+	CHECK_EQ(vt_poll(a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_LOC_LEN_ERR);
+
+	ibv_destroy_ah(ah);
+	ibv_dereg_mr(smr);
+	ibv_dereg_mr(rmr);
+	vt_qp_destroy(&a);
+	vt_qp_destroy(&b);
+	vt_close(&d);
+	free(sbuf);
+	free(rbuf);
+	return 0;
+}
+
+static int wait_async(struct ibv_context *ctx, enum ibv_event_type type, double seconds)
+{
+	double end = now_s() + seconds;
+	struct ibv_async_event ev;
+	int flags = fcntl(ctx->async_fd, F_GETFL);
+
+	fcntl(ctx->async_fd, F_SETFL, flags | O_NONBLOCK);
+	while (now_s() < end) {
+		if (ibv_get_async_event(ctx, &ev)) {
+			usleep(1000);
+			continue;
+		}
+		ibv_ack_async_event(&ev);
+		if (ev.event_type == type) {
+			fcntl(ctx->async_fd, F_SETFL, flags);
+			return 0;
+		}
+	}
+	fcntl(ctx->async_fd, F_SETFL, flags);
+	return -1;
+}
+
+int vt_wait_async(struct ibv_context *ctx, enum ibv_event_type type, double seconds)
+{
+	return wait_async(ctx, type, seconds);
+}
+
+/* Two QPs receive through one SRQ; the limit event fires. */
+int test_srq(void)
+{
+	struct vt_dev d;
+	struct ibv_srq_init_attr sia = { .attr = { .max_wr = 16, .max_sge = 1 } };
+	struct ibv_srq_attr sa;
+	struct ibv_srq *srq;
+	struct vt_qp a, b, c, e;
+	char *buf = malloc(65536);
+	struct ibv_mr *mr;
+	struct ibv_wc wc;
+
+	CHECK(buf);
+	CHECK_EQ(vt_open(&d), 0);
+	srq = ibv_create_srq(d.pd, &sia);
+	CHECK(srq);
+	mr = vt_reg(&d, buf, 65536, VT_ALL_ACCESS);
+	CHECK(mr);
+	CHECK_EQ(vt_qp_create(&d, &a, IBV_QPT_RC, 16, NULL, false), 0);
+	CHECK_EQ(vt_qp_create(&d, &b, IBV_QPT_RC, 16, srq, false), 0);
+	CHECK_EQ(vt_qp_create(&d, &c, IBV_QPT_RC, 16, NULL, false), 0);
+	CHECK_EQ(vt_qp_create(&d, &e, IBV_QPT_RC, 16, srq, false), 0);
+	CHECK_EQ(vt_connect(&d, &a, &b), 0);
+	CHECK_EQ(vt_connect(&d, &c, &e), 0);
+
+	for (int i = 0; i < 8; i++) {
+		struct ibv_sge r = { (uintptr_t)buf + 32768 + i * 1024, 1024, mr->lkey };
+		struct ibv_recv_wr wr = { .wr_id = i, .sg_list = &r, .num_sge = 1 }, *bad;
+
+		CHECK_EQ(ibv_post_srq_recv(srq, &wr, &bad), 0);
+	}
+	sa.srq_limit = 6;
+	CHECK_EQ(ibv_modify_srq(srq, &sa, IBV_SRQ_LIMIT), 0);
+	CHECK_EQ(ibv_query_srq(srq, &sa), 0);
+	CHECK_EQ(sa.srq_limit, 6);
+
+	for (int i = 0; i < 4; i++) {
+		struct vt_qp *snd = i % 2 ? &c : &a, *rcv = i % 2 ? &e : &b;
+		struct ibv_sge s = { (uintptr_t)buf + i * 100, 100, mr->lkey };
+
+		fill_pattern(buf + i * 100, 100, 60 + i, 0);
+		CHECK_EQ(vt_post_send(snd->qp, IBV_WR_SEND, i, &s, 1, 0, 0, 0), 0);
+		CHECK_EQ(vt_poll(snd->scq, &wc, 10), 0);
+		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+		CHECK_EQ(vt_poll(rcv->rcq, &wc, 10), 0);
+		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+		CHECK_EQ(wc.qp_num, rcv->qp->qp_num);
+		CHECK_EQ(wc.wr_id, i);
+		CHECK_EQ(check_pattern(buf + 32768 + wc.wr_id * 1024, 100, 60 + i, 0), -1);
+	}
+	CHECK_EQ(vt_wait_async(d.ctx, IBV_EVENT_SRQ_LIMIT_REACHED, 5), 0);
+	CHECK_EQ(ibv_query_srq(srq, &sa), 0);
+	CHECK_EQ(sa.srq_limit, 0);
+
+	vt_qp_destroy(&a);
+	vt_qp_destroy(&b);
+	vt_qp_destroy(&c);
+	vt_qp_destroy(&e);
+	ibv_destroy_srq(srq);
+	ibv_dereg_mr(mr);
+	vt_close(&d);
+	free(buf);
+	return 0;
+}
+
+/* Completion channel events; solicited-only arming. */
+int test_cq_events(void)
+{
+	struct vt_dev d;
+	struct vt_qp a, b;
+	char *buf = malloc(4096);
+	struct ibv_mr *mr;
+	struct ibv_cq *ev_cq;
+	void *ev_ctx;
+	struct ibv_wc wc;
+	struct ibv_sge s, r;
+	int flags;
+
+	CHECK(buf);
+	CHECK_EQ(vt_open(&d), 0);
+	CHECK_EQ(vt_qp_create(&d, &a, IBV_QPT_RC, 16, NULL, false), 0);
+	CHECK_EQ(vt_qp_create(&d, &b, IBV_QPT_RC, 16, NULL, true), 0);
+	CHECK_EQ(vt_connect(&d, &a, &b), 0);
+	mr = vt_reg(&d, buf, 4096, VT_ALL_ACCESS);
+	CHECK(mr);
+	s = (struct ibv_sge){ (uintptr_t)buf, 8, mr->lkey };
+	r = (struct ibv_sge){ (uintptr_t)buf + 2048, 8, mr->lkey };
+	flags = fcntl(b.chan->fd, F_GETFL);
+	CHECK_EQ(fcntl(b.chan->fd, F_SETFL, flags | O_NONBLOCK), 0);
+
+	/* Armed for any completion: an event. */
+	CHECK_EQ(ibv_req_notify_cq(b.rcq, 0), 0);
+	CHECK_EQ(vt_post_recv(b.qp, 1, &r, 1), 0);
+	CHECK_EQ(vt_post_send(a.qp, IBV_WR_SEND, 1, &s, 1, 0, 0, 0), 0);
+	CHECK_EQ(vt_poll(b.rcq, &wc, 10), 0);
+	for (double t = now_s(); ibv_get_cq_event(b.chan, &ev_cq, &ev_ctx); ) {
+		CHECK(now_s() - t < 5);
+		usleep(1000);
+	}
+	CHECK(ev_cq == b.rcq);
+	ibv_ack_cq_events(b.rcq, 1);
+	CHECK_EQ(vt_poll(a.scq, &wc, 10), 0);
+
+	/* Solicited only: an unsolicited send raises none, a solicited one does. */
+	CHECK_EQ(ibv_req_notify_cq(b.rcq, 1), 0);
+	CHECK_EQ(vt_post_recv(b.qp, 2, &r, 1), 0);
+	CHECK_EQ(vt_post_send(a.qp, IBV_WR_SEND, 2, &s, 1, 0, 0, 0), 0);
+	CHECK_EQ(vt_poll(b.rcq, &wc, 10), 0);
+	usleep(50000);
+	CHECK(ibv_get_cq_event(b.chan, &ev_cq, &ev_ctx) != 0);
+	CHECK_EQ(vt_post_recv(b.qp, 3, &r, 1), 0);
+	CHECK_EQ(vt_post_send(a.qp, IBV_WR_SEND, 3, &s, 1, 0, 0, IBV_SEND_SOLICITED), 0);
+	CHECK_EQ(vt_poll(b.rcq, &wc, 10), 0);
+	for (double t = now_s(); ibv_get_cq_event(b.chan, &ev_cq, &ev_ctx); ) {
+		CHECK(now_s() - t < 5);
+		usleep(1000);
+	}
+	ibv_ack_cq_events(b.rcq, 1);
+
+	ibv_dereg_mr(mr);
+	vt_qp_destroy(&a);
+	vt_qp_destroy(&b);
+	vt_close(&d);
+	free(buf);
+	return 0;
+}
+
+/* Resizing keeps pending completions and the CQ keeps working. */
+int test_cq_resize(void)
+{
+	struct pair p;
+	struct ibv_wc wc;
+	struct ibv_sge s;
+
+	CHECK_EQ(pair_open(&p), 0);
+	s = (struct ibv_sge){ (uintptr_t)p.abuf, 8, p.amr->lkey };
+	for (int i = 0; i < 5; i++)
+		CHECK_EQ(vt_post_send(p.a.qp, IBV_WR_RDMA_WRITE, i, &s, 1,
+				      (uintptr_t)p.bbuf, p.bmr->rkey, 0), 0);
+	usleep(100000);
+	CHECK_EQ(ibv_resize_cq(p.a.scq, 200), 0);
+	CHECK(p.a.scq->cqe >= 200);
+	for (int i = 0; i < 5; i++) {
+		CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+		CHECK_EQ(wc.wr_id, i);
+	}
+	for (int i = 0; i < 64; i++)
+		CHECK_EQ(vt_post_send(p.a.qp, IBV_WR_RDMA_WRITE, i, &s, 1,
+				      (uintptr_t)p.bbuf, p.bmr->rkey, 0), 0);
+	for (int i = 0; i < 64; i++) {
+		CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	}
+	CHECK_EQ(ibv_resize_cq(p.a.scq, 1), 0);
+	pair_close(&p);
+	return 0;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB */
+/*
+ * Helpers for the verbs tests on an sodp device: loopback QP pairs,
+ * posting and polling with deadlines.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+#ifndef SODP_TESTS_VT_H
+#define SODP_TESTS_VT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <infiniband/verbs.h>
+
+/* The device under test: $SODP_TEST_DEVICE, default sodp0. */
+struct vt_dev {
+	struct ibv_context *ctx;
+	struct ibv_pd *pd;
+	int gid_index;		/* a RoCEv2 IPv4 GID */
+	union ibv_gid gid;
+};
+
+struct vt_qp {
+	struct ibv_qp *qp;
+	struct ibv_cq *scq, *rcq;
+	struct ibv_comp_channel *chan;	/* of rcq, if asked for */
+};
+
+int vt_open(struct vt_dev *d);
+void vt_close(struct vt_dev *d);
+
+/* A QP with its own CQs; depth WRs each way. */
+int vt_qp_create(struct vt_dev *d, struct vt_qp *q, enum ibv_qp_type type,
+		 int depth, struct ibv_srq *srq, bool channel);
+void vt_qp_destroy(struct vt_qp *q);
+/* Connect two RC QPs of d to each other (or a UD QP to RTS). */
+int vt_connect(struct vt_dev *d, struct vt_qp *a, struct vt_qp *b);
+int vt_ud_ready(struct vt_qp *q, uint32_t qkey);
+int vt_rc_to_rts(struct vt_dev *d, struct ibv_qp *qp, uint32_t dqpn,
+		 int access, uint8_t rnr_retry, uint8_t min_rnr_timer);
+
+/* Poll one completion within seconds; 0, or -1 on timeout. */
+int vt_poll(struct ibv_cq *cq, struct ibv_wc *wc, double seconds);
+/* True if no completion arrives within seconds. */
+bool vt_no_completion(struct ibv_cq *cq, double seconds);
+
+int vt_post_send(struct ibv_qp *qp, enum ibv_wr_opcode op, uint64_t wr_id,
+		 struct ibv_sge *sge, int nsge, uint64_t raddr, uint32_t rkey,
+		 unsigned int flags);
+int vt_post_recv(struct ibv_qp *qp, uint64_t wr_id, struct ibv_sge *sge, int nsge);
+
+struct ibv_mr *vt_reg(struct vt_dev *d, void *buf, size_t len, int access);
+#define VT_ALL_ACCESS (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
+		       IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC)
+
+void fill_pattern(void *buf, size_t len, uint64_t seed, size_t base);
+long check_pattern(const void *buf, size_t len, uint64_t seed, size_t base);
+uint64_t xrand(uint64_t *s);
+double now_s(void);
+
+#endif

@@ -99,6 +99,7 @@ struct sodp_srq {
 	struct ib_srq ibsrq;
 	struct sodp_queue rq;
 	struct mutex lock;		/* consumer side */
+	spinlock_t post_lock;		/* kernel producers */
 	u32 limit;
 	bool is_user;
 };
@@ -158,6 +159,10 @@ struct sodp_qp {
 	struct sodp_srq *srq;
 	struct sodp_cq *scq;
 	struct sodp_cq *rcq;
+
+	/* Kernel consumers post from atomic context: producer-side locks. */
+	spinlock_t sq_post_lock;
+	spinlock_t rq_post_lock;
 
 	/* Requester: runs in work, under sq_lock. */
 	struct mutex sq_lock;

@@ -180,6 +180,8 @@ int sodp_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	mutex_init(&qp->state_lock);
 	mutex_init(&qp->sq_lock);
 	mutex_init(&qp->rq_lock);
+	spin_lock_init(&qp->sq_post_lock);
+	spin_lock_init(&qp->rq_post_lock);
 	INIT_WORK(&qp->req_work, sodp_req_work);
 	INIT_DELAYED_WORK(&qp->rnr_work, sodp_rnr_work);
 	qp->scq = to_scq(init->send_cq);
@@ -490,12 +492,18 @@ static int sodp_wr_to_wqe(struct sodp_qp *qp, const struct ib_send_wr *wr,
 	return 0;
 }
 
+/*
+ * Kernel consumers (the MAD layer among them) may post in atomic context:
+ * the producer side of a ring takes only a spinlock; the requester work
+ * consumes under its own mutex.
+ */
 int sodp_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 		   const struct ib_send_wr **bad_wr)
 {
 	struct sodp_qp *qp = to_sqp(ibqp);
 	struct sodp_ring *ring = qp->sq.ring;
 	enum ib_qp_state state = READ_ONCE(qp->state);
+	unsigned long flags;
 	int ret = 0;
 
 	/* A user QP posts into its ring; this call is its doorbell. */
@@ -510,9 +518,9 @@ int sodp_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 		return -EINVAL;
 	}
 
-	mutex_lock(&qp->sq_lock);
+	spin_lock_irqsave(&qp->sq_post_lock, flags);
 	for (; wr; wr = wr->next) {
-		if (ring->producer - ring->consumer >= qp->sq.num_slots) {
+		if (ring->producer - READ_ONCE(ring->consumer) >= qp->sq.num_slots) {
 			ret = -ENOMEM;
 			break;
 		}
@@ -521,7 +529,7 @@ int sodp_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 			break;
 		smp_store_release(&ring->producer, ring->producer + 1);
 	}
-	mutex_unlock(&qp->sq_lock);
+	spin_unlock_irqrestore(&qp->sq_post_lock, flags);
 	if (ret)
 		*bad_wr = wr;
 	sodp_req_kick(qp);
@@ -535,7 +543,7 @@ int sodp_post_recv_ring(struct sodp_queue *q, const struct ib_recv_wr *wr)
 	struct sodp_recv_wqe *wqe;
 	int i;
 
-	if (ring->producer - ring->consumer >= q->num_slots)
+	if (ring->producer - READ_ONCE(ring->consumer) >= q->num_slots)
 		return -ENOMEM;
 	if (wr->num_sge > SODP_MAX_SGE)
 		return -EINVAL;
@@ -555,28 +563,34 @@ int sodp_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 		   const struct ib_recv_wr **bad_wr)
 {
 	struct sodp_qp *qp = to_sqp(ibqp);
+	unsigned long flags;
 	int ret = 0;
 
+	/*
+	 * A user QP posts into its ring; this call is its doorbell, to have
+	 * receives posted to a QP in error flushed (by the requester work,
+	 * which may sleep).
+	 */
 	if (qp->is_user) {
-		/* Doorbell: receives posted to a QP in error are flushed. */
 		if (wr)
 			return -EINVAL;
-		sodp_qp_flush_rq(qp);
+		sodp_req_kick(qp);
 		return 0;
 	}
 	if (qp->srq || READ_ONCE(qp->state) == IB_QPS_RESET) {
 		*bad_wr = wr;
 		return -EINVAL;
 	}
-	mutex_lock(&qp->rq_lock);
+	spin_lock_irqsave(&qp->rq_post_lock, flags);
 	for (; wr; wr = wr->next) {
 		ret = sodp_post_recv_ring(&qp->rq, wr);
 		if (ret)
 			break;
 	}
-	mutex_unlock(&qp->rq_lock);
+	spin_unlock_irqrestore(&qp->rq_post_lock, flags);
 	if (ret)
 		*bad_wr = wr;
-	sodp_qp_flush_rq(qp);
+	if (READ_ONCE(qp->state) == IB_QPS_ERR)
+		sodp_req_kick(qp);
 	return ret;
 }

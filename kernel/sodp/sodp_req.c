@@ -269,6 +269,7 @@ void sodp_req_work(struct work_struct *work)
 
 		if (state == IB_QPS_ERR) {
 			sodp_req_flush(qp);
+			sodp_qp_flush_rq(qp);
 			break;
 		}
 		if (state != IB_QPS_RTS || delayed_work_pending(&qp->rnr_work))

@@ -29,6 +29,7 @@ int sodp_create_srq(struct ib_srq *ibsrq, struct ib_srq_init_attr *init,
 		goto err;
 	}
 	mutex_init(&srq->lock);
+	spin_lock_init(&srq->post_lock);
 	srq->is_user = !!udata;
 	srq->limit = init->attr.srq_limit;
 	ret = sodp_queue_init(&srq->rq, udata, init->attr.max_wr,
@@ -91,17 +92,19 @@ int sodp_post_srq_recv(struct ib_srq *ibsrq, const struct ib_recv_wr *wr,
 		       const struct ib_recv_wr **bad_wr)
 {
 	struct sodp_srq *srq = to_ssrq(ibsrq);
+	unsigned long flags;
 	int ret = 0;
 
 	if (srq->is_user)
 		return -EINVAL;
-	mutex_lock(&srq->lock);
+	/* May be called in atomic context, like post_recv. */
+	spin_lock_irqsave(&srq->post_lock, flags);
 	for (; wr; wr = wr->next) {
 		ret = sodp_post_recv_ring(&srq->rq, wr);
 		if (ret)
 			break;
 	}
-	mutex_unlock(&srq->lock);
+	spin_unlock_irqrestore(&srq->post_lock, flags);
 	if (ret)
 		*bad_wr = wr;
 	return ret;

@@ -3,12 +3,26 @@
 # netdev (10.77.0.1/24) and point libibverbs at the provider in the build
 # tree.  Source after common.sh.
 
+sodp_created=()
+
+# Remove what sodp_setup made (tests share one guest).
+sodp_teardown() {
+	local entry
+	for entry in "${sodp_created[@]}"; do
+		rdma link del "${entry%%:*}" 2>/dev/null
+		ip link del "${entry#*:}" 2>/dev/null
+	done
+	sodp_created=()
+}
+trap sodp_teardown EXIT
+
 # sodp_setup [NAME [NETDEV [ADDR]]]
 sodp_setup() {
 	local name=${1:-sodp0} nd=${2:-sodpnet0} addr=${3:-10.77.0.1/24}
 
 	load_sodp_module rdma_sodp
 	ip link add "$nd" type dummy || fail "cannot create $nd"
+	sodp_created+=("$name:$nd")
 	ip addr add "$addr" dev "$nd"
 	ip link set "$nd" up
 	rdma link add "$name" type sodp netdev "$nd" || fail "rdma link add $name"

@@ -1,0 +1,32 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+# Debian's ibverbs-utils on sodp0: ibv_devinfo -v shows a RoCE device with
+# an active port; the RC, UD and SRQ pingpongs complete.
+. "$SODP_SRC/tests/lib/common.sh"
+. "$SODP_SRC/tests/lib/sodp-env.sh"
+
+sodp_setup
+info=$(ibv_devinfo -v -d sodp0) || fail "ibv_devinfo"
+echo "$info" | head -20
+for want in "transport:[[:space:]]*InfiniBand" "state:[[:space:]]*PORT_ACTIVE" \
+	    "link_layer:[[:space:]]*Ethernet" "max_qp:[[:space:]]*4096" \
+	    "GID\[.*\]:.*::ffff:10.77.0.1, RoCE v2"; do
+	echo "$info" | grep -Eq "$want" || fail "ibv_devinfo lacks '$want'"
+done
+
+# pingpong NAME ARGS: server and client on sodp0, both must succeed.
+pingpong() {
+	local tool=$1 srv
+	shift
+	"$tool" -d sodp0 -g 1 "$@" > /tmp/$tool.srv 2>&1 &
+	srv=$!
+	sleep 0.5
+	timeout 60 "$tool" -d sodp0 -g 1 "$@" 127.0.0.1 || fail "$tool client"
+	wait "$srv" || { cat /tmp/$tool.srv; fail "$tool server"; }
+	grep -q "iters in" /tmp/$tool.srv || fail "$tool server output"
+}
+pingpong ibv_rc_pingpong -n 500 -s 4096
+pingpong ibv_rc_pingpong -n 200 -s 65536 -m 1024
+pingpong ibv_ud_pingpong -n 500 -s 1024
+pingpong ibv_srq_pingpong -n 200 -q 4
+pingpong ibv_rc_pingpong -n 100 -e

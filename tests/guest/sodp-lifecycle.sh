@@ -1,0 +1,49 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+# Devices come and go: several at once, port state follows the netdev,
+# "rdma link del" with a process holding resources, deleting the netdev,
+# and unloading the module with devices present.
+. "$SODP_SRC/tests/lib/common.sh"
+. "$SODP_SRC/tests/lib/sodp-env.sh"
+
+sodp_setup sodp0 sodpnet0 10.77.0.1/24
+sodp_setup sodp1 sodpnet1 10.77.1.1/24
+rdma link add sodp2 type sodp netdev sodpnet0 2>/dev/null &&
+	fail "a second sodp device on the same netdev"
+ibv_devices | grep -q sodp1 || fail "sodp1 not listed"
+
+# Traffic between two devices of this kernel.
+SODP_TEST_DEVICE=sodp1 "$SODP_BUILD/tests/sodp-verbs-tests" rc_write ud_send ||
+	fail "traffic on sodp1"
+
+# Port state follows the netdev.
+ip link set sodpnet1 down
+ibv_devinfo -d sodp1 | grep -q "PORT_DOWN" || fail "port not down"
+ip link set sodpnet1 up
+ibv_devinfo -d sodp1 | grep -q "PORT_ACTIVE" || fail "port not active again"
+
+# rdma link del while a process holds resources (a pingpong server with
+# its QP, CQ, MR and posted receives, waiting for a client): it returns at
+# once, the device and its resources are gone, the process can still exit.
+ibv_rc_pingpong -d sodp1 -g 1 > /tmp/bw.log 2>&1 &
+bw=$!
+sleep 1
+[ "$(sodp_resources sodp1 | cut -d' ' -f3)" -gt 1 ] || fail "holder has no QP"
+timeout 30 rdma link del sodp1 || fail "rdma link del with live resources"
+ibv_devices | grep -q sodp1 && fail "sodp1 still listed"
+kill "$bw"
+timeout 30 tail --pid=$bw -f /dev/null || fail "holder cannot exit"
+
+# Deleting the netdev removes its device.
+ip link del sodpnet0
+for _ in $(seq 50); do
+	ibv_devices | grep -q sodp0 || break
+	sleep 0.1
+done
+ibv_devices | grep -q sodp0 && fail "sodp0 outlived its netdev"
+
+# Unloading with a device present removes it.
+sodp_setup sodp3 sodpnet3 10.77.3.1/24
+unload_sodp_modules rdma_sodp
+ls /sys/class/infiniband | grep -q sodp && fail "devices left after rmmod"
+exit 0

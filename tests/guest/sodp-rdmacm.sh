@@ -1,0 +1,27 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+# Debian's rdmacm-utils on sodp0: connection management MADs go through
+# the GSI QP and the engine; rping verifies its data.
+. "$SODP_SRC/tests/lib/common.sh"
+. "$SODP_SRC/tests/lib/sodp-env.sh"
+
+sodp_setup
+# cm NAME SERVER-ARGS -- CLIENT-ARGS
+cm() {
+	local tool=$1 srv sargs=() cargs=()
+	shift
+	while [ "$1" != -- ]; do sargs+=("$1"); shift; done
+	shift
+	cargs=("$@")
+	timeout 60 "$tool" "${sargs[@]}" > /tmp/$tool.srv 2>&1 &
+	srv=$!
+	sleep 0.5
+	timeout 60 "$tool" "${cargs[@]}" > /tmp/$tool.cli 2>&1 ||
+		{ cat /tmp/$tool.cli; fail "$tool client"; }
+	wait "$srv" || { cat /tmp/$tool.srv; fail "$tool server"; }
+	tail -n 2 /tmp/$tool.cli
+}
+cm rping -s -a 10.77.0.1 -V -C 50 -S 4000 -- -c -a 10.77.0.1 -V -C 50 -S 4000 -v
+grep -c "ping data" /tmp/rping.cli | grep -qx 50 || fail "rping: not 50 verified pings"
+cm ucmatose -c 4 -C 20 -- -s 10.77.0.1 -c 4 -C 20
+cm udaddy -c 4 -C 20 -- -s 10.77.0.1 -c 4 -C 20

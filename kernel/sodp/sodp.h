@@ -307,5 +307,6 @@ bool sodp_qp_can_send(struct sodp_qp *qp);
 void sodp_req_work(struct work_struct *work);
 void sodp_rnr_work(struct work_struct *work);
 void sodp_req_kick(struct sodp_qp *qp);
+void sodp_req_doorbell(struct sodp_qp *qp);
 
 #endif /* SODP_H */

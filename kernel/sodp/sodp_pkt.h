@@ -55,7 +55,16 @@ struct sodp_pkt {
 	/* payload */
 	struct sodp_mem *payload;
 	u32 paylen;
+	/*
+	 * Packets (PSNs) this one stands for.  In-kernel delivery carries a
+	 * burst of consecutive MTU packets at once, as segmentation offload
+	 * does; a wire transport cuts it into npkts packets of the MTU.
+	 */
+	u32 npkts;
 };
+
+/* Largest burst of MTU packets handed over in one delivery. */
+#define SODP_BURST_BYTES	(64 * 1024)
 
 enum sodp_syndrome {
 	SODP_ACK,

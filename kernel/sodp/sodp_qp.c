@@ -510,7 +510,7 @@ int sodp_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 	if (qp->is_user) {
 		if (wr)
 			return -EINVAL;
-		sodp_req_kick(qp);
+		sodp_req_doorbell(qp);
 		return 0;
 	}
 	if (state == IB_QPS_RESET || state == IB_QPS_INIT || state == IB_QPS_RTR) {

@@ -207,8 +207,12 @@ static int sodp_req_execute(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 	pkt.payload = &local;
 
 	if (pkt.op == SODP_OP_SEND || pkt.op == SODP_OP_WRITE) {
+		u32 burst = pkt.ud ? qp->mtu : max_t(u32, qp->mtu,
+			    rounddown(SODP_BURST_BYTES, qp->mtu));
+
 		do {
-			pkt.paylen = min(len - off, qp->mtu);
+			pkt.paylen = min(len - off, burst);
+			pkt.npkts = sodp_npkts(pkt.paylen, qp->mtu);
 			pkt.first = !off;
 			pkt.last = off + pkt.paylen == len;
 			pkt.psn = psn;
@@ -221,11 +225,12 @@ static int sodp_req_execute(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 			status = sodp_comp_ack(qp, &pkt, &ack, &local);
 			if (status)
 				break;
-			psn = (psn + 1) & 0xffffff;
+			psn = (psn + pkt.npkts) & 0xffffff;
 			off += pkt.paylen;
 		} while (off < len);
 	} else {
 		pkt.first = pkt.last = true;
+		pkt.npkts = 1;
 		pkt.psn = psn;
 		memset(&ack, 0, sizeof(ack));
 		if (dst)
@@ -256,12 +261,15 @@ static void sodp_req_flush(struct sodp_qp *qp)
 	qp->waiting = false;
 }
 
-void sodp_req_work(struct work_struct *work)
+/*
+ * Run the send queue for at most @budget WQEs; called with sq_lock held.
+ * Returns true if WQEs are left that nothing else will start.
+ */
+static bool sodp_req_run(struct sodp_qp *qp, unsigned int budget)
 {
-	struct sodp_qp *qp = container_of(work, struct sodp_qp, req_work);
 	struct sodp_send_wqe wqe;
 
-	mutex_lock(&qp->sq_lock);
+	lockdep_assert_held(&qp->sq_lock);
 	for (;;) {
 		enum ib_qp_state state = READ_ONCE(qp->state);
 		u32 n, byte_len = 0;
@@ -270,19 +278,19 @@ void sodp_req_work(struct work_struct *work)
 		if (state == IB_QPS_ERR) {
 			sodp_req_flush(qp);
 			sodp_qp_flush_rq(qp);
-			break;
+			return false;
 		}
 		if (state != IB_QPS_RTS || delayed_work_pending(&qp->rnr_work))
-			break;
+			return false;
 		n = sodp_queue_count(&qp->sq);
 		if (!n)
-			break;
+			return false;
+		if (!budget--)
+			return true;
 		if (n > qp->sq.num_slots) {
 			/* The process wrote a producer index past its ring. */
-			mutex_unlock(&qp->sq_lock);
 			sodp_qp_fatal(qp, IB_EVENT_QP_FATAL);
-			sodp_qp_flush_rq(qp);
-			return;
+			continue;
 		}
 		/* Copy first: the process may rewrite the slot meanwhile. */
 		memcpy(&wqe, sodp_queue_slot(&qp->sq, qp->sq.ring->consumer), sizeof(wqe));
@@ -293,16 +301,45 @@ void sodp_req_work(struct work_struct *work)
 		qp->waiting = false;
 		status = sodp_req_execute(qp, &wqe, &byte_len);
 		if (status == SODP_REQ_WAIT)
-			break;
+			return false;
 		smp_store_release(&qp->sq.ring->consumer, qp->sq.ring->consumer + 1);
 		sodp_comp_send(qp, &wqe, status, byte_len);
-		if (status != IB_WC_SUCCESS) {
+		if (status != IB_WC_SUCCESS)
 			sodp_qp_error(qp);
-			sodp_qp_flush_rq(qp);
-		}
 		cond_resched();
 	}
+}
+
+void sodp_req_work(struct work_struct *work)
+{
+	struct sodp_qp *qp = container_of(work, struct sodp_qp, req_work);
+
+	mutex_lock(&qp->sq_lock);
+	sodp_req_run(qp, UINT_MAX);
 	mutex_unlock(&qp->sq_lock);
+}
+
+/* WQEs a doorbell runs in the caller's context before handing over. */
+#define SODP_DOORBELL_BUDGET	16
+
+/*
+ * A user QP's doorbell, in the process's own (sleepable) context.  A lone
+ * WQE (the latency case) runs right here, as a NIC would start at once;
+ * with more queued, the work runs them while the process goes on posting
+ * (the throughput case: two CPUs at it).
+ */
+void sodp_req_doorbell(struct sodp_qp *qp)
+{
+	bool more;
+
+	if (sodp_queue_count(&qp->sq) > 1 || !mutex_trylock(&qp->sq_lock)) {
+		sodp_req_kick(qp);
+		return;
+	}
+	more = sodp_req_run(qp, SODP_DOORBELL_BUDGET);
+	mutex_unlock(&qp->sq_lock);
+	if (more)
+		sodp_req_kick(qp);
 }
 
 void sodp_rnr_work(struct work_struct *work)

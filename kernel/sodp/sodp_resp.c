@@ -322,8 +322,8 @@ void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ac
 	}
 	if (!pkt->ud && ack->syndrome == SODP_ACK)
 		qp->rq_psn = (qp->rq_psn + (pkt->op == SODP_OP_READ ?
-			      max_t(u32, 1, DIV_ROUND_UP(pkt->dma_len, qp->mtu)) : 1)) &
-			     0xffffff;
+			      max_t(u32, 1, DIV_ROUND_UP(pkt->dma_len, qp->mtu)) :
+			      pkt->npkts)) & 0xffffff;
 	ack->msn = ++qp->resp_msn;
 out:
 	mutex_unlock(&qp->rq_lock);

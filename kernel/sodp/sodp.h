@@ -30,6 +30,18 @@
 #define SODP_GID_TABLE_LEN	32
 #define SODP_QPN_MIN		16
 
+enum sodp_counter {
+	SODP_CNT_SENT_PKTS,		/* MTU packets sent */
+	SODP_CNT_RCVD_PKTS,		/* MTU packets received */
+	SODP_CNT_SENT_BYTES,
+	SODP_CNT_RCVD_RNR_NAK,		/* RNR NAKs this device's requesters got */
+	SODP_CNT_SENT_RNR_NAK,		/* RNR NAKs its responders sent */
+	SODP_CNT_RETRANSMITS,		/* requests retried after no answer */
+	SODP_CNT_REM_ACCESS_ERR,	/* requests its responders refused */
+	SODP_CNT_CQ_OVERRUN,
+	SODP_NUM_COUNTERS
+};
+
 struct sodp_dev {
 	struct ib_device ibdev;
 	struct net_device *ndev;
@@ -40,7 +52,13 @@ struct sodp_dev {
 	u32 next_qpn;
 	u8 next_key;
 	atomic_t num_qps, num_cqs, num_mrs, num_srqs, num_ahs, num_pds;
+	atomic64_t counters[SODP_NUM_COUNTERS];
 };
+
+static inline void sodp_count(struct sodp_dev *sdev, enum sodp_counter c, s64 n)
+{
+	atomic64_add(n, &sdev->counters[c]);
+}
 
 struct sodp_ucontext {
 	struct ib_ucontext ibuc;
@@ -223,6 +241,11 @@ extern struct workqueue_struct *sodp_wq;
 struct sodp_dev *sodp_find_dev_by_gid(const union ib_gid *gid);
 void sodp_port_event(struct sodp_dev *sdev, enum ib_event_type type);
 void sodp_dealloc_driver(struct ib_device *ibdev);
+
+/* sodp_stats.c */
+struct rdma_hw_stats *sodp_alloc_hw_port_stats(struct ib_device *ibdev, u32 port);
+int sodp_get_hw_stats(struct ib_device *ibdev, struct rdma_hw_stats *stats,
+		      u32 port, int index);
 
 /* sodp_queue.c */
 int sodp_queue_init(struct sodp_queue *q, struct ib_udata *udata,

@@ -41,6 +41,7 @@ int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
 	case SODP_ACK:
 		break;
 	case SODP_RNR_NAK:
+		sodp_count(qp->dev, SODP_CNT_RCVD_RNR_NAK, 1);
 		if (qp->rnr_retry != 7) {
 			if (!qp->rnr_left)
 				return IB_WC_RNR_RETRY_EXC_ERR;
@@ -56,6 +57,7 @@ int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		if (!qp->retry_left)
 			return IB_WC_RETRY_EXC_ERR;
 		qp->retry_left--;
+		sodp_count(qp->dev, SODP_CNT_RETRANSMITS, 1);
 		sodp_retry_later(qp, sodp_ack_timeout(qp->timeout));
 		return SODP_REQ_WAIT;
 	case SODP_NAK_INV_REQ:

@@ -135,6 +135,8 @@ void sodp_cq_post(struct sodp_cq *cq, const struct sodp_cqe *cqe, bool solicited
 	}
 	spin_unlock_irqrestore(&cq->lock, flags);
 
+	if (overrun)
+		sodp_count(to_sdev(cq->ibcq.device), SODP_CNT_CQ_OVERRUN, 1);
 	if (overrun && cq->ibcq.event_handler) {
 		struct ib_event ev = {
 			.device = cq->ibcq.device,

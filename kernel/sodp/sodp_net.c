@@ -40,4 +40,7 @@ void sodp_net_xmit(struct sodp_qp *dst, struct sodp_pkt *pkt, struct sodp_ack *a
 {
 	pkt->opcode = sodp_pkt_opcode(pkt);
 	sodp_resp_rcv(dst, pkt, ack);
+	if (ack->syndrome == SODP_DROPPED)
+		return;
+	sodp_count(dst->dev, SODP_CNT_RCVD_PKTS, pkt->npkts);
 }

@@ -222,6 +222,8 @@ static int sodp_req_execute(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 				sodp_net_xmit(dst, &pkt, &ack);
 			else
 				ack.syndrome = SODP_DROPPED;
+			sodp_count(qp->dev, SODP_CNT_SENT_PKTS, pkt.npkts);
+			sodp_count(qp->dev, SODP_CNT_SENT_BYTES, pkt.paylen);
 			status = sodp_comp_ack(qp, &pkt, &ack, &local);
 			if (status)
 				break;
@@ -237,6 +239,7 @@ static int sodp_req_execute(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 			sodp_net_xmit(dst, &pkt, &ack);
 		else
 			ack.syndrome = SODP_DROPPED;
+		sodp_count(qp->dev, SODP_CNT_SENT_PKTS, 1);
 		status = sodp_comp_ack(qp, &pkt, &ack, &local);
 		if (!status)
 			psn = (psn + (pkt.op == SODP_OP_READ ? sodp_npkts(len, qp->mtu) : 1)) &

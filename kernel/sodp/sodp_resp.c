@@ -328,6 +328,10 @@ void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ac
 out:
 	mutex_unlock(&qp->rq_lock);
 
+	if (ack->syndrome == SODP_RNR_NAK)
+		sodp_count(qp->dev, SODP_CNT_SENT_RNR_NAK, 1);
+	if (ack->syndrome == SODP_NAK_REM_ACCESS)
+		sodp_count(qp->dev, SODP_CNT_REM_ACCESS_ERR, 1);
 	if (fault == SODP_RESP_OK || pkt->ud)
 		return;
 	sodp_qp_fatal(qp, fault == SODP_RESP_ACCESS_ERR ? IB_EVENT_QP_ACCESS_ERR :

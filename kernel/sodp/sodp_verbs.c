@@ -201,6 +201,7 @@ const struct ib_device_ops sodp_dev_ops = {
 	.driver_id = RDMA_DRIVER_UNKNOWN,
 	.uverbs_abi_ver = SODP_UVERBS_ABI_VERSION,
 
+	.alloc_hw_port_stats = sodp_alloc_hw_port_stats,
 	.alloc_pd = sodp_alloc_pd,
 	.alloc_ucontext = sodp_alloc_ucontext,
 	.create_ah = sodp_create_ah,
@@ -218,6 +219,7 @@ const struct ib_device_ops sodp_dev_ops = {
 	.destroy_srq = sodp_destroy_srq,
 	.disassociate_ucontext = sodp_disassociate_ucontext,
 	.get_dma_mr = sodp_get_dma_mr,
+	.get_hw_stats = sodp_get_hw_stats,
 	.get_link_layer = sodp_get_link_layer,
 	.get_port_immutable = sodp_get_port_immutable,
 	.mmap = sodp_mmap,

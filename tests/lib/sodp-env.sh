@@ -27,7 +27,7 @@ sodp_setup() {
 	ip link set "$nd" up
 	rdma link add "$name" type sodp netdev "$nd" || fail "rdma link add $name"
 	export RDMAV_DRIVERS=$SODP_BUILD/providers/sodp/libsodp
-	export SODP_TEST_DEVICE=$name
+	export SODP_TEST_DEVICE=$name SODP_TEST_NETDEV=$nd
 	# The GID table fills asynchronously from the netdev's addresses.
 	for _ in $(seq 50); do
 		grep -q "0000:0000:0000:0000:0000:ffff" \
@@ -40,4 +40,9 @@ sodp_setup() {
 # sodp_resources NAME: "pd cq qp mr" counts of the device (rdma netlink)
 sodp_resources() {
 	rdma resource show "$1" | sed -n 's/.* pd \([0-9]*\) cq \([0-9]*\) qp \([0-9]*\) cm_id [0-9]* mr \([0-9]*\).*/\1 \2 \3 \4/p'
+}
+
+# sodp_counter DEVICE NAME: a hw counter of port 1 (sysfs)
+sodp_counter() {
+	cat "/sys/class/infiniband/$1/ports/1/hw_counters/$2"
 }

@@ -32,6 +32,7 @@ static const struct check_case cases[] = {
 	{ "err_no_peer", test_err_no_peer },
 	{ "err_flush", test_err_flush },
 	{ "err_cq_overrun", test_err_cq_overrun },
+	{ "port_events", test_port_events },
 	{ "stress_many_qps", test_stress_many_qps },
 	{ "kill_mid_transfer", test_kill_mid_transfer },
 	{ NULL, NULL },

@@ -5,6 +5,7 @@
  *
  * Copyright (c) 2026 The sodp authors.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -322,6 +323,30 @@ int test_err_cq_overrun(void)
 	ibv_dereg_mr(mr);
 	vt_qp_destroy(&a);
 	vt_qp_destroy(&b);
+	vt_close(&d);
+	return 0;
+}
+
+/* The port follows its netdev, with asynchronous events. */
+int test_port_events(void)
+{
+	const char *nd = getenv("SODP_TEST_NETDEV");
+	struct vt_dev d;
+	struct ibv_port_attr pa;
+	char cmd[128];
+
+	CHECK(nd);
+	CHECK_EQ(vt_open(&d), 0);
+	snprintf(cmd, sizeof(cmd), "ip link set dev %s down", nd);
+	CHECK_EQ(system(cmd), 0);
+	CHECK_EQ(vt_wait_async(d.ctx, IBV_EVENT_PORT_ERR, 10), 0);
+	CHECK_EQ(ibv_query_port(d.ctx, 1, &pa), 0);
+	CHECK_EQ(pa.state, IBV_PORT_DOWN);
+	snprintf(cmd, sizeof(cmd), "ip link set dev %s up", nd);
+	CHECK_EQ(system(cmd), 0);
+	CHECK_EQ(vt_wait_async(d.ctx, IBV_EVENT_PORT_ACTIVE, 10), 0);
+	CHECK_EQ(ibv_query_port(d.ctx, 1, &pa), 0);
+	CHECK_EQ(pa.state, IBV_PORT_ACTIVE);
 	vt_close(&d);
 	return 0;
 }

@@ -32,6 +32,7 @@ int test_err_rnr(void);
 int test_err_no_peer(void);
 int test_err_flush(void);
 int test_err_cq_overrun(void);
+int test_port_events(void);
 
 int test_stress_many_qps(void);
 int test_kill_mid_transfer(void);

@@ -12,5 +12,6 @@ echo "$err"
 expect_eq "exit status" 125 "$rc"
 echo "$err" | grep -q "FAIL: guest kernel panic" || fail "no panic verdict"
 echo "$err" | grep -q "console tail" || fail "no console tail"
-echo "$err" | grep -q "sysrq triggered crash" || fail "console tail lacks the panic"
+echo "$err" | grep -q "Kernel panic - not syncing: sysrq triggered crash" ||
+	fail "console tail lacks the panic"
 [ "$dt" -lt 100 ] || fail "took ${dt}s: waited for the timeout"

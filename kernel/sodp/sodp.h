@@ -16,6 +16,7 @@
 #include <linux/xarray.h>
 #include <rdma/ib_verbs.h>
 #include <rdma/ib_umem.h>
+#include <rdma/ib_umem_hmm.h>
 #include <uapi/rdma/sodp-abi.h>
 
 #define SODP_MAX_QP		4096
@@ -39,7 +40,9 @@ enum sodp_counter {
 	SODP_CNT_RETRANSMITS,		/* requests retried after no answer */
 	SODP_CNT_REM_ACCESS_ERR,	/* requests its responders refused */
 	SODP_CNT_CQ_OVERRUN,
-	SODP_NUM_COUNTERS
+	SODP_NUM_ENGINE_COUNTERS,
+	/* then ib_umem_hmm's statistics, in enum ib_umem_hmm_stat order */
+	SODP_NUM_COUNTERS = SODP_NUM_ENGINE_COUNTERS + IB_UMEM_HMM_NUM_STATS
 };
 
 struct sodp_dev {
@@ -52,7 +55,8 @@ struct sodp_dev {
 	u32 next_qpn;
 	u8 next_key;
 	atomic_t num_qps, num_cqs, num_mrs, num_srqs, num_ahs, num_pds;
-	atomic64_t counters[SODP_NUM_COUNTERS];
+	atomic64_t counters[SODP_NUM_ENGINE_COUNTERS];
+	struct ib_umem_hmm_device hmm;	/* ODP: page tracking, statistics */
 };
 
 static inline void sodp_count(struct sodp_dev *sdev, enum sodp_counter c, s64 n)
@@ -97,6 +101,7 @@ struct sodp_cq {
 enum sodp_mr_type {
 	SODP_MR_DMA,		/* kernel virtual addresses */
 	SODP_MR_USER,		/* pinned user memory */
+	SODP_MR_ODP,		/* on-demand paged user memory */
 };
 
 struct sodp_mr {
@@ -108,6 +113,7 @@ struct sodp_mr {
 	u64 iova;
 	u64 length;
 	struct ib_umem *umem;
+	struct ib_umem_hmm *odp;
 	struct page **pages;		/* USER: the page holding iova + i * PAGE_SIZE */
 	unsigned long npages;
 	struct rcu_head rcu;		/* lookups run under RCU */
@@ -135,6 +141,15 @@ struct sodp_mem {
 	unsigned int nseg;
 	unsigned int cur;		/* segment of the next byte */
 	u32 off;			/* within it */
+	struct ib_umem_hmm_span span;	/* ODP pages held for the cursor */
+};
+
+/* sodp_mem_copy() results */
+enum {
+	SODP_COPY_OK,
+	SODP_COPY_SHORT,		/* a side ran out of bytes */
+	SODP_COPY_SRC_FAULT,		/* an ODP page of the source failed */
+	SODP_COPY_DST_FAULT,		/* ... of the destination */
 };
 
 /* The receive WQE a message is being delivered into. */
@@ -279,6 +294,9 @@ struct ib_mr *sodp_get_dma_mr(struct ib_pd *pd, int access);
 struct ib_mr *sodp_reg_user_mr(struct ib_pd *pd, u64 start, u64 length,
 			       u64 iova, int access, struct ib_udata *udata);
 int sodp_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata);
+int sodp_advise_mr(struct ib_pd *pd, enum ib_uverbs_advise_mr_advice advice,
+		   u32 flags, struct ib_sge *sg_list, u32 num_sge,
+		   struct uverbs_attr_bundle *attrs);
 struct sodp_mr *sodp_mr_get(struct sodp_dev *sdev, u32 key, struct ib_pd *pd,
 			    u64 va, u64 len, int access);
 void sodp_mr_put(struct sodp_mr *mr);
@@ -292,6 +310,8 @@ void sodp_mem_seek(struct sodp_mem *m, u32 offset);
 int sodp_mem_copy(struct sodp_mem *dst, struct sodp_mem *src, u32 len);
 int sodp_mem_atomic(struct sodp_mr *mr, u64 va, bool cmp_swp, u64 compare,
 		    u64 swap_add, u64 *orig);
+int sodp_mem_prefault(struct sodp_mem *m, bool write);
+int sodp_mr_prefault(struct sodp_mr *mr, u64 va, u64 len, bool write);
 void sodp_mem_put(struct sodp_mem *m);
 
 /* sodp_srq.c */

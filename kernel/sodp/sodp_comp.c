@@ -64,6 +64,8 @@ int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		return IB_WC_REM_INV_REQ_ERR;
 	case SODP_NAK_REM_ACCESS:
 		return IB_WC_REM_ACCESS_ERR;
+	case SODP_NAK_SRC_FAULT:
+		return IB_WC_LOC_PROT_ERR;
 	case SODP_NAK_REM_OP:
 	default:
 		return IB_WC_REM_OP_ERR;
@@ -79,13 +81,16 @@ int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		sodp_mem_seek(local, 0);
 		ret = sodp_mem_copy(local, &src, ack->read_len);
 		sodp_mem_put(&src);
-		return ret ? IB_WC_LOC_LEN_ERR : IB_WC_SUCCESS;
+		return ret == SODP_COPY_OK ? IB_WC_SUCCESS :
+		       ret == SODP_COPY_SRC_FAULT ? IB_WC_REM_ACCESS_ERR :
+		       ret == SODP_COPY_DST_FAULT ? IB_WC_LOC_PROT_ERR : IB_WC_LOC_LEN_ERR;
 	case SODP_OP_CMP_SWP:
 	case SODP_OP_FETCH_ADD:
 		sodp_mem_add_kbuf(&src, &ack->orig, sizeof(ack->orig));
 		sodp_mem_seek(local, 0);
-		return sodp_mem_copy(local, &src, sizeof(ack->orig)) ?
-		       IB_WC_LOC_LEN_ERR : IB_WC_SUCCESS;
+		ret = sodp_mem_copy(local, &src, sizeof(ack->orig));
+		return ret == SODP_COPY_OK ? IB_WC_SUCCESS :
+		       ret == SODP_COPY_DST_FAULT ? IB_WC_LOC_PROT_ERR : IB_WC_LOC_LEN_ERR;
 	default:
 		return IB_WC_SUCCESS;
 	}

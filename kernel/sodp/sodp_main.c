@@ -84,10 +84,14 @@ static int sodp_register(struct sodp_dev *sdev, const char *name)
 	ret = ib_device_set_netdev(ibdev, sdev->ndev, 1);
 	if (ret)
 		return ret;
+	/* Before the device is visible: memory may be registered at once. */
+	ib_umem_hmm_device_init(&sdev->hmm, ibdev, name);
 	/* A soft device: "DMA" addresses are kernel virtual addresses. */
 	ret = ib_register_device(ibdev, name, NULL);
-	if (ret)
+	if (ret) {
+		ib_umem_hmm_device_cleanup(&sdev->hmm);
 		return ret;
+	}
 
 	mutex_lock(&sodp_devices_lock);
 	list_add_tail(&sdev->entry, &sodp_devices);
@@ -135,6 +139,7 @@ void sodp_dealloc_driver(struct ib_device *ibdev)
 	mutex_lock(&sodp_devices_lock);
 	list_del(&sdev->entry);
 	mutex_unlock(&sodp_devices_lock);
+	ib_umem_hmm_device_cleanup(&sdev->hmm);
 	WARN_ON(!xa_empty(&sdev->qps));
 	WARN_ON(!xa_empty(&sdev->mrs));
 	WARN_ON(!xa_empty(&sdev->ahs));

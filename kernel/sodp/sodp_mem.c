@@ -3,7 +3,15 @@
  * rdma_sodp: moving bytes.  A struct sodp_mem is a scatter list over
  * memory regions (checked and referenced beforehand) and kernel buffers,
  * with a cursor; sodp_mem_copy() copies between two of them piece by piece,
- * each piece contiguous in both (at most a page of a user region).
+ * each piece contiguous in both.
+ *
+ * Pages of an on-demand-paged region are reached through ib_umem_hmm
+ * spans: while a span is held the pages cannot be invalidated, so nothing
+ * is ever read from or written to a page the process no longer owns.  A
+ * page fault may need reclaim, and reclaim may need to invalidate a page we
+ * hold, so no fault is taken while a span is held: the second side is only
+ * tried (no fault, no wait), and on failure everything is released, the
+ * page faulted in, and the copy goes on.
  *
  * Copyright (c) 2026 The sodp authors.
  */
@@ -12,11 +20,15 @@
 
 #include "sodp.h"
 
+/* Pages of an ODP region held at once by one side of a copy. */
+#define SODP_SPAN_MAX	(64 * 1024)
+
 void sodp_mem_init(struct sodp_mem *m)
 {
 	m->nseg = 0;
 	m->cur = 0;
 	m->off = 0;
+	m->span.leaf = NULL;
 }
 
 /* Takes over the caller's reference on @mr. */
@@ -40,8 +52,15 @@ u32 sodp_mem_len(const struct sodp_mem *m)
 	return len;
 }
 
+static void sodp_mem_release(struct sodp_mem *m)
+{
+	if (m->span.leaf)
+		ib_umem_hmm_unlock(&m->span);
+}
+
 void sodp_mem_seek(struct sodp_mem *m, u32 offset)
 {
+	sodp_mem_release(m);
 	m->cur = 0;
 	m->off = 0;
 	while (m->cur < m->nseg && offset >= m->seg[m->cur].len) {
@@ -55,6 +74,7 @@ void sodp_mem_put(struct sodp_mem *m)
 {
 	unsigned int i;
 
+	sodp_mem_release(m);
 	for (i = 0; i < m->nseg; i++)
 		if (m->seg[i].mr)
 			sodp_mr_put(m->seg[i].mr);
@@ -62,8 +82,8 @@ void sodp_mem_put(struct sodp_mem *m)
 }
 
 /*
- * The kernel address of byte @va of a region and how many bytes from it
- * are contiguous.  The region was checked to hold [va, va + len).
+ * The kernel address of byte @va of a pinned or DMA region and how many
+ * bytes from it are contiguous.  The region was checked to hold @va.
  */
 static void *sodp_mr_addr(struct sodp_mr *mr, u64 va, u32 *contig)
 {
@@ -79,17 +99,51 @@ static void *sodp_mr_addr(struct sodp_mr *mr, u64 va, u32 *contig)
 	return page_address(mr->pages[idx]) + offset_in_page(addr);
 }
 
+/* Does @m's held span cover its cursor? */
+static bool sodp_mem_covered(struct sodp_mem *m)
+{
+	struct sodp_mem_seg *seg = &m->seg[m->cur];
+	u64 va = seg->va + m->off;
+
+	if (!seg->mr || seg->mr->type != SODP_MR_ODP)
+		return true;
+	return m->span.leaf && va >= m->span.start &&
+	       va < m->span.start + m->span.len;
+}
+
+/*
+ * Hold the ODP pages at the cursor (up to SODP_SPAN_MAX bytes of the
+ * segment).  @flags: IB_UMEM_HMM_WRITE, and NO_FAULT | TRYLOCK when the
+ * other side holds a span.
+ */
+static int sodp_mem_hold(struct sodp_mem *m, unsigned int flags)
+{
+	struct sodp_mem_seg *seg = &m->seg[m->cur];
+	u32 len = min_t(u32, seg->len - m->off, SODP_SPAN_MAX);
+
+	sodp_mem_release(m);
+	return ib_umem_hmm_lock(seg->mr->odp, seg->va + m->off, len, flags, &m->span);
+}
+
 /* The current piece of @m: address and bytes to the end of the piece. */
 static void *sodp_mem_piece(struct sodp_mem *m, u32 *len)
 {
 	struct sodp_mem_seg *seg = &m->seg[m->cur];
+	u64 va = seg->va + m->off;
 	u32 contig;
+	u64 odp_contig;
 	void *p;
 
 	*len = seg->len - m->off;
 	if (!seg->mr)
 		return seg->kbuf + m->off;
-	p = sodp_mr_addr(seg->mr, seg->va + m->off, &contig);
+	if (seg->mr->type == SODP_MR_ODP) {
+		/* A virtual-DMA device: the "DMA address" is a kernel address. */
+		p = (void *)(uintptr_t)ib_umem_hmm_span_dma(&m->span, va, &odp_contig);
+		*len = min_t(u64, *len, odp_contig);
+		return p;
+	}
+	p = sodp_mr_addr(seg->mr, va, &contig);
 	*len = min(*len, contig);
 	return p;
 }
@@ -110,22 +164,66 @@ static bool sodp_mem_at_byte(struct sodp_mem *m)
 	return m->cur < m->nseg;
 }
 
+/*
+ * Make both cursors' pages reachable.  Returns SODP_COPY_OK with the
+ * needed spans held, or a fault of one side.
+ */
+static int sodp_mem_hold_both(struct sodp_mem *dst, struct sodp_mem *src)
+{
+	struct sodp_mem_seg *dseg;
+	int ret;
+
+	for (;;) {
+		if (!sodp_mem_covered(src)) {
+			/* May fault: hold nothing else meanwhile. */
+			sodp_mem_release(dst);
+			if (sodp_mem_hold(src, 0))
+				return SODP_COPY_SRC_FAULT;
+		}
+		if (sodp_mem_covered(dst))
+			return SODP_COPY_OK;
+		ret = sodp_mem_hold(dst, IB_UMEM_HMM_WRITE |
+				    (src->span.leaf ? IB_UMEM_HMM_NO_FAULT |
+						      IB_UMEM_HMM_TRYLOCK : 0));
+		if (!ret)
+			return SODP_COPY_OK;
+		if (ret != -EAGAIN)
+			return SODP_COPY_DST_FAULT;
+		/* Not mapped (or busy): let go, fault it in, try again. */
+		sodp_mem_release(src);
+		dseg = &dst->seg[dst->cur];
+		if (ib_umem_hmm_map(dseg->mr->odp, dseg->va + dst->off,
+				    min_t(u32, dseg->len - dst->off, SODP_SPAN_MAX),
+				    IB_UMEM_HMM_WRITE))
+			return SODP_COPY_DST_FAULT;
+	}
+}
+
 /**
  * sodp_mem_copy - copy bytes between two scatter lists
  * @dst: destination, from its cursor
  * @src: source, from its cursor
  * @len: bytes to copy
  *
- * Return: 0, or -ENOSPC if either runs out first (nothing is undone).
+ * Return: SODP_COPY_OK; SODP_COPY_SHORT if either runs out first;
+ * SODP_COPY_SRC_FAULT or SODP_COPY_DST_FAULT if a page of an on-demand
+ * region cannot be had (no VMA, or no write permission).  Nothing is undone.
  */
 int sodp_mem_copy(struct sodp_mem *dst, struct sodp_mem *src, u32 len)
 {
+	int ret = SODP_COPY_OK;
+
 	while (len) {
 		u32 dn, sn, n;
 		void *d, *s;
 
-		if (!sodp_mem_at_byte(dst) || !sodp_mem_at_byte(src))
-			return -ENOSPC;
+		if (!sodp_mem_at_byte(dst) || !sodp_mem_at_byte(src)) {
+			ret = SODP_COPY_SHORT;
+			break;
+		}
+		ret = sodp_mem_hold_both(dst, src);
+		if (ret)
+			break;
 		d = sodp_mem_piece(dst, &dn);
 		s = sodp_mem_piece(src, &sn);
 		n = min3(len, dn, sn);
@@ -133,6 +231,40 @@ int sodp_mem_copy(struct sodp_mem *dst, struct sodp_mem *src, u32 len)
 		sodp_mem_advance(dst, n);
 		sodp_mem_advance(src, n);
 		len -= n;
+	}
+	sodp_mem_release(dst);
+	sodp_mem_release(src);
+	return ret;
+}
+
+/**
+ * sodp_mr_prefault - fault in the ODP pages of [@va, @va + @len)
+ * @mr: the region (nothing to do unless it is on-demand paged)
+ * @va: first byte
+ * @len: bytes
+ * @write: for writing
+ *
+ * Called with no span held.  Return: 0, or the ib_umem_hmm_map() error.
+ */
+int sodp_mr_prefault(struct sodp_mr *mr, u64 va, u64 len, bool write)
+{
+	if (mr->type != SODP_MR_ODP || !len)
+		return 0;
+	return ib_umem_hmm_map(mr->odp, va, len, write ? IB_UMEM_HMM_WRITE : 0);
+}
+
+/* Fault in every ODP page of a scatter list. */
+int sodp_mem_prefault(struct sodp_mem *m, bool write)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < m->nseg; i++) {
+		if (!m->seg[i].mr)
+			continue;
+		ret = sodp_mr_prefault(m->seg[i].mr, m->seg[i].va, m->seg[i].len, write);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -148,20 +280,32 @@ int sodp_mem_copy(struct sodp_mem *dst, struct sodp_mem *src, u32 len)
  *
  * Atomic against other device atomics and against the CPU.
  *
- * Return: 0 and the value found in *@orig, or -EINVAL if unaligned.
+ * Return: 0 and the value found in *@orig; -EINVAL if unaligned; for an
+ * on-demand region, the error of the fault.
  */
 int sodp_mem_atomic(struct sodp_mr *mr, u64 va, bool cmp_swp, u64 compare,
 		    u64 swap_add, u64 *orig)
 {
+	struct ib_umem_hmm_span span;
 	u32 contig;
 	u64 *p;
+	int ret;
 
 	if (!IS_ALIGNED(va, 8))
 		return -EINVAL;
-	p = sodp_mr_addr(mr, va, &contig);
+	if (mr->type == SODP_MR_ODP) {
+		ret = ib_umem_hmm_lock(mr->odp, va, 8, IB_UMEM_HMM_WRITE, &span);
+		if (ret)
+			return ret;
+		p = (u64 *)(uintptr_t)ib_umem_hmm_span_dma(&span, va, NULL);
+	} else {
+		p = sodp_mr_addr(mr, va, &contig);
+	}
 	if (cmp_swp)
 		*orig = cmpxchg64(p, compare, swap_add);
 	else
 		*orig = atomic64_fetch_add(swap_add, (atomic64_t *)p);
+	if (mr->type == SODP_MR_ODP)
+		ib_umem_hmm_unlock(&span);
 	return 0;
 }

@@ -113,6 +113,52 @@ static int sodp_mr_map_pages(struct sodp_mr *mr)
 	return i == mr->npages ? 0 : -EFAULT;
 }
 
+/*
+ * An on-demand-paged region: nothing is pinned or faulted now.  The engine
+ * reaches its pages only through ib_umem_hmm spans, which invalidation
+ * waits for, so the driver needs no invalidate callback of its own.
+ */
+static struct ib_mr *sodp_reg_odp_mr(struct ib_pd *pd, u64 start, u64 length,
+				     u64 iova, int access)
+{
+	struct sodp_dev *sdev = to_sdev(pd->device);
+	struct sodp_mr *mr;
+	bool implicit = !start && length == U64_MAX;
+	int ret;
+
+	/* The device addresses ODP memory by its virtual address. */
+	if (iova != start)
+		return ERR_PTR(-EINVAL);
+	mr = kzalloc(sizeof(*mr), GFP_KERNEL);
+	if (!mr)
+		return ERR_PTR(-ENOMEM);
+	mr->type = SODP_MR_ODP;
+	mr->access = access;
+	mr->ibmr.pd = pd;
+	mr->ibmr.iova = iova;
+	mr->ibmr.length = length;
+	if (implicit)
+		mr->odp = ib_umem_hmm_get_implicit(&sdev->hmm, access, NULL, mr);
+	else
+		mr->odp = ib_umem_hmm_get(&sdev->hmm, start, length, access, NULL, mr);
+	if (IS_ERR(mr->odp)) {
+		ret = PTR_ERR(mr->odp);
+		goto err_free;
+	}
+	mr->iova = mr->odp->address;
+	mr->length = mr->odp->length;
+	ret = sodp_mr_publish(sdev, mr);
+	if (ret)
+		goto err_release;
+	return &mr->ibmr;
+
+err_release:
+	ib_umem_hmm_release(mr->odp);
+err_free:
+	kfree(mr);
+	return ERR_PTR(ret);
+}
+
 struct ib_mr *sodp_reg_user_mr(struct ib_pd *pd, u64 start, u64 length,
 			       u64 iova, int access, struct ib_udata *udata)
 {
@@ -120,7 +166,7 @@ struct ib_mr *sodp_reg_user_mr(struct ib_pd *pd, u64 start, u64 length,
 	int ret;
 
 	if (access & IB_ACCESS_ON_DEMAND)
-		return ERR_PTR(-EOPNOTSUPP);
+		return sodp_reg_odp_mr(pd, start, length, iova, access);
 	mr = kzalloc(sizeof(*mr), GFP_KERNEL);
 	if (!mr)
 		return ERR_PTR(-ENOMEM);
@@ -166,6 +212,64 @@ int sodp_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 	kvfree(mr->pages);
 	if (mr->umem)
 		ib_umem_release(mr->umem);
+	if (mr->odp)
+		ib_umem_hmm_release(mr->odp);
 	kfree_rcu(mr, rcu);
 	return 0;
+}
+
+/**
+ * sodp_advise_mr - ibv_advise_mr(): prefetch pages of ODP regions
+ * @pd: the protection domain of the SGEs' regions
+ * @advice: PREFETCH (read), PREFETCH_WRITE or PREFETCH_NO_FAULT
+ * @flags: IB_UVERBS_ADVISE_MR_FLAG_FLUSH waits for the pages; without it
+ *	the prefetch is queued and this returns at once
+ * @sg_list: the ranges, by lkey
+ * @num_sge: their number
+ * @attrs: unused
+ *
+ * Return: 0; -EINVAL for an lkey that is not an ODP region of @pd or a
+ * range outside it; -EOPNOTSUPP for another advice; with FLUSH, the
+ * error of the fault (-EFAULT, -EPERM).
+ */
+int sodp_advise_mr(struct ib_pd *pd, enum ib_uverbs_advise_mr_advice advice,
+		   u32 flags, struct ib_sge *sg_list, u32 num_sge,
+		   struct uverbs_attr_bundle *attrs)
+{
+	unsigned int hflags = 0;
+	int ret = 0;
+	u32 i;
+
+	switch (advice) {
+	case IB_UVERBS_ADVISE_MR_ADVICE_PREFETCH:
+		break;
+	case IB_UVERBS_ADVISE_MR_ADVICE_PREFETCH_WRITE:
+		hflags |= IB_UMEM_HMM_WRITE;
+		break;
+	case IB_UVERBS_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT:
+		hflags |= IB_UMEM_HMM_NO_FAULT;
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	if (flags & ~IB_UVERBS_ADVISE_MR_FLAG_FLUSH)
+		return -EOPNOTSUPP;
+	if (!(flags & IB_UVERBS_ADVISE_MR_FLAG_FLUSH))
+		hflags |= IB_UMEM_HMM_ASYNC;
+
+	for (i = 0; i < num_sge && !ret; i++) {
+		struct sodp_mr *mr = sodp_mr_get(to_sdev(pd->device), sg_list[i].lkey,
+						 pd, sg_list[i].addr,
+						 sg_list[i].length, 0);
+
+		if (!mr)
+			return -EINVAL;
+		if (mr->type != SODP_MR_ODP)
+			ret = -EINVAL;
+		else if (sg_list[i].length)
+			ret = ib_umem_hmm_prefetch(mr->odp, sg_list[i].addr,
+						   sg_list[i].length, hflags);
+		sodp_mr_put(mr);
+	}
+	return ret;
 }

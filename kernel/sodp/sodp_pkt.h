@@ -74,6 +74,12 @@ enum sodp_syndrome {
 	SODP_NAK_REM_ACCESS,
 	SODP_NAK_REM_OP,
 	SODP_DROPPED,			/* nothing came back */
+	/*
+	 * In-kernel delivery only: the payload, read from the sender's pages
+	 * by reference, could not be read (they were unmapped meanwhile).  On
+	 * a wire the sender would have failed before sending.
+	 */
+	SODP_NAK_SRC_FAULT,
 };
 
 struct sodp_ack {

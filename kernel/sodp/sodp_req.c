@@ -191,6 +191,14 @@ static int sodp_req_execute(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 	if (status)
 		return status;
 	*byte_len = len;
+	/*
+	 * A NIC reads what it sends, and checks where responses land, before
+	 * it sends: on-demand pages of the local buffers are faulted now.
+	 */
+	if (sodp_mem_prefault(&local, pkt.op != SODP_OP_SEND && pkt.op != SODP_OP_WRITE)) {
+		sodp_mem_put(&local);
+		return IB_WC_LOC_PROT_ERR;
+	}
 
 	dst = sodp_req_route(qp, wqe, &pkt);
 	if (IS_ERR(dst)) {

@@ -123,6 +123,7 @@ static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *
 {
 	struct sodp_mem grh;
 	u8 hdr[40];
+	int ret;
 
 	if (pkt->first) {
 		if (qp->recv.active) {
@@ -145,8 +146,11 @@ static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *
 			sodp_build_grh(pkt, hdr);
 			sodp_mem_init(&grh);
 			sodp_mem_add_kbuf(&grh, hdr, sizeof(hdr));
-			if (sodp_mem_copy(&qp->recv.mem, &grh, sizeof(hdr))) {
-				sodp_recv_complete(qp, pkt, IB_WC_LOC_LEN_ERR, IB_WC_RECV, 0);
+			ret = sodp_mem_copy(&qp->recv.mem, &grh, sizeof(hdr));
+			if (ret) {
+				sodp_recv_complete(qp, pkt, ret == SODP_COPY_SHORT ?
+						   IB_WC_LOC_LEN_ERR : IB_WC_LOC_PROT_ERR,
+						   IB_WC_RECV, 0);
 				return SODP_RESP_OK;
 			}
 			qp->recv.offset = sizeof(hdr);
@@ -157,7 +161,23 @@ static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *
 	}
 
 	sodp_mem_seek(&qp->recv.mem, qp->recv.offset);
-	if (sodp_mem_copy(&qp->recv.mem, pkt->payload, pkt->paylen)) {
+	ret = sodp_mem_copy(&qp->recv.mem, pkt->payload, pkt->paylen);
+	switch (ret) {
+	case SODP_COPY_OK:
+		break;
+	case SODP_COPY_SRC_FAULT:
+		/* The sender could not read what it sent: it fails, we abort. */
+		sodp_recv_complete(qp, pkt, IB_WC_REM_ABORT_ERR, IB_WC_RECV, 0);
+		ack->syndrome = pkt->ud ? SODP_DROPPED : SODP_NAK_SRC_FAULT;
+		return SODP_RESP_OK;
+	case SODP_COPY_DST_FAULT:
+		/* A receive buffer page that cannot be had: as a bad lkey. */
+		sodp_recv_complete(qp, pkt, IB_WC_LOC_PROT_ERR, IB_WC_RECV, 0);
+		if (pkt->ud)
+			return SODP_RESP_OK;
+		ack->syndrome = SODP_NAK_REM_OP;
+		return SODP_RESP_LOCAL_ERR;
+	default:
 		/* The message does not fit the receive buffers. */
 		sodp_recv_complete(qp, pkt, IB_WC_LOC_LEN_ERR, IB_WC_RECV, 0);
 		if (pkt->ud)
@@ -213,7 +233,16 @@ static enum sodp_resp_fault sodp_resp_write(struct sodp_qp *qp, struct sodp_pkt 
 		dst.seg[dst.nseg++] = (struct sodp_mem_seg){
 			.mr = qp->write_mr, .va = qp->write_va, .len = pkt->paylen,
 		};
-		if (sodp_mem_copy(&dst, pkt->payload, pkt->paylen)) {
+		switch (sodp_mem_copy(&dst, pkt->payload, pkt->paylen)) {
+		case SODP_COPY_OK:
+			break;
+		case SODP_COPY_SRC_FAULT:
+			ack->syndrome = SODP_NAK_SRC_FAULT;
+			return SODP_RESP_OK;
+		case SODP_COPY_DST_FAULT:
+			/* No VMA, or read-only: as out of the region's bounds. */
+			goto access_err;
+		default:
 			ack->syndrome = SODP_NAK_INV_REQ;
 			return SODP_RESP_REQ_ERR;
 		}
@@ -250,6 +279,12 @@ static enum sodp_resp_fault sodp_resp_read(struct sodp_qp *qp, struct sodp_pkt *
 				   pkt->dma_len, IB_ACCESS_REMOTE_READ);
 	if (!ack->read_mr)
 		goto access_err;
+	/* The responder reads what it returns: fault it in now. */
+	if (sodp_mr_prefault(ack->read_mr, pkt->va, pkt->dma_len, false)) {
+		sodp_mr_put(ack->read_mr);
+		ack->read_mr = NULL;
+		goto access_err;
+	}
 	/* The response carries the payload by reference (and the MR ref). */
 	ack->read_va = pkt->va;
 	ack->read_len = pkt->dma_len;
@@ -278,10 +313,12 @@ static enum sodp_resp_fault sodp_resp_atomic(struct sodp_qp *qp, struct sodp_pkt
 	ret = sodp_mem_atomic(mr, pkt->va, pkt->op == SODP_OP_CMP_SWP,
 			      pkt->compare, pkt->swap_add, &ack->orig);
 	sodp_mr_put(mr);
-	if (ret) {
+	if (ret == -EINVAL) {
 		ack->syndrome = SODP_NAK_INV_REQ;
 		return SODP_RESP_REQ_ERR;
 	}
+	if (ret)	/* an ODP page with no VMA or no write permission */
+		goto access_err;
 	return SODP_RESP_OK;
 access_err:
 	ack->syndrome = SODP_NAK_REM_ACCESS;

@@ -9,6 +9,11 @@
 
 #include "sodp.h"
 
+/*
+ * The ODP counters take mlx5's per-MR names where the meaning is the same
+ * (page_faults, page_invalidations, page_prefetch: 4 KiB pages); the rest
+ * are ib_umem_hmm's own, prefixed "odp_".
+ */
 static const struct rdma_stat_desc sodp_counter_descs[] = {
 	[SODP_CNT_SENT_PKTS].name = "sent_pkts",
 	[SODP_CNT_RCVD_PKTS].name = "rcvd_pkts",
@@ -18,6 +23,19 @@ static const struct rdma_stat_desc sodp_counter_descs[] = {
 	[SODP_CNT_RETRANSMITS].name = "completer_retry_err",
 	[SODP_CNT_REM_ACCESS_ERR].name = "rcvd_remote_access_err",
 	[SODP_CNT_CQ_OVERRUN].name = "cq_overrun",
+#define SODP_ODP(stat) (SODP_NUM_ENGINE_COUNTERS + IB_UMEM_HMM_STAT_##stat)
+	[SODP_ODP(FAULTS)].name = "odp_fault_events",
+	[SODP_ODP(PAGES_FAULTED)].name = "page_faults",
+	[SODP_ODP(INVALIDATIONS)].name = "odp_invalidation_events",
+	[SODP_ODP(PAGES_INVALIDATED)].name = "page_invalidations",
+	[SODP_ODP(PREFETCH_REQUESTS)].name = "odp_prefetch_requests",
+	[SODP_ODP(PAGES_PREFETCHED)].name = "page_prefetch",
+	[SODP_ODP(FAULT_NS_SUM)].name = "odp_fault_ns",
+	[SODP_ODP(FAULT_NS_MAX)].name = "odp_fault_ns_max",
+	[SODP_ODP(PAGES_MAPPED)].name = "odp_pages_mapped",
+	[SODP_ODP(TRACKING_BYTES)].name = "odp_tracking_bytes",
+	[SODP_ODP(UMEMS)].name = "odp_regions",
+#undef SODP_ODP
 };
 
 static_assert(ARRAY_SIZE(sodp_counter_descs) == SODP_NUM_COUNTERS);
@@ -34,7 +52,10 @@ int sodp_get_hw_stats(struct ib_device *ibdev, struct rdma_hw_stats *stats,
 	struct sodp_dev *sdev = to_sdev(ibdev);
 	int i;
 
-	for (i = 0; i < SODP_NUM_COUNTERS; i++)
+	for (i = 0; i < SODP_NUM_ENGINE_COUNTERS; i++)
 		stats->value[i] = atomic64_read(&sdev->counters[i]);
+	for (i = 0; i < IB_UMEM_HMM_NUM_STATS; i++)
+		stats->value[SODP_NUM_ENGINE_COUNTERS + i] =
+			atomic64_read(&sdev->hmm.stats[i]);
 	return SODP_NUM_COUNTERS;
 }

@@ -35,7 +35,14 @@ static int sodp_query_device(struct ib_device *ibdev, struct ib_device_attr *att
 	attr->device_cap_flags = IB_DEVICE_BAD_PKEY_CNTR | IB_DEVICE_BAD_QKEY_CNTR |
 				 IB_DEVICE_SYS_IMAGE_GUID | IB_DEVICE_RC_RNR_NAK_GEN |
 				 IB_DEVICE_SRQ_RESIZE | IB_DEVICE_MEM_MGT_EXTENSIONS;
-	attr->kernel_cap_flags = IBK_ALLOW_USER_UNREG;
+	attr->kernel_cap_flags = IBK_ALLOW_USER_UNREG | IBK_ON_DEMAND_PAGING;
+	/* What the engine faults through ib_umem_hmm, and tests show. */
+	attr->odp_caps.general_caps = IB_ODP_SUPPORT | IB_ODP_SUPPORT_IMPLICIT;
+	attr->odp_caps.per_transport_caps.rc_odp_caps =
+		IB_ODP_SUPPORT_SEND | IB_ODP_SUPPORT_RECV | IB_ODP_SUPPORT_WRITE |
+		IB_ODP_SUPPORT_READ | IB_ODP_SUPPORT_ATOMIC | IB_ODP_SUPPORT_SRQ_RECV;
+	attr->odp_caps.per_transport_caps.ud_odp_caps =
+		IB_ODP_SUPPORT_SEND | IB_ODP_SUPPORT_RECV | IB_ODP_SUPPORT_SRQ_RECV;
 	attr->max_send_sge = SODP_MAX_SGE;
 	attr->max_recv_sge = SODP_MAX_SGE;
 	attr->max_sge_rd = SODP_MAX_SGE;
@@ -201,6 +208,7 @@ const struct ib_device_ops sodp_dev_ops = {
 	.driver_id = RDMA_DRIVER_UNKNOWN,
 	.uverbs_abi_ver = SODP_UVERBS_ABI_VERSION,
 
+	.advise_mr = sodp_advise_mr,
 	.alloc_hw_port_stats = sodp_alloc_hw_port_stats,
 	.alloc_pd = sodp_alloc_pd,
 	.alloc_ucontext = sodp_alloc_ucontext,

@@ -378,6 +378,18 @@ int umem_hmm_check_range(struct ib_umem_hmm *umem, u64 addr, u64 length)
 	return 0;
 }
 
+/* Already mapped as asked?  Then a map is no fault and costs no walk. */
+static bool umem_hmm_all_present(struct ib_umem_hmm *umem, u64 start, u64 end,
+				 unsigned int flags)
+{
+	bool present;
+
+	down_read(&umem->lock);
+	present = umem_hmm_present(umem, start, end, flags);
+	up_read(&umem->lock);
+	return present;
+}
+
 /* Map [addr, addr + length) of any umem, child by child if implicit. */
 int umem_hmm_map_range(struct ib_umem_hmm *umem, u64 addr, u64 length,
 		       unsigned int flags, bool prefetch)
@@ -395,7 +407,7 @@ int umem_hmm_map_range(struct ib_umem_hmm *umem, u64 addr, u64 length,
 				return PTR_ERR(leaf);
 			len = min(length, umem_hmm_chunk_end(addr) - addr);
 		}
-		if (leaf)
+		if (leaf && !umem_hmm_all_present(leaf, addr, addr + len, flags))
 			ret = umem_hmm_map_leaf(leaf, addr, addr + len, flags,
 						prefetch);
 		if (umem->implicit && leaf)

@@ -25,6 +25,8 @@ int sodp_uring_map(struct sodp_uring *q, int cmd_fd,
 		 info->offset);
 	if (p == MAP_FAILED)
 		return errno;
+	/* A forked child must not reach the parent's queues. */
+	madvise(p, info->size, MADV_DONTFORK);
 	q->ring = p;
 	q->size = info->size;
 	q->num_slots = info->num_slots;
@@ -105,6 +107,12 @@ static struct ibv_mr *sodp_reg_mr(struct ibv_pd *pd, void *addr, size_t length,
 	return &vmr->ibv_mr;
 }
 
+static int sodp_advise_mr(struct ibv_pd *pd, enum ibv_advise_mr_advice advice,
+			  uint32_t flags, struct ibv_sge *sg_list, uint32_t num_sge)
+{
+	return ibv_cmd_advise_mr(pd, advice, flags, sg_list, num_sge);
+}
+
 static int sodp_dereg_mr(struct verbs_mr *vmr)
 {
 	int ret = ibv_cmd_dereg_mr(vmr);
@@ -153,6 +161,7 @@ static void sodp_free_context(struct ibv_context *ibctx)
 }
 
 static const struct verbs_context_ops sodp_ctx_ops = {
+	.advise_mr = sodp_advise_mr,
 	.alloc_pd = sodp_alloc_pd,
 	.create_ah = sodp_create_ah,
 	.create_cq = sodp_create_cq,

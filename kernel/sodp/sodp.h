@@ -343,6 +343,7 @@ void sodp_qp_put(struct sodp_qp *qp);
 void sodp_qp_error(struct sodp_qp *qp);
 void sodp_qp_fatal(struct sodp_qp *qp, enum ib_event_type event);
 void sodp_qp_flush_rq(struct sodp_qp *qp);
+void sodp_resp_write_abort(struct sodp_qp *qp);
 bool sodp_qp_can_receive(struct sodp_qp *qp);
 bool sodp_qp_can_send(struct sodp_qp *qp);
 

@@ -116,13 +116,33 @@ static bool sodp_mem_covered(struct sodp_mem *m)
  * segment).  @flags: IB_UMEM_HMM_WRITE, and NO_FAULT | TRYLOCK when the
  * other side holds a span.
  */
-static int sodp_mem_hold(struct sodp_mem *m, unsigned int flags)
+static u32 sodp_mem_page_left(struct sodp_mem *m)
 {
 	struct sodp_mem_seg *seg = &m->seg[m->cur];
+
+	return min_t(u32, seg->len - m->off,
+		     PAGE_SIZE - offset_in_page(seg->va + m->off));
+}
+
+/*
+ * Hold the ODP pages at the cursor: up to SODP_SPAN_MAX bytes, or just the
+ * current page with @one_page (or once a longer span failed: the copy then
+ * goes up to a hole, page by page, and fails exactly there).
+ */
+static int sodp_mem_hold(struct sodp_mem *m, unsigned int flags, bool one_page)
+{
+	struct sodp_mem_seg *seg = &m->seg[m->cur];
+	u64 va = seg->va + m->off;
 	u32 len = min_t(u32, seg->len - m->off, SODP_SPAN_MAX);
+	u32 page_left = sodp_mem_page_left(m);
+	int ret = -EFAULT;
 
 	sodp_mem_release(m);
-	return ib_umem_hmm_lock(seg->mr->odp, seg->va + m->off, len, flags, &m->span);
+	if (!one_page)
+		ret = ib_umem_hmm_lock(seg->mr->odp, va, len, flags, &m->span);
+	if (ret && ret != -EAGAIN)
+		ret = ib_umem_hmm_lock(seg->mr->odp, va, page_left, flags, &m->span);
+	return ret;
 }
 
 /* The current piece of @m: address and bytes to the end of the piece. */
@@ -177,24 +197,25 @@ static int sodp_mem_hold_both(struct sodp_mem *dst, struct sodp_mem *src)
 		if (!sodp_mem_covered(src)) {
 			/* May fault: hold nothing else meanwhile. */
 			sodp_mem_release(dst);
-			if (sodp_mem_hold(src, 0))
+			if (sodp_mem_hold(src, 0, false))
 				return SODP_COPY_SRC_FAULT;
 		}
 		if (sodp_mem_covered(dst))
 			return SODP_COPY_OK;
+		/* Beside a held source: no fault, no wait, one page at a time. */
 		ret = sodp_mem_hold(dst, IB_UMEM_HMM_WRITE |
 				    (src->span.leaf ? IB_UMEM_HMM_NO_FAULT |
-						      IB_UMEM_HMM_TRYLOCK : 0));
+						      IB_UMEM_HMM_TRYLOCK : 0),
+				    src->span.leaf);
 		if (!ret)
 			return SODP_COPY_OK;
 		if (ret != -EAGAIN)
 			return SODP_COPY_DST_FAULT;
-		/* Not mapped (or busy): let go, fault it in, try again. */
+		/* Not mapped (or busy): let go, fault that page in, try again. */
 		sodp_mem_release(src);
 		dseg = &dst->seg[dst->cur];
 		if (ib_umem_hmm_map(dseg->mr->odp, dseg->va + dst->off,
-				    min_t(u32, dseg->len - dst->off, SODP_SPAN_MAX),
-				    IB_UMEM_HMM_WRITE))
+				    sodp_mem_page_left(dst), IB_UMEM_HMM_WRITE))
 			return SODP_COPY_DST_FAULT;
 	}
 }

@@ -108,6 +108,7 @@ void sodp_comp_send(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 /* sodp_resp.c */
 void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		   struct sodp_ack *ack);
+void sodp_resp_write_abort(struct sodp_qp *qp);
 
 /* sodp_req.c: the BTH opcode of a packet. */
 u8 sodp_pkt_opcode(const struct sodp_pkt *pkt);

@@ -107,6 +107,7 @@ void sodp_qp_flush_rq(struct sodp_qp *qp)
 
 	mutex_lock(&qp->rq_lock);
 	if (READ_ONCE(qp->state) == IB_QPS_ERR) {
+		sodp_resp_write_abort(qp);
 		if (qp->recv.active) {
 			qp->recv.active = false;
 			sodp_flush_recv(qp, qp->recv.wqe.wr_id);
@@ -263,8 +264,9 @@ int sodp_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	cancel_work_sync(&qp->req_work);
 	cancel_delayed_work_sync(&qp->rnr_work);
 
-	if (qp->write_mr)
-		sodp_mr_put(qp->write_mr);
+	sodp_resp_write_abort(qp);
+	if (qp->recv.active)
+		sodp_mem_put(&qp->recv.mem);
 	if (!qp->srq)
 		sodp_queue_cleanup(&qp->rq);
 	sodp_queue_cleanup(&qp->sq);
@@ -290,11 +292,11 @@ static void sodp_qp_reset(struct sodp_qp *qp)
 	WRITE_ONCE(qp->sq.ring->consumer, READ_ONCE(qp->sq.ring->producer));
 	if (!qp->srq)
 		WRITE_ONCE(qp->rq.ring->consumer, READ_ONCE(qp->rq.ring->producer));
-	qp->recv.active = false;
-	if (qp->write_mr) {
-		sodp_mr_put(qp->write_mr);
-		qp->write_mr = NULL;
+	if (qp->recv.active) {
+		qp->recv.active = false;
+		sodp_mem_put(&qp->recv.mem);
 	}
+	sodp_resp_write_abort(qp);
 	qp->msn = 0;
 	qp->resp_msn = 0;
 }

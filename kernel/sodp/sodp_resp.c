@@ -191,8 +191,17 @@ static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *
 	return SODP_RESP_OK;
 }
 
-static enum sodp_resp_fault sodp_resp_write(struct sodp_qp *qp, struct sodp_pkt *pkt,
-					    struct sodp_ack *ack)
+/* Forget an unfinished RDMA WRITE: its region must not stay referenced. */
+void sodp_resp_write_abort(struct sodp_qp *qp)
+{
+	if (qp->write_mr) {
+		sodp_mr_put(qp->write_mr);
+		qp->write_mr = NULL;
+	}
+}
+
+static enum sodp_resp_fault __sodp_resp_write(struct sodp_qp *qp, struct sodp_pkt *pkt,
+					      struct sodp_ack *ack)
 {
 	struct sodp_mem dst;
 
@@ -266,6 +275,16 @@ access_err:
 				   IB_WC_RECV_RDMA_WITH_IMM, 0);
 	ack->syndrome = SODP_NAK_REM_ACCESS;
 	return SODP_RESP_ACCESS_ERR;
+}
+
+static enum sodp_resp_fault sodp_resp_write(struct sodp_qp *qp, struct sodp_pkt *pkt,
+					    struct sodp_ack *ack)
+{
+	enum sodp_resp_fault fault = __sodp_resp_write(qp, pkt, ack);
+
+	if (ack->syndrome != SODP_ACK && ack->syndrome != SODP_RNR_NAK)
+		sodp_resp_write_abort(qp);
+	return fault;
 }
 
 static enum sodp_resp_fault sodp_resp_read(struct sodp_qp *qp, struct sodp_pkt *pkt,

@@ -35,6 +35,15 @@ static const struct check_case cases[] = {
 	{ "port_events", test_port_events },
 	{ "stress_many_qps", test_stress_many_qps },
 	{ "kill_mid_transfer", test_kill_mid_transfer },
+	{ "odp_cold", test_odp_cold },
+	{ "odp_atomics", test_odp_atomics },
+	{ "odp_holes", test_odp_holes },
+	{ "odp_dontneed", test_odp_dontneed },
+	{ "odp_thp", test_odp_thp },
+	{ "odp_counters", test_odp_counters },
+	{ "odp_advise", test_odp_advise },
+	{ "odp_no_pin", test_odp_no_pin },
+	{ "odp_fork", test_odp_fork },
 	{ NULL, NULL },
 };
 

@@ -40,7 +40,7 @@ static int epair_open(struct epair *p, int b_access, uint8_t rnr_retry)
 
 static void epair_close(struct epair *p)
 {
-	ibv_dereg_mr(p->mr);
+	vt_dereg(p->mr);
 	vt_qp_destroy(&p->a);
 	vt_qp_destroy(&p->b);
 	vt_close(&p->d);
@@ -165,7 +165,7 @@ int test_err_mr_rights(void)
 	CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
 	CHECK_EQ(wc.status, IBV_WC_REM_ACCESS_ERR);
 	CHECK(!memcmp(ro, "readable", 8));
-	ibv_dereg_mr(romr);
+	vt_dereg(romr);
 	epair_close(&p);
 	free(ro);
 	return 0;
@@ -242,7 +242,7 @@ int test_err_no_peer(void)
 	CHECK_EQ(vt_post_send(a.qp, IBV_WR_SEND, 1, &s, 1, 0, 0, 0), 0);
 	CHECK_EQ(vt_poll(a.scq, &wc, 20), 0);
 	CHECK_EQ(wc.status, IBV_WC_RETRY_EXC_ERR);
-	ibv_dereg_mr(mr);
+	vt_dereg(mr);
 	vt_qp_destroy(&a);
 	vt_close(&d);
 	return 0;
@@ -320,7 +320,7 @@ int test_err_cq_overrun(void)
 	while (ibv_poll_cq(a.scq, 1, &wc) == 1)
 		CHECK_EQ(wc.wr_id, n++);
 	CHECK(n <= a.scq->cqe);
-	ibv_dereg_mr(mr);
+	vt_dereg(mr);
 	vt_qp_destroy(&a);
 	vt_qp_destroy(&b);
 	vt_close(&d);

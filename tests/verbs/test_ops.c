@@ -45,8 +45,8 @@ static int pair_open(struct pair *p)
 
 static void pair_close(struct pair *p)
 {
-	ibv_dereg_mr(p->amr);
-	ibv_dereg_mr(p->bmr);
+	vt_dereg(p->amr);
+	vt_dereg(p->bmr);
 	vt_qp_destroy(&p->a);
 	vt_qp_destroy(&p->b);
 	vt_close(&p->d);
@@ -314,11 +314,11 @@ int test_rc_atomics_concurrent(void)
 			__atomic_fetch_add(target, 1, __ATOMIC_SEQ_CST);
 			CHECK_EQ(vt_poll(q[2 * k].scq, &wc, 10), 0);
 			CHECK_EQ(wc.status, IBV_WC_SUCCESS);
-			ibv_dereg_mr(rmr);
+			vt_dereg(rmr);
 		}
 	}
 	CHECK_EQ(*target, 4 * n);
-	ibv_dereg_mr(mr);
+	vt_dereg(mr);
 	for (int i = 0; i < 4; i++)
 		vt_qp_destroy(&q[i]);
 	vt_close(&d);
@@ -440,8 +440,8 @@ int test_ud_send(void)
 	CHECK_EQ(wc.status, IBV_WC_LOC_LEN_ERR);
 
 	ibv_destroy_ah(ah);
-	ibv_dereg_mr(smr);
-	ibv_dereg_mr(rmr);
+	vt_dereg(smr);
+	vt_dereg(rmr);
 	vt_qp_destroy(&a);
 	vt_qp_destroy(&b);
 	vt_close(&d);
@@ -536,7 +536,7 @@ int test_srq(void)
 	vt_qp_destroy(&c);
 	vt_qp_destroy(&e);
 	ibv_destroy_srq(srq);
-	ibv_dereg_mr(mr);
+	vt_dereg(mr);
 	vt_close(&d);
 	free(buf);
 	return 0;
@@ -596,7 +596,7 @@ int test_cq_events(void)
 	}
 	ibv_ack_cq_events(b.rcq, 1);
 
-	ibv_dereg_mr(mr);
+	vt_dereg(mr);
 	vt_qp_destroy(&a);
 	vt_qp_destroy(&b);
 	vt_close(&d);

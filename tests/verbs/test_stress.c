@@ -88,8 +88,8 @@ int test_stress_many_qps(void)
 	for (int n = 0; n < ops; n++)
 		CHECK_EQ(stress_op(&p[xrand(&rnd) % STRESS_PAIRS], &rnd, n), 0);
 	for (int i = 0; i < STRESS_PAIRS; i++) {
-		ibv_dereg_mr(p[i].amr);
-		ibv_dereg_mr(p[i].bmr);
+		vt_dereg(p[i].amr);
+		vt_dereg(p[i].bmr);
 		vt_qp_destroy(&p[i].a);
 		vt_qp_destroy(&p[i].b);
 		free(p[i].abuf);
@@ -221,7 +221,7 @@ int test_provider_abi(void)
 	vt_qp_destroy(&a);
 	vt_qp_destroy(&b);
 	CHECK_EQ(ibv_destroy_srq(srq), 0);
-	CHECK_EQ(ibv_dereg_mr(mr), 0);
+	CHECK_EQ(vt_dereg(mr), 0);
 	vt_close(&d);				/* dealloc_pd, free_context */
 	return 0;
 }

@@ -38,4 +38,14 @@ int test_stress_many_qps(void);
 int test_kill_mid_transfer(void);
 int test_provider_abi(void);
 
+int test_odp_cold(void);
+int test_odp_atomics(void);
+int test_odp_holes(void);
+int test_odp_dontneed(void);
+int test_odp_thp(void);
+int test_odp_counters(void);
+int test_odp_advise(void);
+int test_odp_no_pin(void);
+int test_odp_fork(void);
+
 #endif

@@ -55,6 +55,7 @@ int vt_open(struct vt_dev *d)
 	const char *name = getenv("SODP_TEST_DEVICE") ?: "sodp0";
 	struct ibv_device **list = ibv_get_device_list(NULL);
 	struct ibv_port_attr pattr;
+	const char *mode;
 
 	memset(d, 0, sizeof(*d));
 	d->gid_index = -1;
@@ -82,11 +83,25 @@ int vt_open(struct vt_dev *d)
 		}
 	}
 	d->pd = ibv_alloc_pd(d->ctx);
-	return d->gid_index < 0 || !d->pd ? -1 : 0;
+	if (d->gid_index < 0 || !d->pd)
+		return -1;
+	mode = getenv("SODP_TEST_MR");
+	if (mode && !strcmp(mode, "odp"))
+		d->mr_mode = VT_MR_ODP;
+	if (mode && !strcmp(mode, "implicit")) {
+		d->mr_mode = VT_MR_IMPLICIT;
+		d->implicit = ibv_reg_mr(d->pd, NULL, SIZE_MAX,
+					 VT_ALL_ACCESS | IBV_ACCESS_ON_DEMAND);
+		if (!d->implicit)
+			return -1;
+	}
+	return 0;
 }
 
 void vt_close(struct vt_dev *d)
 {
+	if (d->implicit)
+		ibv_dereg_mr(d->implicit);
 	if (d->pd)
 		ibv_dealloc_pd(d->pd);
 	if (d->ctx)
@@ -243,5 +258,20 @@ int vt_post_recv(struct ibv_qp *qp, uint64_t wr_id, struct ibv_sge *sge, int nsg
 
 struct ibv_mr *vt_reg(struct vt_dev *d, void *buf, size_t len, int access)
 {
-	return ibv_reg_mr(d->pd, buf, len, access);
+	switch (d->mr_mode) {
+	case VT_MR_ODP:
+		return ibv_reg_mr(d->pd, buf, len, access | IBV_ACCESS_ON_DEMAND);
+	case VT_MR_IMPLICIT:
+		return d->implicit;
+	default:
+		return ibv_reg_mr(d->pd, buf, len, access);
+	}
+}
+
+int vt_dereg(struct ibv_mr *mr)
+{
+	/* The implicit MR lives as long as its vt_dev. */
+	if (mr->length == SIZE_MAX)
+		return 0;
+	return ibv_dereg_mr(mr);
 }

@@ -13,9 +13,17 @@
 #include <infiniband/verbs.h>
 
 /* The device under test: $SODP_TEST_DEVICE, default sodp0. */
+enum vt_mr_mode {
+	VT_MR_PINNED,
+	VT_MR_ODP,		/* IBV_ACCESS_ON_DEMAND */
+	VT_MR_IMPLICIT,		/* one implicit ODP MR for everything */
+};
+
 struct vt_dev {
 	struct ibv_context *ctx;
 	struct ibv_pd *pd;
+	enum vt_mr_mode mr_mode;	/* $SODP_TEST_MR: pinned, odp, implicit */
+	struct ibv_mr *implicit;
 	int gid_index;		/* a RoCEv2 IPv4 GID */
 	union ibv_gid gid;
 };
@@ -49,7 +57,9 @@ int vt_post_send(struct ibv_qp *qp, enum ibv_wr_opcode op, uint64_t wr_id,
 		 unsigned int flags);
 int vt_post_recv(struct ibv_qp *qp, uint64_t wr_id, struct ibv_sge *sge, int nsge);
 
+/* Register as $SODP_TEST_MR says; release with vt_dereg(). */
 struct ibv_mr *vt_reg(struct vt_dev *d, void *buf, size_t len, int access);
+int vt_dereg(struct ibv_mr *mr);
 #define VT_ALL_ACCESS (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
 		       IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC)
 

@@ -1,0 +1,54 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+# ODP on sodp0: the ODP cases, then every opcode case again with ODP MRs
+# and with one implicit MR; the stock tools' ODP modes; swap on zram so
+# that pages the device used can be reclaimed.
+. "$SODP_SRC/tests/lib/common.sh"
+. "$SODP_SRC/tests/lib/sodp-env.sh"
+
+# Automatic NUMA balancing would add invalidations the counters then see.
+echo 0 > /proc/sys/kernel/numa_balancing 2>/dev/null
+modprobe zram num_devices=1 || fail "zram"
+echo 512M > /sys/block/zram0/disksize
+mkswap /dev/zram0 > /dev/null && swapon /dev/zram0 || fail "swap on zram"
+trap 'swapoff /dev/zram0; sodp_teardown' EXIT
+
+sodp_setup
+rc=0
+ops="rc_send rc_send_imm rc_write rc_write_imm rc_read rc_atomics
+     rc_atomics_concurrent rc_inline_unsignaled ud_send srq cq_events"
+t=$SODP_BUILD/tests/sodp-verbs-tests
+"$t" odp_cold odp_atomics odp_holes odp_dontneed odp_thp odp_counters \
+	odp_advise odp_no_pin odp_fork || rc=1
+echo "== every opcode with ODP MRs"
+SODP_TEST_MR=odp "$t" $ops stress_many_qps || rc=1
+echo "== every opcode with one implicit MR"
+SODP_TEST_MR=implicit "$t" $ops || rc=1
+
+info=$(ibv_devinfo -v -d sodp0)
+for cap in ODP_SUPPORT ODP_SUPPORT_IMPLICIT SUPPORT_SEND SUPPORT_RECV \
+	   SUPPORT_WRITE SUPPORT_READ SUPPORT_ATOMIC SUPPORT_SRQ; do
+	echo "$info" | grep -qw "$cap" || { echo "FAIL: ibv_devinfo lacks $cap"; rc=1; }
+done
+
+# Debian's ibv_rc_pingpong with -o (ODP), -O (implicit), -P (prefetch).
+for args in "-o" "-o -O" "-o -P" "-o -O -P"; do
+	ibv_rc_pingpong -d sodp0 -g 1 -n 100 $args > /tmp/pp.srv 2>&1 &
+	sleep 0.5
+	timeout 60 ibv_rc_pingpong -d sodp0 -g 1 -n 100 $args 127.0.0.1 > /tmp/pp.cli 2>&1 ||
+		{ cat /tmp/pp.cli; echo "FAIL: ibv_rc_pingpong $args"; rc=1; }
+	wait || rc=1
+done
+# Debian's perftest 4.5 --odp (it refuses ODP atomics itself: "ODP does
+# not support ATOMICS for now", so ib_atomic_bw is not run with it).
+for tool in ib_write_bw ib_read_bw ib_send_bw; do
+	f0=$(sodp_counter sodp0 page_faults)
+	timeout 120 $tool -d sodp0 -x 1 -F --odp -n 300 > /tmp/pt.srv 2>&1 &
+	sleep 0.5
+	timeout 120 $tool -d sodp0 -x 1 -F --odp -n 300 127.0.0.1 > /tmp/pt.cli 2>&1 ||
+		{ cat /tmp/pt.cli; echo "FAIL: $tool --odp"; rc=1; }
+	wait || rc=1
+	[ "$(sodp_counter sodp0 page_faults)" -gt "$f0" ] ||
+		{ echo "FAIL: $tool --odp faulted nothing"; rc=1; }
+done
+exit $rc

@@ -8,10 +8,18 @@
 
 # Automatic NUMA balancing would add invalidations the counters then see.
 echo 0 > /proc/sys/kernel/numa_balancing 2>/dev/null
-modprobe zram num_devices=1 || fail "zram"
-echo 512M > /sys/block/zram0/disksize
-mkswap /dev/zram0 > /dev/null && swapon /dev/zram0 || fail "swap on zram"
-trap 'swapoff /dev/zram0; sodp_teardown' EXIT
+# Swap, so that pages the device used can be reclaimed: zram, or a loop
+# device over a tmpfs file where the kernel has no zram.
+if modprobe zram num_devices=1 2>/dev/null; then
+	swapdev=/dev/zram0
+	echo 512M > /sys/block/zram0/disksize
+else
+	modprobe loop 2>/dev/null
+	truncate -s 512M /tmp/swapfile
+	swapdev=$(losetup -f --show /tmp/swapfile) || fail "no zram, no loop"
+fi
+mkswap "$swapdev" > /dev/null && swapon "$swapdev" || fail "swap on $swapdev"
+trap 'swapoff "$swapdev"; sodp_teardown' EXIT
 
 sodp_setup
 rc=0

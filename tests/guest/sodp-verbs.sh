@@ -7,7 +7,11 @@
 
 sodp_setup
 base=$(sodp_resources sodp0)
-"$SODP_BUILD/tests/sodp-verbs-tests" "$@"
+# The odp_ cases need swap and run in sodp-odp.
+cases=("$@")
+[ ${#cases[@]} -gt 0 ] ||
+	mapfile -t cases < <("$SODP_BUILD/tests/sodp-verbs-tests" --list | grep -v '^odp_')
+"$SODP_BUILD/tests/sodp-verbs-tests" "${cases[@]}"
 rc=$?
 now=$(sodp_resources sodp0)
 echo "resources (pd cq qp mr): before '$base', after '$now'"

@@ -21,6 +21,11 @@ int check_main(const struct check_case *cases, int argc, char **argv)
 {
 	int passed = 0, failed = 0, ran;
 
+	if (argc == 2 && !strcmp(argv[1], "--list")) {
+		for (const struct check_case *c = cases; c->name; c++)
+			printf("%s\n", c->name);
+		return 0;
+	}
 	for (const struct check_case *c = cases; c->name; c++) {
 		struct timespec t0, t1;
 

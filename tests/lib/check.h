@@ -38,7 +38,10 @@ struct check_case {
 		}							\
 	} while (0)
 
-/* Run the cases named in argv (all if none); print "ok"/"not ok" lines. */
+/*
+ * Run the cases named in argv (all if none); print "ok"/"not ok" lines.
+ * "--list" prints the names.
+ */
 int check_main(const struct check_case *cases, int argc, char **argv);
 
 #endif /* SODP_TESTS_CHECK_H */

@@ -191,6 +191,8 @@ static bool sodp_mem_at_byte(struct sodp_mem *m)
 static int sodp_mem_hold_both(struct sodp_mem *dst, struct sodp_mem *src)
 {
 	struct sodp_mem_seg *dseg;
+	bool one_page = false;		/* a hole ahead: go page by page */
+	u32 len;
 	int ret;
 
 	for (;;) {
@@ -202,21 +204,29 @@ static int sodp_mem_hold_both(struct sodp_mem *dst, struct sodp_mem *src)
 		}
 		if (sodp_mem_covered(dst))
 			return SODP_COPY_OK;
-		/* Beside a held source: no fault, no wait, one page at a time. */
+		/* Beside a held source: no fault, no wait. */
 		ret = sodp_mem_hold(dst, IB_UMEM_HMM_WRITE |
 				    (src->span.leaf ? IB_UMEM_HMM_NO_FAULT |
 						      IB_UMEM_HMM_TRYLOCK : 0),
-				    src->span.leaf);
+				    one_page);
 		if (!ret)
 			return SODP_COPY_OK;
 		if (ret != -EAGAIN)
 			return SODP_COPY_DST_FAULT;
-		/* Not mapped (or busy): let go, fault that page in, try again. */
+		/*
+		 * Not mapped (or busy): let go, fault the window in, try again;
+		 * if the window holds a hole, up to it page by page.
+		 */
 		sodp_mem_release(src);
 		dseg = &dst->seg[dst->cur];
-		if (ib_umem_hmm_map(dseg->mr->odp, dseg->va + dst->off,
-				    sodp_mem_page_left(dst), IB_UMEM_HMM_WRITE))
+		len = one_page ? sodp_mem_page_left(dst) :
+		      min_t(u32, dseg->len - dst->off, SODP_SPAN_MAX);
+		if (!ib_umem_hmm_map(dseg->mr->odp, dseg->va + dst->off, len,
+				     IB_UMEM_HMM_WRITE))
+			continue;
+		if (one_page)
 			return SODP_COPY_DST_FAULT;
+		one_page = true;
 	}
 }
 

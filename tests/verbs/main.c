@@ -44,6 +44,7 @@ static const struct check_case cases[] = {
 	{ "odp_advise", test_odp_advise },
 	{ "odp_no_pin", test_odp_no_pin },
 	{ "odp_fork", test_odp_fork },
+	{ "odp_churn", test_odp_churn },
 	{ NULL, NULL },
 };
 

@@ -47,5 +47,6 @@ int test_odp_counters(void);
 int test_odp_advise(void);
 int test_odp_no_pin(void);
 int test_odp_fork(void);
+int test_odp_churn(void);
 
 #endif

@@ -305,6 +305,9 @@ void sodp_mr_put(struct sodp_mr *mr);
 void sodp_mem_init(struct sodp_mem *m);
 void sodp_mem_add_mr(struct sodp_mem *m, struct sodp_mr *mr, u64 va, u32 len);
 void sodp_mem_add_kbuf(struct sodp_mem *m, void *kbuf, u32 len);
+struct sodp_qp;
+int sodp_mem_add_sges(struct sodp_mem *m, struct sodp_qp *qp,
+		      const struct sodp_sge *sge, u32 num, int access);
 u32 sodp_mem_len(const struct sodp_mem *m);
 void sodp_mem_seek(struct sodp_mem *m, u32 offset);
 int sodp_mem_copy(struct sodp_mem *dst, struct sodp_mem *src, u32 len);

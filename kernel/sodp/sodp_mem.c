@@ -37,6 +37,37 @@ void sodp_mem_add_mr(struct sodp_mem *m, struct sodp_mr *mr, u64 va, u32 len)
 	m->seg[m->nseg++] = (struct sodp_mem_seg){ .mr = mr, .va = va, .len = len };
 }
 
+/**
+ * sodp_mem_add_sges - append a WQE's SGEs, each checked against its MR
+ * @m: the scatter list
+ * @qp: the QP whose PD the MRs must be of
+ * @sge: the SGEs (copied from the ring: trusted in number only)
+ * @num: their number, at most SODP_MAX_SGE
+ * @access: IB_ACCESS_* the MRs must allow
+ *
+ * Return: 0, or -EACCES (nothing kept) if an lkey, PD, right or bound fails.
+ */
+int sodp_mem_add_sges(struct sodp_mem *m, struct sodp_qp *qp,
+		      const struct sodp_sge *sge, u32 num, int access)
+{
+	u32 i;
+
+	for (i = 0; i < num; i++) {
+		struct sodp_mr *mr;
+
+		if (!sge[i].length)
+			continue;
+		mr = sodp_mr_get(qp->dev, sge[i].lkey, qp->ibqp.pd, sge[i].addr,
+				 sge[i].length, access);
+		if (!mr) {
+			sodp_mem_put(m);
+			return -EACCES;
+		}
+		sodp_mem_add_mr(m, mr, sge[i].addr, sge[i].length);
+	}
+	return 0;
+}
+
 void sodp_mem_add_kbuf(struct sodp_mem *m, void *kbuf, u32 len)
 {
 	m->seg[m->nseg++] = (struct sodp_mem_seg){ .kbuf = kbuf, .len = len };

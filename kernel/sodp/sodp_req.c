@@ -104,21 +104,10 @@ static int sodp_req_local(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 	}
 	if (wqe->num_sge > qp->max_send_sge)
 		return IB_WC_LOC_LEN_ERR;
-	for (i = 0; i < wqe->num_sge; i++) {
-		struct sodp_sge *sge = &wqe->sge[i];
-		struct sodp_mr *mr;
-
-		if (!sge->length)
-			continue;
-		mr = sodp_mr_get(qp->dev, sge->lkey, qp->ibqp.pd, sge->addr,
-				 sge->length, access);
-		if (!mr) {
-			sodp_mem_put(local);
-			return IB_WC_LOC_PROT_ERR;
-		}
-		sodp_mem_add_mr(local, mr, sge->addr, sge->length);
-		total += sge->length;
-	}
+	if (sodp_mem_add_sges(local, qp, wqe->sge, wqe->num_sge, access))
+		return IB_WC_LOC_PROT_ERR;
+	for (i = 0; i < wqe->num_sge; i++)
+		total += wqe->sge[i].length;
 	if (total > SODP_MAX_MSG_SIZE ||
 	    (!inbound && pkt->ud && total > qp->mtu) ||
 	    (inbound && pkt->op != SODP_OP_READ && total < sizeof(u64))) {

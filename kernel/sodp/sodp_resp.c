@@ -68,23 +68,10 @@ static bool sodp_recv_take(struct sodp_qp *qp)
 static bool sodp_recv_resolve(struct sodp_qp *qp)
 {
 	struct sodp_recv_wqe *wqe = &qp->recv.wqe;
-	u32 i;
 
-	if (wqe->num_sge > SODP_MAX_SGE)
-		return false;
-	for (i = 0; i < wqe->num_sge; i++) {
-		struct sodp_sge *sge = &wqe->sge[i];
-		struct sodp_mr *mr;
-
-		if (!sge->length)
-			continue;
-		mr = sodp_mr_get(qp->dev, sge->lkey, qp->ibqp.pd, sge->addr,
-				 sge->length, IB_ACCESS_LOCAL_WRITE);
-		if (!mr)
-			return false;
-		sodp_mem_add_mr(&qp->recv.mem, mr, sge->addr, sge->length);
-	}
-	return true;
+	return wqe->num_sge <= SODP_MAX_SGE &&
+	       !sodp_mem_add_sges(&qp->recv.mem, qp, wqe->sge, wqe->num_sge,
+				  IB_ACCESS_LOCAL_WRITE);
 }
 
 /*

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <rdma/umem_hmm_test.h>
 
+#include "../lib/pattern.h"
+
 #define PAGE 4096UL
 #define HUGE_PAGE (2UL << 20)
 
@@ -58,13 +60,7 @@ void drain_local_lru(void);
 void *map_aligned(size_t len);
 /* 2 MiB-aligned anonymous memory backed by transparent huge pages. */
 void *map_thp(size_t len);
-/* Fill a buffer with a pattern derived from @seed and the byte offset. */
-void fill_pattern(void *buf, size_t len, uint64_t seed, size_t base);
-/* Offset of the first byte that differs from the pattern, or -1. */
-long check_pattern(const void *buf, size_t len, uint64_t seed, size_t base);
 /* ib_umem_hmm's fault_ahead_max module parameter. */
 int set_fault_ahead_max(unsigned int pages);
-double now_s(void);
-uint64_t xrand(uint64_t *state);
 
 #endif /* SODP_TESTS_UHT_H */

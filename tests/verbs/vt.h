@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <infiniband/verbs.h>
 
+#include "../lib/pattern.h"
+
 /* The device under test: $SODP_TEST_DEVICE, default sodp0. */
 enum vt_mr_mode {
 	VT_MR_PINNED,
@@ -63,9 +65,5 @@ int vt_dereg(struct ibv_mr *mr);
 #define VT_ALL_ACCESS (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
 		       IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC)
 
-void fill_pattern(void *buf, size_t len, uint64_t seed, size_t base);
-long check_pattern(const void *buf, size_t len, uint64_t seed, size_t base);
-uint64_t xrand(uint64_t *s);
-double now_s(void);
 
 #endif

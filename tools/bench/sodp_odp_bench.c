@@ -140,12 +140,20 @@ int main(void)
 	/* Registration of 1 GiB the process has touched. */
 	big = fresh(gib);
 	memset(big, 3, gib);
+	/*
+	 * Each kind in its own loop, best of three: right after a 1 GiB
+	 * unpin the system is still busy with it, which is not the cost of
+	 * the registration that follows.
+	 */
 	for (int i = 0; i < 3; i++) {
-		double p = reg_time(&d, big, gib, VT_ALL_ACCESS);
-		double o = reg_time(&d, big, gib, odp);
+		double t = reg_time(&d, big, gib, VT_ALL_ACCESS);
 
-		reg_pin = p < reg_pin ? p : reg_pin;
-		reg_odp = o < reg_odp ? o : reg_odp;
+		reg_pin = t < reg_pin ? t : reg_pin;
+	}
+	for (int i = 0; i < 3; i++) {
+		double t = reg_time(&d, big, gib, odp);
+
+		reg_odp = t < reg_odp ? t : reg_odp;
 	}
 	if (res) {
 		char path[512];

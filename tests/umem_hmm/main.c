@@ -6,7 +6,6 @@
  * Copyright (c) 2026 The sodp authors.
  */
 #define _GNU_SOURCE
-#include <linux/capability.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -30,18 +29,6 @@ int run_in_child(int (*fn)(void))
 	if (waitpid(pid, &status, 0) != pid)
 		return 1;
 	return !WIFEXITED(status) || WEXITSTATUS(status);
-}
-
-int drop_cap_ipc_lock(void)
-{
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct data[2];
-
-	if (syscall(SYS_capget, &hdr, data))
-		return -1;
-	data[CAP_IPC_LOCK / 32].effective &= ~(1U << (CAP_IPC_LOCK % 32));
-	data[CAP_IPC_LOCK / 32].permitted &= ~(1U << (CAP_IPC_LOCK % 32));
-	return syscall(SYS_capset, &hdr, data) ? -1 : 0;
 }
 
 static const struct check_case cases[] = {

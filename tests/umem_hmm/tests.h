@@ -9,7 +9,6 @@
 
 /* Run fn in a forked child; its result is the test's. */
 int run_in_child(int (*fn)(void));
-int drop_cap_ipc_lock(void);
 
 int test_no_pin(void);
 int test_memlock(void);

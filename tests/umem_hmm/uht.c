@@ -150,22 +150,6 @@ uint64_t uht_stat(int idx)
 	return v[idx];
 }
 
-long proc_status_kb(const char *field)
-{
-	char line[256];
-	size_t n = strlen(field);
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, n) && line[n] == ':')
-			kb = strtol(line + n + 1, NULL, 10);
-	fclose(f);
-	return kb;
-}
-
 void *map_anon(size_t len)
 {
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,

@@ -13,6 +13,7 @@
 #include <rdma/umem_hmm_test.h>
 
 #include "../lib/pattern.h"
+#include "../lib/proc.h"
 
 #define PAGE 4096UL
 #define HUGE_PAGE (2UL << 20)
@@ -50,8 +51,6 @@ int uht_page_refs(void *addr, uint32_t *refs);
 size_t uht_mapped(uint32_t h, void *addr, size_t npages);
 /* Stat @idx of the virtual-DMA device. */
 uint64_t uht_stat(int idx);
-/* A field of /proc/self/status, in kB, or -1. */
-long proc_status_kb(const char *field);
 /* Anonymous memory in 4 KiB pages. */
 void *map_anon(size_t len);
 /* Empty this CPU's LRU batches (pin the thread to one CPU first). */

@@ -8,7 +8,6 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "../lib/check.h"
 #include "tests.h"
 #include "vt.h"
+#include "../lib/proc.h"
 
 #define PAGE 4096UL
 #define ODP_ACCESS (VT_ALL_ACCESS | IBV_ACCESS_ON_DEMAND)
@@ -384,32 +384,6 @@ int test_odp_advise(void)
 	return 0;
 }
 
-static int drop_cap_ipc_lock(void)
-{
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct data[2];
-
-	if (syscall(SYS_capget, &hdr, data))
-		return -1;
-	data[CAP_IPC_LOCK / 32].effective &= ~(1U << (CAP_IPC_LOCK % 32));
-	data[CAP_IPC_LOCK / 32].permitted &= ~(1U << (CAP_IPC_LOCK % 32));
-	return syscall(SYS_capset, &hdr, data) ? -1 : 0;
-}
-
-static long vm_pin_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmPin:", 6))
-			kb = strtol(line + 6, NULL, 10);
-	if (f)
-		fclose(f);
-	return kb;
-}
-
 /* Is the page at @p swapped out (pagemap bit 62)? */
 static int swapped(void *p)
 {
@@ -450,7 +424,7 @@ static int no_pin_child(void)
 	bigmr = ibv_reg_mr(d.pd, huge, big, ODP_ACCESS);
 	imr = ibv_reg_mr(d.pd, NULL, SIZE_MAX, ODP_ACCESS);
 	CHECK(bigmr && imr);
-	CHECK_EQ(vm_pin_kb(), 0);
+	CHECK_EQ(proc_status_kb("VmPin"), 0);
 	CHECK_EQ(vt_qp_create(&d, &a, IBV_QPT_RC, 4, NULL, false), 0);
 	CHECK_EQ(vt_qp_create(&d, &b, IBV_QPT_RC, 4, NULL, false), 0);
 	CHECK_EQ(vt_connect(&d, &a, &b), 0);
@@ -462,7 +436,7 @@ static int no_pin_child(void)
 	CHECK_EQ(vt_poll(a.scq, &wc, 30), 0);
 	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
 	CHECK_EQ(check_pattern(dst, n * PAGE, 77, 0), -1);
-	CHECK_EQ(vm_pin_kb(), 0);
+	CHECK_EQ(proc_status_kb("VmPin"), 0);
 
 	/* Reclaim takes the pages the device used (swap is on zram). */
 	CHECK_EQ(madvise(src, n * PAGE, MADV_PAGEOUT), 0);
@@ -479,7 +453,7 @@ static int no_pin_child(void)
 	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
 	CHECK_EQ(check_pattern(huge + PAGE * 1000, n * PAGE, 77, 0), -1);
 	CHECK_EQ(check_pattern(src, n * PAGE, 77, 0), -1);
-	CHECK_EQ(vm_pin_kb(), 0);
+	CHECK_EQ(proc_status_kb("VmPin"), 0);
 	ibv_dereg_mr(bigmr);
 	ibv_dereg_mr(imr);
 	vt_qp_destroy(&a);

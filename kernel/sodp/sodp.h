@@ -273,6 +273,8 @@ static inline void *sodp_queue_slot(struct sodp_queue *q, u32 index)
 }
 /* Number of slots the producer has filled and the consumer not taken. */
 u32 sodp_queue_count(struct sodp_queue *q);
+void sodp_queue_publish(struct sodp_queue *q);
+void sodp_queue_consume(struct sodp_queue *q);
 bool sodp_queue_pop(struct sodp_queue *q, void *slot);
 
 /* sodp_verbs.c */

@@ -126,7 +126,7 @@ void sodp_cq_post(struct sodp_cq *cq, const struct sodp_cqe *cqe, bool solicited
 		cq->overflow = true;
 	} else {
 		memcpy(sodp_queue_slot(&cq->q, ring->producer), cqe, sizeof(*cqe));
-		smp_store_release(&ring->producer, ring->producer + 1);
+		sodp_queue_publish(&cq->q);
 		if (cq->notify == IB_CQ_NEXT_COMP ||
 		    (cq->notify == IB_CQ_SOLICITED && solicited)) {
 			cq->notify = 0;

@@ -529,7 +529,7 @@ int sodp_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 		ret = sodp_wr_to_wqe(qp, wr, sodp_queue_slot(&qp->sq, ring->producer));
 		if (ret)
 			break;
-		smp_store_release(&ring->producer, ring->producer + 1);
+		sodp_queue_publish(&qp->sq);
 	}
 	spin_unlock_irqrestore(&qp->sq_post_lock, flags);
 	if (ret)
@@ -557,7 +557,7 @@ int sodp_post_recv_ring(struct sodp_queue *q, const struct ib_recv_wr *wr)
 		wqe->sge[i].length = wr->sg_list[i].length;
 		wqe->sge[i].lkey = wr->sg_list[i].lkey;
 	}
-	smp_store_release(&ring->producer, ring->producer + 1);
+	sodp_queue_publish(q);
 	return 0;
 }
 

@@ -94,8 +94,22 @@ void sodp_queue_cleanup(struct sodp_queue *q)
 
 u32 sodp_queue_count(struct sodp_queue *q)
 {
-	/* Pairs with the producer's release: the slots are written. */
+	/* Pairs with sodp_queue_publish() (or the provider's release). */
 	return smp_load_acquire(&q->ring->producer) - q->ring->consumer;
+}
+
+/* The slot at the producer index is written: make it visible. */
+void sodp_queue_publish(struct sodp_queue *q)
+{
+	/* The slot's contents before the index: pairs with the consumer's acquire. */
+	smp_store_release(&q->ring->producer, q->ring->producer + 1);
+}
+
+/* The slot at the consumer index was copied out: give it back. */
+void sodp_queue_consume(struct sodp_queue *q)
+{
+	/* Our reads of the slot before the index: the producer may reuse it. */
+	smp_store_release(&q->ring->consumer, q->ring->consumer + 1);
 }
 
 /* Copy the oldest slot out and free it; false if empty or corrupt. */
@@ -106,7 +120,7 @@ bool sodp_queue_pop(struct sodp_queue *q, void *slot)
 	if (!n || n > q->num_slots)
 		return false;
 	memcpy(slot, sodp_queue_slot(q, q->ring->consumer), q->slot_size);
-	smp_store_release(&q->ring->consumer, q->ring->consumer + 1);
+	sodp_queue_consume(q);
 	return true;
 }
 

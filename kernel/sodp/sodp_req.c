@@ -302,7 +302,7 @@ static bool sodp_req_run(struct sodp_qp *qp, unsigned int budget)
 		status = sodp_req_execute(qp, &wqe, &byte_len);
 		if (status == SODP_REQ_WAIT)
 			return false;
-		smp_store_release(&qp->sq.ring->consumer, qp->sq.ring->consumer + 1);
+		sodp_queue_consume(&qp->sq);
 		sodp_comp_send(qp, &wqe, status, byte_len);
 		if (status != IB_WC_SUCCESS)
 			sodp_qp_error(qp);

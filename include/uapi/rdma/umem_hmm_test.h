@@ -45,11 +45,13 @@ struct umem_hmm_test_access {
 	__u64 length;
 	__u64 buf;		/* user buffer: destination of READ, source of WRITE */
 	__u32 hold_us;		/* keep the pages locked this long after copying */
-	__u32 chunk;		/* lock and copy in pieces of this many bytes, as
-				 * a NIC moves packets (0: 64 KiB) */
-	__u32 stride;		/* gather: one chunk every stride bytes of
-				 * [addr, addr + length) into buf (0: contiguous);
-				 * at most 64 KiB of chunks */
+	/* Lock and copy in pieces of this many bytes, as a NIC moves packets (0: 64 KiB). */
+	__u32 chunk;
+	/*
+	 * Gather: one chunk every stride bytes of [addr, addr + length) into
+	 * buf (0: contiguous); at most 64 KiB of chunks.
+	 */
+	__u32 stride;
 	__u32 reserved;
 };
 

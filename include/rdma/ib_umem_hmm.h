@@ -111,9 +111,7 @@ struct ib_umem_hmm {
 	struct mmu_interval_notifier notifier;
 	struct rw_semaphore lock;	/* entries; write: map, invalidate */
 	u64 base;			/* address rounded down to a block */
-	unsigned long nblocks;
-	unsigned long **entries;	/* per block: pfn and state per page */
-	dma_addr_t **dma;		/* per block; bus-DMA devices only */
+	struct xarray blocks;		/* block index -> page entries */
 	unsigned long npages;		/* mapped pages, under lock */
 	refcount_t users;		/* child: xarray + lockers */
 	struct rcu_head rcu;

@@ -9,6 +9,7 @@
 
 #include <linux/bits.h>
 #include <linux/mm.h>
+#include <linux/xarray.h>
 #include <rdma/ib_umem_hmm.h>
 #include <rdma/ib_verbs.h>
 
@@ -55,14 +56,42 @@ static inline unsigned long umem_hmm_index(const struct ib_umem_hmm *umem,
 	return (addr - umem->base) >> PAGE_SHIFT;
 }
 
-/* The entry of the page at @addr, or NULL if its block was never used. */
-static inline unsigned long *umem_hmm_entry(const struct ib_umem_hmm *umem,
-					    u64 addr)
-{
-	unsigned long idx = umem_hmm_index(umem, addr);
-	unsigned long *block = READ_ONCE(umem->entries[idx / UMEM_HMM_BLOCK_PAGES]);
+/*
+ * One block's tracking, found through umem->blocks (an xarray, so that
+ * registration allocates nothing in proportion to the length).
+ */
+struct umem_hmm_block {
+	unsigned long entries[UMEM_HMM_BLOCK_PAGES];
+	dma_addr_t dma[];		/* bus-DMA devices only */
+};
 
-	return block ? &block[idx % UMEM_HMM_BLOCK_PAGES] : NULL;
+static inline unsigned long umem_hmm_slot(const struct ib_umem_hmm *umem,
+					  u64 addr)
+{
+	return umem_hmm_index(umem, addr) % UMEM_HMM_BLOCK_PAGES;
+}
+
+/* The block holding the page at @addr, or NULL if it was never used. */
+static inline struct umem_hmm_block *
+umem_hmm_block(struct ib_umem_hmm *umem, u64 addr)
+{
+	return xa_load(&umem->blocks,
+		       umem_hmm_index(umem, addr) / UMEM_HMM_BLOCK_PAGES);
+}
+
+/* The end of the block holding @addr, or @end if that comes first. */
+static inline u64 umem_hmm_block_end(u64 addr, u64 end)
+{
+	return min_t(u64, ALIGN_DOWN(addr, UMEM_HMM_BLOCK_SIZE) +
+			  UMEM_HMM_BLOCK_SIZE, end);
+}
+
+/* The entry of the page at @addr, or NULL if its block was never used. */
+static inline unsigned long *umem_hmm_entry(struct ib_umem_hmm *umem, u64 addr)
+{
+	struct umem_hmm_block *blk = umem_hmm_block(umem, addr);
+
+	return blk ? &blk->entries[umem_hmm_slot(umem, addr)] : NULL;
 }
 
 static inline u64 umem_hmm_start_page(const struct ib_umem_hmm *umem)

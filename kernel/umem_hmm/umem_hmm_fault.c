@@ -49,13 +49,11 @@ static u64 umem_hmm_ahead_end(struct ib_umem_hmm *umem, u64 start, u64 end)
 	return end;
 }
 
-static u64 umem_hmm_entry_dma(const struct ib_umem_hmm *umem, u64 addr,
+static u64 umem_hmm_entry_dma(struct ib_umem_hmm *umem, u64 addr,
 			      unsigned long e)
 {
-	unsigned long idx = umem_hmm_index(umem, addr);
-
 	if (umem_hmm_bus_dma(umem))
-		return umem->dma[idx / UMEM_HMM_BLOCK_PAGES][idx % UMEM_HMM_BLOCK_PAGES];
+		return umem_hmm_block(umem, addr)->dma[umem_hmm_slot(umem, addr)];
 	return (uintptr_t)page_address(pfn_to_page(e & UMEM_HMM_PFN_MASK));
 }
 
@@ -68,10 +66,9 @@ static u64 umem_hmm_entry_dma(const struct ib_umem_hmm *umem, u64 addr,
 static int umem_hmm_install_page(struct ib_umem_hmm *umem, u64 addr,
 				 unsigned long hmm_pfn, unsigned int flags)
 {
-	unsigned long idx = umem_hmm_index(umem, addr);
-	unsigned long b = idx / UMEM_HMM_BLOCK_PAGES;
-	unsigned long slot = idx % UMEM_HMM_BLOCK_PAGES;
-	unsigned long *e = &umem->entries[b][slot];
+	struct umem_hmm_block *blk = umem_hmm_block(umem, addr);
+	unsigned long slot = umem_hmm_slot(umem, addr);
+	unsigned long *e = &blk->entries[slot];
 	unsigned long pfn = page_to_pfn(hmm_pfn_to_page(hmm_pfn));
 	unsigned long state = UMEM_HMM_VALID;
 
@@ -95,7 +92,7 @@ static int umem_hmm_install_page(struct ib_umem_hmm *umem, u64 addr,
 
 		if (ib_dma_mapping_error(ibdev, dma))
 			return -EFAULT;
-		umem->dma[b][slot] = dma;
+		blk->dma[slot] = dma;
 	}
 	*e = pfn | state;
 	return 1;
@@ -111,8 +108,8 @@ static int umem_hmm_install_huge(struct ib_umem_hmm *umem, u64 addr,
 				 unsigned long hmm_pfn)
 {
 	u64 unit = ALIGN_DOWN(addr, UMEM_HMM_BLOCK_SIZE);
-	unsigned long b = umem_hmm_index(umem, unit) / UMEM_HMM_BLOCK_PAGES;
-	unsigned long *entries = umem->entries[b];
+	struct umem_hmm_block *blk = umem_hmm_block(umem, unit);
+	unsigned long *entries = blk->entries;
 	unsigned long pfn, state = UMEM_HMM_VALID | UMEM_HMM_HUGE;
 	unsigned long i;
 
@@ -137,7 +134,7 @@ static int umem_hmm_install_huge(struct ib_umem_hmm *umem, u64 addr,
 		if (ib_dma_mapping_error(ibdev, dma))
 			return -EFAULT;
 		for (i = 0; i < UMEM_HMM_BLOCK_PAGES; i++)
-			umem->dma[b][i] = dma + (i << PAGE_SHIFT);
+			blk->dma[i] = dma + (i << PAGE_SHIFT);
 	}
 	for (i = 0; i < UMEM_HMM_BLOCK_PAGES; i++)
 		entries[i] = (pfn + i) | state;
@@ -318,11 +315,15 @@ static bool umem_hmm_present(struct ib_umem_hmm *umem, u64 start, u64 end,
 
 	if (flags & IB_UMEM_HMM_WRITE)
 		need |= UMEM_HMM_WRITABLE;
-	for (addr = ALIGN_DOWN(start, PAGE_SIZE); addr < end; addr += PAGE_SIZE) {
-		unsigned long *e = umem_hmm_entry(umem, addr);
+	for (addr = ALIGN_DOWN(start, PAGE_SIZE); addr < end;) {
+		struct umem_hmm_block *blk = umem_hmm_block(umem, addr);
+		u64 next = umem_hmm_block_end(addr, end);
 
-		if (!e || (*e & need) != need)
+		if (!blk)
 			return false;
+		for (; addr < next; addr += PAGE_SIZE)
+			if ((blk->entries[umem_hmm_slot(umem, addr)] & need) != need)
+				return false;
 	}
 	return true;
 }
@@ -331,11 +332,16 @@ static void umem_hmm_mark_dirty(struct ib_umem_hmm *umem, u64 start, u64 end)
 {
 	u64 addr;
 
-	for (addr = ALIGN_DOWN(start, PAGE_SIZE); addr < end; addr += PAGE_SIZE) {
-		unsigned long *e = umem_hmm_entry(umem, addr);
+	for (addr = ALIGN_DOWN(start, PAGE_SIZE); addr < end;) {
+		struct umem_hmm_block *blk = umem_hmm_block(umem, addr);
+		u64 next = umem_hmm_block_end(addr, end);
 
-		if (!(*e & UMEM_HMM_DIRTY))
-			set_bit(UMEM_HMM_DIRTY_BIT, e);
+		for (; addr < next; addr += PAGE_SIZE) {
+			unsigned long *e = &blk->entries[umem_hmm_slot(umem, addr)];
+
+			if (!(*e & UMEM_HMM_DIRTY))
+				set_bit(UMEM_HMM_DIRTY_BIT, e);
+		}
 	}
 }
 

@@ -58,41 +58,41 @@ static unsigned long umem_hmm_unmap(struct ib_umem_hmm *umem, u64 start,
 		umem->ops->invalidate(umem, max(start, umem->address),
 				      min(end, ib_umem_hmm_end(umem)));
 
-	for (addr = start; addr < end; addr += PAGE_SIZE) {
-		unsigned long idx = umem_hmm_index(umem, addr);
-		unsigned long b = idx / UMEM_HMM_BLOCK_PAGES;
-		unsigned long slot = idx % UMEM_HMM_BLOCK_PAGES;
-		unsigned long *block = umem->entries[b];
-		unsigned long e;
+	for (addr = start; addr < end;) {
+		struct umem_hmm_block *blk = umem_hmm_block(umem, addr);
+		u64 next = umem_hmm_block_end(addr, end);
 
-		if (!block) {
+		if (!blk) {
 			/* Nothing was ever mapped in this block. */
-			addr = ALIGN_DOWN(addr, UMEM_HMM_BLOCK_SIZE) +
-			       UMEM_HMM_BLOCK_SIZE - PAGE_SIZE;
+			addr = next;
 			continue;
 		}
-		e = block[slot];
-		if (!(e & UMEM_HMM_VALID))
-			continue;
+		for (; addr < next; addr += PAGE_SIZE) {
+			unsigned long slot = umem_hmm_slot(umem, addr);
+			unsigned long e = blk->entries[slot];
 
-		if (umem_hmm_bus_dma(umem)) {
-			if (!(e & UMEM_HMM_HUGE))
-				ib_dma_unmap_page(ibdev, umem->dma[b][slot],
-						  PAGE_SIZE, DMA_BIDIRECTIONAL);
-			else if (!slot)
-				ib_dma_unmap_page(ibdev, umem->dma[b][0],
-						  UMEM_HMM_BLOCK_SIZE,
-						  DMA_BIDIRECTIONAL);
+			if (!(e & UMEM_HMM_VALID))
+				continue;
+			if (umem_hmm_bus_dma(umem)) {
+				if (!(e & UMEM_HMM_HUGE))
+					ib_dma_unmap_page(ibdev, blk->dma[slot],
+							  PAGE_SIZE, DMA_BIDIRECTIONAL);
+				else if (!slot)
+					ib_dma_unmap_page(ibdev, blk->dma[0],
+							  UMEM_HMM_BLOCK_SIZE,
+							  DMA_BIDIRECTIONAL);
+			}
+			/*
+			 * The CPU mapping still exists (invalidation runs
+			 * before the page tables change), so the page is
+			 * alive; our write lock keeps other invalidations
+			 * from racing with set_page_dirty.
+			 */
+			if (e & UMEM_HMM_DIRTY)
+				set_page_dirty(compound_head(pfn_to_page(e & UMEM_HMM_PFN_MASK)));
+			blk->entries[slot] = 0;
+			unmapped++;
 		}
-		/*
-		 * The CPU mapping still exists (invalidation runs before the
-		 * page tables change), so the page is alive; our write lock
-		 * keeps other invalidations from racing with set_page_dirty.
-		 */
-		if (e & UMEM_HMM_DIRTY)
-			set_page_dirty(compound_head(pfn_to_page(e & UMEM_HMM_PFN_MASK)));
-		block[slot] = 0;
-		unmapped++;
 	}
 
 	umem->npages -= unmapped;
@@ -108,14 +108,14 @@ static bool umem_hmm_mapped_in(struct ib_umem_hmm *umem, u64 start, u64 end)
 		return false;
 	start = max(start, umem_hmm_start_page(umem));
 	end = min(end, umem_hmm_end_page(umem));
-	for (addr = start; addr < end; addr += PAGE_SIZE) {
-		unsigned long *e = umem_hmm_entry(umem, addr);
+	for (addr = start; addr < end;) {
+		struct umem_hmm_block *blk = umem_hmm_block(umem, addr);
+		u64 next = umem_hmm_block_end(addr, end);
 
-		if (!e)
-			addr = ALIGN_DOWN(addr, UMEM_HMM_BLOCK_SIZE) +
-			       UMEM_HMM_BLOCK_SIZE - PAGE_SIZE;
-		else if (*e & UMEM_HMM_VALID)
-			return true;
+		for (; blk && addr < next; addr += PAGE_SIZE)
+			if (blk->entries[umem_hmm_slot(umem, addr)] & UMEM_HMM_VALID)
+				return true;
+		addr = next;
 	}
 	return false;
 }
@@ -159,43 +159,39 @@ static const struct mmu_interval_notifier_ops umem_hmm_notifier_ops = {
 	.invalidate = umem_hmm_invalidate,
 };
 
+/* The bytes one block's tracking takes, with its xarray slot. */
+static size_t umem_hmm_block_bytes(const struct ib_umem_hmm *umem)
+{
+	return sizeof(struct umem_hmm_block) + sizeof(void *) +
+	       (umem_hmm_bus_dma(umem) ?
+		UMEM_HMM_BLOCK_PAGES * sizeof(dma_addr_t) : 0);
+}
+
 /* Make sure the blocks covering [start, end) exist.  No lock is held. */
 int umem_hmm_alloc_blocks(struct ib_umem_hmm *umem, u64 start, u64 end)
 {
+	size_t size = umem_hmm_block_bytes(umem) - sizeof(void *);
 	unsigned long b, last;
 
 	b = umem_hmm_index(umem, start) / UMEM_HMM_BLOCK_PAGES;
 	last = umem_hmm_index(umem, end - 1) / UMEM_HMM_BLOCK_PAGES;
 	for (; b <= last; b++) {
-		unsigned long *entries;
-		dma_addr_t *dma = NULL;
+		struct umem_hmm_block *blk, *old;
 
-		if (READ_ONCE(umem->entries[b]))
+		if (xa_load(&umem->blocks, b))
 			continue;
-		entries = kcalloc(UMEM_HMM_BLOCK_PAGES, sizeof(*entries), GFP_KERNEL);
-		if (!entries)
+		blk = kzalloc(size, GFP_KERNEL);
+		if (!blk)
 			return -ENOMEM;
-		if (umem_hmm_bus_dma(umem)) {
-			dma = kcalloc(UMEM_HMM_BLOCK_PAGES, sizeof(*dma), GFP_KERNEL);
-			if (!dma) {
-				kfree(entries);
-				return -ENOMEM;
-			}
-		}
 		/* Two faults may race to allocate the same block. */
-		down_write(&umem->lock);
-		if (!umem->entries[b]) {
-			if (dma)
-				umem->dma[b] = dma;
-			WRITE_ONCE(umem->entries[b], entries);
-			umem_hmm_account_tracking(umem, UMEM_HMM_BLOCK_PAGES *
-				(sizeof(*entries) + (dma ? sizeof(*dma) : 0)));
-			entries = NULL;
-			dma = NULL;
+		old = xa_cmpxchg(&umem->blocks, b, NULL, blk, GFP_KERNEL);
+		if (old) {
+			kfree(blk);
+			if (xa_is_err(old))
+				return xa_err(old);
+			continue;
 		}
-		up_write(&umem->lock);
-		kfree(entries);
-		kfree(dma);
+		umem_hmm_account_tracking(umem, umem_hmm_block_bytes(umem));
 	}
 	return 0;
 }
@@ -208,7 +204,6 @@ struct ib_umem_hmm *umem_hmm_alloc_leaf(struct ib_umem_hmm_device *hdev,
 					void *priv)
 {
 	struct ib_umem_hmm *umem;
-	size_t top;
 	int ret;
 
 	umem = kzalloc(sizeof(*umem), GFP_KERNEL);
@@ -228,19 +223,7 @@ struct ib_umem_hmm *umem_hmm_alloc_leaf(struct ib_umem_hmm_device *hdev,
 	refcount_set(&umem->users, 1);
 
 	umem->base = ALIGN_DOWN(addr, UMEM_HMM_BLOCK_SIZE);
-	umem->nblocks = (ALIGN(addr + length, UMEM_HMM_BLOCK_SIZE) - umem->base) >>
-			UMEM_HMM_BLOCK_SHIFT;
-	top = umem->nblocks * sizeof(*umem->entries);
-	ret = -ENOMEM;
-	umem->entries = kvzalloc(top, GFP_KERNEL);
-	if (!umem->entries)
-		goto err_free;
-	if (umem_hmm_bus_dma(umem)) {
-		umem->dma = kvzalloc(top, GFP_KERNEL);
-		if (!umem->dma)
-			goto err_free;
-		top *= 2;
-	}
+	xa_init(&umem->blocks);
 
 	mmgrab(mm);
 	ret = mmu_interval_notifier_insert(&umem->notifier, mm,
@@ -250,23 +233,18 @@ struct ib_umem_hmm *umem_hmm_alloc_leaf(struct ib_umem_hmm_device *hdev,
 					   &umem_hmm_notifier_ops);
 	if (ret) {
 		mmdrop(mm);
-		goto err_free;
+		kfree(umem);
+		return ERR_PTR(ret);
 	}
-	umem_hmm_account_tracking(umem, top);
 	umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_UMEMS, 1);
 	return umem;
-
-err_free:
-	kvfree(umem->dma);
-	kvfree(umem->entries);
-	kfree(umem);
-	return ERR_PTR(ret);
 }
 
 void umem_hmm_free_leaf(struct ib_umem_hmm *umem)
 {
+	struct umem_hmm_block *blk;
 	unsigned long b;
-	s64 bytes;
+	s64 bytes = 0;
 
 	/* After this no invalidation runs, nor will run, on the umem. */
 	mmu_interval_notifier_remove(&umem->notifier);
@@ -275,22 +253,11 @@ void umem_hmm_free_leaf(struct ib_umem_hmm *umem)
 	umem_hmm_unmap(umem, umem_hmm_start_page(umem), umem_hmm_end_page(umem));
 	up_write(&umem->lock);
 
-	bytes = umem->nblocks * sizeof(*umem->entries);
-	for (b = 0; b < umem->nblocks; b++) {
-		if (!umem->entries[b])
-			continue;
-		kfree(umem->entries[b]);
-		bytes += UMEM_HMM_BLOCK_PAGES * sizeof(unsigned long);
-		if (umem->dma) {
-			kfree(umem->dma[b]);
-			bytes += UMEM_HMM_BLOCK_PAGES * sizeof(dma_addr_t);
-		}
+	xa_for_each(&umem->blocks, b, blk) {
+		kfree(blk);
+		bytes += umem_hmm_block_bytes(umem);
 	}
-	if (umem->dma) {
-		kvfree(umem->dma);
-		bytes += umem->nblocks * sizeof(*umem->dma);
-	}
-	kvfree(umem->entries);
+	xa_destroy(&umem->blocks);
 	umem_hmm_account_tracking(umem, -bytes);
 	umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_UMEMS, -1);
 	mmdrop(umem->mm);
@@ -312,9 +279,9 @@ static bool umem_hmm_access_ok(u64 addr, u64 length)
  * @ops: driver callbacks (may be NULL)
  * @priv: driver data, in umem->priv
  *
- * Nothing is faulted, pinned or charged to RLIMIT_MEMLOCK, and the cost
- * does not grow with the pages of the range (only a table of one pointer
- * per 2 MiB is allocated).  Must be called in the context of the process
+ * Nothing is faulted, pinned or charged to RLIMIT_MEMLOCK, and nothing is
+ * allocated in proportion to the length: page tracking comes with the
+ * first fault in each 2 MiB.  Must be called in the context of the process
  * whose memory is mirrored.
  *
  * Return: the umem, or ERR_PTR(-EINVAL) for an empty range or one that

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
 struct check_case {
 	const char *name;
 	int (*fn)(void);	/* 0: pass */

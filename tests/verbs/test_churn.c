@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
  * sodp verbs test: mm churn under ODP traffic.  One thread RDMA WRITEs
- * whole pages of stamps into an ODP region, another RDMA READs them back,
- * a third zaps, replaces, write-protects and fork-shares the same pages.
- * At the end every page holds what the model allows: a stamp some
- * successful write put there and that nothing provably came after, or
- * zeros if a zap may have come after the last write; reads never see
- * another page's data.
+ * whole pages of stamps into an ODP region, another SENDs them into
+ * receive buffers in the same pages, another RDMA READs them back, another
+ * runs atomics on a counter in one more page of the region, and the last
+ * zaps, replaces, write-protects and fork-shares all those pages.  At the
+ * end every page holds what the model allows: a stamp some successful
+ * write or receive put there and that nothing provably came after, or
+ * zeros if a zap may have come after the last one; reads never see
+ * another page's data; every atomic found the counter where the previous
+ * one left it, or zeroed by a zap that may have come in between.
  *
  * Copyright (c) 2026 The sodp authors.
  */
@@ -23,7 +26,8 @@
 #include "vt.h"
 
 #define PAGE	4096UL
-#define NPAGES	16
+#define NPAGES	16		/* stamped pages; one more holds the counter */
+#define COUNTER	NPAGES
 #define MAXEV	2000
 
 struct ev {
@@ -42,8 +46,11 @@ struct churn {
 	char *t;			/* the churned target, in an ODP MR */
 	struct ibv_mr *tmr;
 	double stop;
-	struct cpage pg[NPAGES];
-	unsigned long writes, reads, failed, zaps, bad_reads, reconnects;
+	struct cpage pg[NPAGES + 1];
+	unsigned long writes, recvs, reads, atomics, failed, zaps, bad_reads,
+		      bad_atomics, reconnects;
+	uint64_t counter;		/* the atomics' model of the counter */
+	double counter_last;		/* start of the last atomic that ran */
 };
 
 static void add(struct cpage *p, struct ev *list, int *n, struct ev e)
@@ -65,19 +72,25 @@ static int pair(struct churn *c, struct vt_qp *a, struct vt_qp *b)
 	return vt_connect(c->d, a, b);
 }
 
-static void *writer(void *arg)
+/*
+ * Whole pages of stamps into the churned pages: by RDMA WRITE, or by SEND
+ * into a receive buffer there.  Each success is a write of the model.
+ */
+static int stamp_pages(struct churn *c, bool send, uint64_t rnd, uint64_t seq)
 {
-	struct churn *c = arg;
-	uint64_t *page = aligned_alloc(PAGE, PAGE), rnd = 11, seq = 0;
+	uint64_t *page = aligned_alloc(PAGE, PAGE);
 	struct ibv_mr *mr = ibv_reg_mr(c->d->pd, page, PAGE, VT_ALL_ACCESS);
 	struct vt_qp a = { 0 }, b = { 0 };
 	struct ibv_wc wc;
+	int ret = 0;
 
 	if (!mr || pair(c, &a, &b))
-		return (void *)1;
+		return 1;
 	while (now_s() < c->stop) {
 		int i = xrand(&rnd) % NPAGES;
 		struct ibv_sge s = { (uintptr_t)page, PAGE, mr->lkey };
+		struct ibv_sge r = { (uintptr_t)c->t + i * PAGE, PAGE, c->tmr->lkey };
+		bool ok;
 		struct ev e;
 
 		if (c->pg[i].nw >= MAXEV)
@@ -86,26 +99,134 @@ static void *writer(void *arg)
 		for (size_t w = 0; w < PAGE / 8; w++)
 			page[w] = e.stamp;
 		e.start = now_s();
-		if (vt_post_send(a.qp, IBV_WR_RDMA_WRITE, seq, &s, 1,
-				 (uintptr_t)c->t + i * PAGE, c->tmr->rkey, 0) ||
-		    vt_poll(a.scq, &wc, 30))
-			return (void *)2;
+		if (send) {
+			if (vt_post_recv(b.qp, seq, &r, 1) ||
+			    vt_post_send(a.qp, IBV_WR_SEND, seq, &s, 1, 0, 0, 0) ||
+			    vt_poll(b.rcq, &wc, 30)) {
+				ret = 2;
+				break;
+			}
+			ok = wc.status == IBV_WC_SUCCESS;
+			/* The sender's completion, whatever it is. */
+			if (vt_poll(a.scq, &wc, 30)) {
+				ret = 2;
+				break;
+			}
+			ok = ok && wc.status == IBV_WC_SUCCESS;
+		} else {
+			if (vt_post_send(a.qp, IBV_WR_RDMA_WRITE, seq, &s, 1,
+					 (uintptr_t)c->t + i * PAGE, c->tmr->rkey, 0) ||
+			    vt_poll(a.scq, &wc, 30)) {
+				ret = 2;
+				break;
+			}
+			ok = wc.status == IBV_WC_SUCCESS;
+		}
 		e.end = now_s();
-		if (wc.status == IBV_WC_SUCCESS) {
+		if (ok) {
 			add(&c->pg[i], c->pg[i].writes, &c->pg[i].nw, e);
-			c->writes++;
+			if (send)
+				c->recvs++;
+			else
+				c->writes++;
 		} else {
 			/* Write-protected at that moment: the QP is in error. */
 			c->failed++;
 			c->reconnects++;
-			if (pair(c, &a, &b))
-				return (void *)3;
+			if (pair(c, &a, &b)) {
+				ret = 3;
+				break;
+			}
 		}
 	}
 	vt_qp_destroy(&a);
 	vt_qp_destroy(&b);
 	ibv_dereg_mr(mr);
 	free(page);
+	return ret;
+}
+
+static void *writer(void *arg)
+{
+	return (void *)(uintptr_t)stamp_pages(arg, false, 11, 0);
+}
+
+static void *sender(void *arg)
+{
+	return (void *)(uintptr_t)stamp_pages(arg, true, 14, 1ULL << 32);
+}
+
+/* Did a zap of @page end after @t (so that it may have come after it)? */
+static bool zapped_since(struct cpage *page, double t)
+{
+	bool ret = false;
+
+	pthread_mutex_lock(&page->lock);
+	for (int k = 0; k < page->nz && !ret; k++)
+		ret = page->zaps[k].end > t;
+	pthread_mutex_unlock(&page->lock);
+	return ret;
+}
+
+/*
+ * Alternating FETCH_AND_ADD(1) and CMP_AND_SWP(counter, counter + 1) on
+ * the counter page.  Each must find the value the last one left, or zero
+ * if a zap may have come since that one started.  A failed atomic (the
+ * page write-protected) changes nothing.
+ */
+static void *atomics(void *arg)
+{
+	struct churn *c = arg;
+	uint64_t *orig = aligned_alloc(PAGE, PAGE), rnd = 15;
+	struct ibv_mr *mr = ibv_reg_mr(c->d->pd, orig, PAGE, VT_ALL_ACCESS);
+	struct cpage *cp = &c->pg[COUNTER];
+	struct vt_qp a = { 0 }, b = { 0 };
+	struct ibv_wc wc;
+
+	if (!mr || pair(c, &a, &b))
+		return (void *)1;
+	c->counter_last = -1;
+	while (now_s() < c->stop) {
+		bool cas = xrand(&rnd) & 1;
+		struct ibv_send_wr wr = {
+			.sg_list = &(struct ibv_sge){ (uintptr_t)orig, 8, mr->lkey },
+			.num_sge = 1, .send_flags = IBV_SEND_SIGNALED,
+			.opcode = cas ? IBV_WR_ATOMIC_CMP_AND_SWP :
+					IBV_WR_ATOMIC_FETCH_AND_ADD,
+			.wr.atomic = {
+				.remote_addr = (uintptr_t)c->t + COUNTER * PAGE,
+				.rkey = c->tmr->rkey,
+				.compare_add = cas ? c->counter : 1,
+				.swap = c->counter + 1,
+			},
+		}, *bad;
+		double start = now_s();
+
+		if (ibv_post_send(a.qp, &wr, &bad) || vt_poll(a.scq, &wc, 30))
+			return (void *)2;
+		if (wc.status != IBV_WC_SUCCESS) {
+			c->failed++;
+			c->reconnects++;
+			if (pair(c, &a, &b))
+				return (void *)3;
+			continue;
+		}
+		c->atomics++;
+		if (*orig != c->counter &&
+		    (*orig || !zapped_since(cp, c->counter_last))) {
+			if (!c->bad_atomics++)
+				fprintf(stderr, "atomic found %#llx, expected %#llx\n",
+					(unsigned long long)*orig,
+					(unsigned long long)c->counter);
+		}
+		/* Both add one when they find what they expect. */
+		c->counter = cas && *orig != c->counter ? *orig : *orig + 1;
+		c->counter_last = start;
+	}
+	vt_qp_destroy(&a);
+	vt_qp_destroy(&b);
+	ibv_dereg_mr(mr);
+	free(orig);
 	return NULL;
 }
 
@@ -159,7 +280,7 @@ static void *churner(void *arg)
 	uint64_t rnd = 13;
 
 	while (now_s() < c->stop) {
-		int i = xrand(&rnd) % NPAGES;
+		int i = xrand(&rnd) % (NPAGES + 1);
 		char *p = c->t + i * PAGE;
 		struct ev e = { .start = now_s() };
 		pid_t pid;
@@ -242,39 +363,51 @@ int test_odp_churn(void)
 	struct vt_dev d;
 	struct churn *c = calloc(1, sizeof(*c));
 	double seconds = getenv("SODP_CHURN_SECONDS") ? atof(getenv("SODP_CHURN_SECONDS")) : 8;
-	pthread_t t[3];
-	void *ret[3];
+	void *(*const thread[])(void *) = { writer, sender, reader, atomics, churner };
+	pthread_t t[ARRAY_SIZE(thread)];
+	void *ret;
+	uint64_t counter;
 	int bad = 0;
 
 	CHECK(c);
 	CHECK_EQ(vt_open(&d), 0);
 	c->d = &d;
-	c->t = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE,
+	c->t = mmap(NULL, (NPAGES + 1) * PAGE, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECK(c->t != MAP_FAILED);
-	c->tmr = ibv_reg_mr(d.pd, c->t, NPAGES * PAGE, VT_ALL_ACCESS | IBV_ACCESS_ON_DEMAND);
+	c->tmr = ibv_reg_mr(d.pd, c->t, (NPAGES + 1) * PAGE,
+			    VT_ALL_ACCESS | IBV_ACCESS_ON_DEMAND);
 	CHECK(c->tmr);
-	for (int i = 0; i < NPAGES; i++)
+	for (int i = 0; i <= NPAGES; i++)
 		pthread_mutex_init(&c->pg[i].lock, NULL);
 	c->stop = now_s() + seconds;
-	CHECK_EQ(pthread_create(&t[0], NULL, writer, c), 0);
-	CHECK_EQ(pthread_create(&t[1], NULL, reader, c), 0);
-	CHECK_EQ(pthread_create(&t[2], NULL, churner, c), 0);
-	for (int i = 0; i < 3; i++) {
-		pthread_join(t[i], &ret[i]);
-		CHECK(ret[i] == NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(thread); i++)
+		CHECK_EQ(pthread_create(&t[i], NULL, thread[i], c), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(thread); i++) {
+		pthread_join(t[i], &ret);
+		CHECK(ret == NULL);
 	}
 	for (int i = 0; i < NPAGES; i++)
 		bad += check_page(c, i);
-	printf("odp churn: %lu writes, %lu reads, %lu failed (write-protected), "
-	       "%lu reconnects, %lu zaps, %lu bad reads, %d bad pages\n",
-	       c->writes, c->reads, c->failed, c->reconnects, c->zaps,
-	       c->bad_reads, bad);
+	/* The counter as the last atomic left it, or zapped after it began. */
+	counter = *(uint64_t *)(c->t + COUNTER * PAGE);
+	if (counter != c->counter &&
+	    (counter || !zapped_since(&c->pg[COUNTER], c->counter_last))) {
+		fprintf(stderr, "counter is %#llx, the atomics left %#llx\n",
+			(unsigned long long)counter, (unsigned long long)c->counter);
+		bad++;
+	}
+	printf("odp churn: %lu writes, %lu receives, %lu reads, %lu atomics, "
+	       "%lu failed (write-protected), %lu reconnects, %lu zaps, "
+	       "%lu bad reads, %lu bad atomics, %d bad pages\n",
+	       c->writes, c->recvs, c->reads, c->atomics, c->failed,
+	       c->reconnects, c->zaps, c->bad_reads, c->bad_atomics, bad);
 	CHECK_EQ(bad, 0);
 	CHECK_EQ(c->bad_reads, 0);
-	CHECK(c->writes > 50 && c->zaps > 50);
+	CHECK_EQ(c->bad_atomics, 0);
+	CHECK(c->writes > 50 && c->recvs > 50 && c->atomics > 50 && c->zaps > 50);
 	ibv_dereg_mr(c->tmr);
-	munmap(c->t, NPAGES * PAGE);
+	munmap(c->t, (NPAGES + 1) * PAGE);
 	vt_close(&d);
 	free(c);
 	return 0;

@@ -17,7 +17,7 @@
 
 /* Sizes that cross nothing, a packet (1024 B MTU), pages, and more. */
 static const size_t sizes[] = { 1, 63, 1023, 1024, 1025, 4096, 4099, 65543, 300001 };
-#define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
+#define NSIZES ARRAY_SIZE(sizes)
 #define BUF (1 << 20)
 
 struct pair {

@@ -1,0 +1,623 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * sodp-fuzz, verbs mode: random but valid-ish sequences of verbs on pools
+ * of PDs, CQs, QPs (RC and UD, connected to each other), SRQs, AHs and MRs
+ * (pinned, ODP, implicit) over buffers that are zapped, replaced and
+ * write-protected meanwhile.  Every call must succeed or return a
+ * documented error; every completion must carry a valid status.  Beside
+ * the pools, a known RC pair moves checked data through an ODP region
+ * after every few random steps.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "../lib/pattern.h"
+#include "fuzz.h"
+#include "vt.h"
+
+#define NPD	3
+#define NCQ	6
+#define NQP	8
+#define NSRQ	3
+#define NAH	3
+#define NMR	10
+#define NBUF	4
+#define BUF_LEN	(1UL << 20)
+#define CHECK_LEN (256UL << 10)
+
+struct vstate {
+	struct fuzz *f;
+	struct vt_dev d;		/* the checked pair's device and PD */
+	int gid_tbl_len;
+	struct ibv_pd *pd[NPD];
+	struct ibv_cq *cq[NCQ];
+	struct ibv_qp *qp[NQP];
+	struct ibv_srq *srq[NSRQ];
+	struct ibv_ah *ah[NAH];
+	struct ibv_mr *mr[NMR];
+	char *buf[NBUF];
+	/* the checked pair */
+	struct vt_qp a, b;
+	char *src, *dst;
+	struct ibv_mr *smr, *dmr;
+};
+
+#define PICK(v, arr) ((arr)[fuzz_below((v)->f, sizeof(arr) / sizeof((arr)[0]))])
+
+static const int access_bits[] = {
+	IBV_ACCESS_LOCAL_WRITE, IBV_ACCESS_REMOTE_WRITE, IBV_ACCESS_REMOTE_READ,
+	IBV_ACCESS_REMOTE_ATOMIC, IBV_ACCESS_ON_DEMAND, IBV_ACCESS_MW_BIND,
+	IBV_ACCESS_ZERO_BASED, IBV_ACCESS_RELAXED_ORDERING, 1 << 25,
+};
+
+static int random_access(struct fuzz *f)
+{
+	int access = 0;
+
+	for (size_t i = 0; i < sizeof(access_bits) / sizeof(access_bits[0]); i++)
+		if (fuzz_chance(f, 2))
+			access |= access_bits[i];
+	return access;
+}
+
+/* An address: mostly inside a buffer, sometimes anywhere at all. */
+static uint64_t random_addr(struct vstate *v, uint64_t *room)
+{
+	struct fuzz *f = v->f;
+	char *b = v->buf[fuzz_below(f, NBUF)];
+	uint64_t off = fuzz_below(f, BUF_LEN);
+
+	*room = BUF_LEN - off;
+	if (fuzz_chance(f, 10)) {
+		*room = 0;
+		return fuzz_edgy(f);
+	}
+	return (uintptr_t)b + off;
+}
+
+static uint32_t random_lkey(struct vstate *v, bool remote)
+{
+	struct ibv_mr *mr = PICK(v, v->mr);
+
+	if (!mr || fuzz_chance(v->f, 16))
+		return fuzz_edgy(v->f);
+	return remote ? mr->rkey : mr->lkey;
+}
+
+static void do_pd(struct vstate *v)
+{
+	struct ibv_pd **pd = &PICK(v, v->pd);
+
+	if (!*pd) {
+		*pd = ibv_alloc_pd(v->d.ctx);
+		fuzz_result(v->f, "alloc_pd", *pd ? 0 : errno);
+	} else {
+		int err = ibv_dealloc_pd(*pd);
+
+		fuzz_result(v->f, "dealloc_pd", err);
+		if (!err)
+			*pd = NULL;
+	}
+}
+
+static void do_cq(struct vstate *v)
+{
+	struct ibv_cq **cq = &PICK(v, v->cq);
+	int err;
+
+	if (!*cq) {
+		int cqe = fuzz_chance(v->f, 4) ? (int)fuzz_edgy(v->f) : 1 + (int)fuzz_below(v->f, 256);
+
+		*cq = ibv_create_cq(v->d.ctx, cqe, NULL, NULL, 0);
+		fuzz_result(v->f, "create_cq", *cq ? 0 : errno);
+	} else if (fuzz_chance(v->f, 3)) {
+		err = ibv_resize_cq(*cq, (int)fuzz_below(v->f, 1024));
+		fuzz_result(v->f, "resize_cq", err);
+	} else {
+		err = ibv_destroy_cq(*cq);
+		fuzz_result(v->f, "destroy_cq", err);
+		if (!err)
+			*cq = NULL;
+	}
+}
+
+static void do_qp_create(struct vstate *v, struct ibv_qp **qp)
+{
+	struct fuzz *f = v->f;
+	struct ibv_qp_init_attr a = {
+		.send_cq = PICK(v, v->cq), .recv_cq = PICK(v, v->cq),
+		.srq = fuzz_chance(f, 3) ? PICK(v, v->srq) : NULL,
+		.cap = {
+			.max_send_wr = fuzz_chance(f, 8) ? fuzz_edgy(f) : fuzz_below(f, 64),
+			.max_recv_wr = fuzz_chance(f, 8) ? fuzz_edgy(f) : fuzz_below(f, 64),
+			.max_send_sge = fuzz_chance(f, 8) ? fuzz_edgy(f) : fuzz_below(f, 5),
+			.max_recv_sge = fuzz_chance(f, 8) ? fuzz_edgy(f) : fuzz_below(f, 5),
+			.max_inline_data = fuzz_chance(f, 8) ? fuzz_edgy(f) : fuzz_below(f, 300),
+		},
+		.qp_type = fuzz_chance(f, 8) ? fuzz_below(f, 12) :
+			   fuzz_chance(f, 2) ? IBV_QPT_RC : IBV_QPT_UD,
+		.sq_sig_all = fuzz_below(f, 2),
+	};
+	struct ibv_pd *pd = PICK(v, v->pd);
+
+	/* libibverbs itself dereferences these: not the kernel's to check. */
+	if (!pd || !a.send_cq || !a.recv_cq)
+		return;
+	*qp = ibv_create_qp(pd, &a);
+	fuzz_result(f, "create_qp", *qp ? 0 : errno);
+}
+
+/* The next step towards RTS, connected to a QP of the pool. */
+static void valid_modify(struct vstate *v, struct ibv_qp *qp, struct ibv_qp_attr *a,
+			 int *mask)
+{
+	struct ibv_qp *peer = PICK(v, v->qp);
+	struct ibv_qp_attr cur;
+	struct ibv_qp_init_attr init;
+
+	memset(a, 0, sizeof(*a));
+	if (ibv_query_qp(qp, &cur, IBV_QP_STATE, &init))
+		cur.qp_state = IBV_QPS_ERR;
+	switch (cur.qp_state) {
+	case IBV_QPS_RESET:
+		a->qp_state = IBV_QPS_INIT;
+		a->port_num = 1;
+		*mask = IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT;
+		if (qp->qp_type == IBV_QPT_UD) {
+			a->qkey = 0x11111111;
+			*mask |= IBV_QP_QKEY;
+		} else {
+			a->qp_access_flags = random_access(v->f) & 0xf;
+			*mask |= IBV_QP_ACCESS_FLAGS;
+		}
+		break;
+	case IBV_QPS_INIT:
+		a->qp_state = IBV_QPS_RTR;
+		*mask = IBV_QP_STATE;
+		if (qp->qp_type != IBV_QPT_UD) {
+			a->path_mtu = IBV_MTU_1024;
+			a->dest_qp_num = peer ? peer->qp_num : qp->qp_num;
+			a->rq_psn = 0;
+			a->max_dest_rd_atomic = 4;
+			a->min_rnr_timer = 1;
+			a->ah_attr.is_global = 1;
+			a->ah_attr.grh.dgid = v->d.gid;
+			a->ah_attr.grh.sgid_index = v->d.gid_index;
+			a->ah_attr.grh.hop_limit = 1;
+			a->ah_attr.port_num = 1;
+			*mask |= IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
+				 IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
+				 IBV_QP_MIN_RNR_TIMER;
+		}
+		break;
+	case IBV_QPS_RTR:
+		a->qp_state = IBV_QPS_RTS;
+		*mask = IBV_QP_STATE | IBV_QP_SQ_PSN;
+		if (qp->qp_type != IBV_QPT_UD) {
+			a->timeout = 1;
+			a->retry_cnt = 1;
+			a->rnr_retry = 1;
+			a->max_rd_atomic = 4;
+			*mask |= IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
+				 IBV_QP_RNR_RETRY | IBV_QP_MAX_QP_RD_ATOMIC;
+		}
+		break;
+	default:
+		a->qp_state = IBV_QPS_RESET;
+		*mask = IBV_QP_STATE;
+		break;
+	}
+}
+
+static void do_qp(struct vstate *v)
+{
+	struct fuzz *f = v->f;
+	struct ibv_qp **qp = &PICK(v, v->qp);
+	struct ibv_qp_attr a;
+	int mask, err;
+
+	if (!*qp) {
+		do_qp_create(v, qp);
+		return;
+	}
+	switch (fuzz_below(f, 8)) {
+	case 0:
+		err = ibv_destroy_qp(*qp);
+		fuzz_result(f, "destroy_qp", err);
+		if (!err)
+			*qp = NULL;
+		return;
+	case 1:
+		/* Anything at all. */
+		memset(&a, 0, sizeof(a));
+		for (size_t i = 0; i < sizeof(a); i += 8) {
+			uint64_t r = fuzz_rand(f);
+
+			memcpy((char *)&a + i, &r, sizeof(a) - i < 8 ? sizeof(a) - i : 8);
+		}
+		mask = (int)fuzz_rand(f);
+		break;
+	default:
+		valid_modify(v, *qp, &a, &mask);
+		if (fuzz_chance(f, 6))
+			mask ^= 1 << fuzz_below(f, 26);
+		break;
+	}
+	fuzz_result(f, "modify_qp", ibv_modify_qp(*qp, &a, mask));
+}
+
+static void do_srq(struct vstate *v)
+{
+	struct fuzz *f = v->f;
+	struct ibv_srq **srq = &PICK(v, v->srq);
+	struct ibv_pd *pd = PICK(v, v->pd);
+	int err;
+
+	if (!*srq) {
+		struct ibv_srq_init_attr a = { .attr = {
+			.max_wr = fuzz_chance(f, 6) ? fuzz_edgy(f) : 1 + fuzz_below(f, 64),
+			.max_sge = fuzz_chance(f, 6) ? fuzz_edgy(f) : 1 + fuzz_below(f, 4),
+			.srq_limit = fuzz_below(f, 8),
+		} };
+
+		if (!pd)
+			return;
+		*srq = ibv_create_srq(pd, &a);
+		fuzz_result(f, "create_srq", *srq ? 0 : errno);
+	} else if (fuzz_chance(f, 2)) {
+		struct ibv_srq_attr a = {
+			.max_wr = fuzz_below(f, 128), .srq_limit = fuzz_below(f, 128),
+		};
+
+		fuzz_result(f, "modify_srq",
+			    ibv_modify_srq(*srq, &a, fuzz_below(f, 4)));
+	} else {
+		err = ibv_destroy_srq(*srq);
+		fuzz_result(f, "destroy_srq", err);
+		if (!err)
+			*srq = NULL;
+	}
+}
+
+static void do_ah(struct vstate *v)
+{
+	struct fuzz *f = v->f;
+	struct ibv_ah **ah = &PICK(v, v->ah);
+	struct ibv_pd *pd = PICK(v, v->pd);
+
+	if (!*ah) {
+		struct ibv_ah_attr a = {
+			.is_global = 1, .port_num = fuzz_chance(f, 8) ? fuzz_below(f, 4) : 1,
+			.grh = {
+				.dgid = v->d.gid, .hop_limit = fuzz_below(f, 256),
+				.sgid_index = fuzz_chance(f, 4) ?
+					fuzz_below(f, v->gid_tbl_len + 2) :
+					(uint32_t)v->d.gid_index,
+				.flow_label = fuzz_rand(f),
+				.traffic_class = fuzz_rand(f),
+			},
+			.sl = fuzz_below(f, 16),
+		};
+
+		if (fuzz_chance(f, 4))
+			a.grh.dgid.raw[15] ^= fuzz_rand(f);
+		if (!pd)
+			return;
+		*ah = ibv_create_ah(pd, &a);
+		fuzz_result(f, "create_ah", *ah ? 0 : errno);
+	} else {
+		int err = ibv_destroy_ah(*ah);
+
+		fuzz_result(f, "destroy_ah", err);
+		if (!err)
+			*ah = NULL;
+	}
+}
+
+static void do_mr(struct vstate *v)
+{
+	struct fuzz *f = v->f;
+	struct ibv_mr **mr = &PICK(v, v->mr);
+	struct ibv_pd *pd = PICK(v, v->pd);
+	uint64_t room, addr;
+	size_t len;
+	int err;
+
+	if (!*mr) {
+		if (!pd)
+			return;
+		if (fuzz_chance(f, 6)) {
+			*mr = ibv_reg_mr(pd, NULL, SIZE_MAX, random_access(f) | IBV_ACCESS_ON_DEMAND);
+			fuzz_result(f, "reg_mr implicit", *mr ? 0 : errno);
+			return;
+		}
+		addr = random_addr(v, &room);
+		len = fuzz_chance(f, 8) ? fuzz_edgy(f) : fuzz_below(f, room + 1);
+		*mr = ibv_reg_mr(pd, (void *)(uintptr_t)addr, len, random_access(f));
+		fuzz_result(f, "reg_mr", *mr ? 0 : errno);
+		return;
+	}
+	switch (fuzz_below(f, 3)) {
+	case 0:
+		addr = random_addr(v, &room);
+		err = ibv_rereg_mr(*mr, fuzz_below(f, 8), pd, (void *)(uintptr_t)addr,
+				   fuzz_below(f, room + 1), random_access(f));
+		fuzz_result(f, "rereg_mr", err ? errno : 0);
+		break;
+	case 1: {
+		struct ibv_sge sge[2];
+		int n = 1 + fuzz_below(f, 2);
+
+		for (int i = 0; i < n; i++) {
+			sge[i].addr = random_addr(v, &room);
+			sge[i].length = fuzz_below(f, room + 1);
+			sge[i].lkey = random_lkey(v, false);
+		}
+		err = ibv_advise_mr(pd ? pd : (*mr)->pd, fuzz_below(f, 4),
+				    fuzz_below(f, 3), sge, n);
+		fuzz_result(f, "advise_mr", err);
+		break;
+	}
+	default:
+		err = ibv_dereg_mr(*mr);
+		fuzz_result(f, "dereg_mr", err);
+		if (!err)
+			*mr = NULL;
+		break;
+	}
+}
+
+static const enum ibv_wr_opcode send_ops[] = {
+	IBV_WR_SEND, IBV_WR_SEND_WITH_IMM, IBV_WR_RDMA_WRITE,
+	IBV_WR_RDMA_WRITE_WITH_IMM, IBV_WR_RDMA_READ, IBV_WR_ATOMIC_CMP_AND_SWP,
+	IBV_WR_ATOMIC_FETCH_AND_ADD, IBV_WR_SEND_WITH_INV, IBV_WR_LOCAL_INV,
+	IBV_WR_BIND_MW, IBV_WR_TSO, 42,
+};
+
+static void random_sges(struct vstate *v, struct ibv_sge *sge, int n, bool inl)
+{
+	uint64_t room;
+
+	for (int i = 0; i < n; i++) {
+		sge[i].addr = random_addr(v, &room);
+		/* Inline data is copied by the provider, in this process. */
+		if (inl && !room) {
+			sge[i].addr = (uintptr_t)v->buf[0];
+			room = BUF_LEN;
+		}
+		sge[i].length = fuzz_chance(v->f, 8) && !inl ? fuzz_edgy(v->f) :
+				fuzz_below(v->f, room < 70000 ? room + 1 : 70000);
+		sge[i].lkey = random_lkey(v, false);
+	}
+}
+
+static void do_post(struct vstate *v)
+{
+	struct fuzz *f = v->f;
+	struct ibv_qp *qp = PICK(v, v->qp);
+	struct ibv_sge sge[2][4];
+	struct ibv_send_wr swr[2], *bad;
+	struct ibv_recv_wr rwr[2], *rbad;
+	int n = 1 + fuzz_below(f, 2);
+
+	if (!qp)
+		return;
+	if (fuzz_chance(f, 3)) {
+		for (int i = 0; i < n; i++) {
+			rwr[i] = (struct ibv_recv_wr){
+				.wr_id = fuzz_rand(f), .sg_list = sge[i],
+				.num_sge = fuzz_below(f, 5),
+				.next = i + 1 < n ? &rwr[i + 1] : NULL,
+			};
+			random_sges(v, sge[i], 4, false);
+		}
+		if (qp->srq)
+			fuzz_result(f, "post_srq_recv", ibv_post_srq_recv(qp->srq, rwr, &rbad));
+		else
+			fuzz_result(f, "post_recv", ibv_post_recv(qp, rwr, &rbad));
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		struct ibv_qp *peer = PICK(v, v->qp);
+		uint64_t room;
+		bool inl = fuzz_chance(f, 6);
+
+		swr[i] = (struct ibv_send_wr){
+			.wr_id = fuzz_rand(f), .sg_list = sge[i],
+			.num_sge = fuzz_below(f, 5),
+			.opcode = PICK(v, send_ops),
+			.send_flags = (fuzz_chance(f, 4) ? 0 : IBV_SEND_SIGNALED) |
+				      (inl ? IBV_SEND_INLINE : 0) |
+				      (fuzz_chance(f, 4) ? IBV_SEND_FENCE : 0) |
+				      (fuzz_chance(f, 4) ? IBV_SEND_SOLICITED : 0),
+			.imm_data = fuzz_rand(f),
+			.next = i + 1 < n ? &swr[i + 1] : NULL,
+		};
+		random_sges(v, sge[i], 4, inl);
+		if (swr[i].opcode == IBV_WR_ATOMIC_CMP_AND_SWP ||
+		    swr[i].opcode == IBV_WR_ATOMIC_FETCH_AND_ADD) {
+			swr[i].wr.atomic.remote_addr = random_addr(v, &room) & ~7ULL;
+			swr[i].wr.atomic.rkey = random_lkey(v, true);
+			swr[i].wr.atomic.compare_add = fuzz_rand(f);
+			swr[i].wr.atomic.swap = fuzz_rand(f);
+		} else if (qp->qp_type == IBV_QPT_UD) {
+			struct ibv_ah *ah = PICK(v, v->ah);
+
+			/* libibverbs dereferences the AH: the kernel checks its number. */
+			if (!ah)
+				return;
+			swr[i].wr.ud.ah = ah;
+			swr[i].wr.ud.remote_qpn = fuzz_chance(f, 8) ? fuzz_below(f, 3) :
+						  peer ? peer->qp_num : 1;
+			swr[i].wr.ud.remote_qkey = fuzz_chance(f, 2) ? 0x11111111 : fuzz_rand(f);
+		} else {
+			swr[i].wr.rdma.remote_addr = random_addr(v, &room);
+			swr[i].wr.rdma.rkey = random_lkey(v, true);
+		}
+	}
+	fuzz_result(f, "post_send", ibv_post_send(qp, swr, &bad));
+}
+
+static void do_poll(struct vstate *v)
+{
+	struct ibv_wc wc[16];
+
+	for (int i = 0; i < NCQ; i++) {
+		int n;
+
+		if (!v->cq[i])
+			continue;
+		n = ibv_poll_cq(v->cq[i], 16, wc);
+		if (n < 0) {
+			fuzz_result(v->f, "poll_cq", -n);
+			continue;
+		}
+		for (int k = 0; k < n; k++) {
+			v->f->completions++;
+			if (wc[k].status != IBV_WC_SUCCESS)
+				v->f->errors++;
+			if (wc[k].status > IBV_WC_GENERAL_ERR)
+				fuzz_violation(v->f, "completion status %d", wc[k].status);
+			if (wc[k].status == IBV_WC_SUCCESS && wc[k].opcode > IBV_WC_FETCH_ADD &&
+			    wc[k].opcode != IBV_WC_RECV && wc[k].opcode != IBV_WC_RECV_RDMA_WITH_IMM)
+				fuzz_violation(v->f, "completion opcode %d", wc[k].opcode);
+		}
+	}
+}
+
+/* The process changes its memory under the device's feet. */
+static void do_mm(struct vstate *v)
+{
+	struct fuzz *f = v->f;
+	char *b = v->buf[fuzz_below(f, NBUF)];
+	size_t off = fuzz_below(f, BUF_LEN / 4096) * 4096;
+	size_t len = 4096 * (1 + fuzz_below(f, 64));
+
+	if (off + len > BUF_LEN)
+		len = BUF_LEN - off;
+	switch (fuzz_below(f, 4)) {
+	case 0:
+		madvise(b + off, len, MADV_DONTNEED);
+		break;
+	case 1:
+		mmap(b + off, len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		break;
+	case 2:
+		/* Read-only for a while; the provider only reads (inline). */
+		mprotect(b + off, len, PROT_READ);
+		break;
+	default:
+		mprotect(b + off, len, PROT_READ | PROT_WRITE);
+		memset(b + off, (int)fuzz_rand(f), len);
+		break;
+	}
+}
+
+static void do_query(struct vstate *v)
+{
+	struct ibv_qp *qp = PICK(v, v->qp);
+	struct ibv_srq *srq = PICK(v, v->srq);
+	struct ibv_qp_attr qa;
+	struct ibv_qp_init_attr qi;
+	struct ibv_srq_attr sa;
+	struct ibv_port_attr pa;
+
+	if (qp)
+		fuzz_result(v->f, "query_qp", ibv_query_qp(qp, &qa, (int)fuzz_rand(v->f), &qi));
+	if (srq)
+		fuzz_result(v->f, "query_srq", ibv_query_srq(srq, &sa));
+	fuzz_result(v->f, "query_port",
+		    ibv_query_port(v->d.ctx, fuzz_chance(v->f, 4) ? fuzz_below(v->f, 4) : 1, &pa));
+}
+
+/* A transfer whose bytes are known, through an ODP region. */
+static void do_checked(struct vstate *v)
+{
+	struct fuzz *f = v->f;
+	size_t len = 1 + fuzz_below(f, CHECK_LEN / 2);
+	size_t off = fuzz_below(f, CHECK_LEN - len);
+	uint64_t seed = fuzz_rand(f);
+	bool read = fuzz_chance(f, 2);
+	struct ibv_sge s;
+	struct ibv_wc wc;
+	long bad;
+
+	if (fuzz_chance(f, 4))
+		madvise(v->dst, CHECK_LEN, MADV_DONTNEED);
+	if (read) {
+		/* READ the destination's bytes back into the source. */
+		fill_pattern(v->dst + off, len, seed, 0);
+		s = (struct ibv_sge){ (uintptr_t)v->src, len, v->smr->lkey };
+	} else {
+		fill_pattern(v->src, len, seed, 0);
+		s = (struct ibv_sge){ (uintptr_t)v->src, len, v->smr->lkey };
+	}
+	if (vt_post_send(v->a.qp, read ? IBV_WR_RDMA_READ : IBV_WR_RDMA_WRITE, 1,
+			 &s, 1, (uintptr_t)v->dst + off, v->dmr->rkey, 0) ||
+	    vt_poll(v->a.scq, &wc, 30)) {
+		fuzz_violation(f, "checked %s: no completion", read ? "READ" : "WRITE");
+		return;
+	}
+	if (wc.status != IBV_WC_SUCCESS) {
+		fuzz_violation(f, "checked %s of %zu bytes: %s", read ? "READ" : "WRITE",
+			       len, ibv_wc_status_str(wc.status));
+		return;
+	}
+	bad = check_pattern(read ? v->src : v->dst + off, len, seed, 0);
+	if (bad >= 0)
+		fuzz_violation(f, "checked %s of %zu bytes: byte %ld wrong",
+			       read ? "READ" : "WRITE", len, bad);
+	f->checked++;
+}
+
+int fuzz_verbs(struct fuzz *f)
+{
+	static void (*const action[])(struct vstate *) = {
+		do_pd, do_cq, do_qp, do_qp, do_qp, do_srq, do_ah, do_mr, do_mr,
+		do_post, do_post, do_post, do_post, do_poll, do_poll, do_mm,
+		do_query,
+	};
+	struct vstate *v = calloc(1, sizeof(*v));
+	struct ibv_port_attr pa;
+
+	if (!v || vt_open(&v->d))
+		return 1;
+	v->f = f;
+	if (ibv_query_port(v->d.ctx, 1, &pa))
+		return 1;
+	v->gid_tbl_len = pa.gid_tbl_len;
+	for (int i = 0; i < NBUF; i++) {
+		v->buf[i] = mmap(NULL, BUF_LEN, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (v->buf[i] == MAP_FAILED)
+			return 1;
+	}
+	v->src = malloc(CHECK_LEN);
+	v->dst = mmap(NULL, CHECK_LEN, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!v->src || v->dst == MAP_FAILED ||
+	    vt_qp_create(&v->d, &v->a, IBV_QPT_RC, 4, NULL, false) ||
+	    vt_qp_create(&v->d, &v->b, IBV_QPT_RC, 4, NULL, false) ||
+	    vt_connect(&v->d, &v->a, &v->b))
+		return 1;
+	v->smr = ibv_reg_mr(v->d.pd, v->src, CHECK_LEN, VT_ALL_ACCESS);
+	v->dmr = ibv_reg_mr(v->d.pd, v->dst, CHECK_LEN,
+			    VT_ALL_ACCESS | IBV_ACCESS_ON_DEMAND);
+	if (!v->smr || !v->dmr)
+		return 1;
+
+	while (now_s() < f->stop) {
+		f->iterations++;
+		action[fuzz_below(f, sizeof(action) / sizeof(action[0]))](v);
+		if (f->iterations % 16 == 0)
+			do_checked(v);
+	}
+	/* Everything else is left for the kernel to clean up at exit. */
+	return 0;
+}

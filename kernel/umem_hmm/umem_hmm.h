@@ -71,12 +71,23 @@ static inline unsigned long umem_hmm_slot(const struct ib_umem_hmm *umem,
 	return umem_hmm_index(umem, addr) % UMEM_HMM_BLOCK_PAGES;
 }
 
+static inline unsigned long umem_hmm_block_index(const struct ib_umem_hmm *umem,
+						 u64 addr)
+{
+	return umem_hmm_index(umem, addr) / UMEM_HMM_BLOCK_PAGES;
+}
+
+static inline u64 umem_hmm_block_start(const struct ib_umem_hmm *umem,
+				       unsigned long b)
+{
+	return umem->base + ((u64)b << UMEM_HMM_BLOCK_SHIFT);
+}
+
 /* The block holding the page at @addr, or NULL if it was never used. */
 static inline struct umem_hmm_block *
 umem_hmm_block(struct ib_umem_hmm *umem, u64 addr)
 {
-	return xa_load(&umem->blocks,
-		       umem_hmm_index(umem, addr) / UMEM_HMM_BLOCK_PAGES);
+	return xa_load(&umem->blocks, umem_hmm_block_index(umem, addr));
 }
 
 /* The end of the block holding @addr, or @end if that comes first. */

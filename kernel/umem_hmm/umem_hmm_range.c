@@ -28,7 +28,8 @@ static unsigned long umem_hmm_unmap(struct ib_umem_hmm *umem, u64 start,
 				    u64 end)
 {
 	struct ib_device *ibdev = umem->hdev->ibdev;
-	unsigned long unmapped = 0;
+	unsigned long unmapped = 0, b;
+	struct umem_hmm_block *blk;
 	u64 addr;
 
 	lockdep_assert_held_write(&umem->lock);
@@ -58,16 +59,13 @@ static unsigned long umem_hmm_unmap(struct ib_umem_hmm *umem, u64 start,
 		umem->ops->invalidate(umem, max(start, umem->address),
 				      min(end, ib_umem_hmm_end(umem)));
 
-	for (addr = start; addr < end;) {
-		struct umem_hmm_block *blk = umem_hmm_block(umem, addr);
-		u64 next = umem_hmm_block_end(addr, end);
+	/* Only blocks that were ever used: a range may span terabytes. */
+	xa_for_each_range(&umem->blocks, b, blk, umem_hmm_block_index(umem, start),
+			  umem_hmm_block_index(umem, end - 1)) {
+		u64 from = umem_hmm_block_start(umem, b);
+		u64 to = min(end, from + UMEM_HMM_BLOCK_SIZE);
 
-		if (!blk) {
-			/* Nothing was ever mapped in this block. */
-			addr = next;
-			continue;
-		}
-		for (; addr < next; addr += PAGE_SIZE) {
+		for (addr = max(start, from); addr < to; addr += PAGE_SIZE) {
 			unsigned long slot = umem_hmm_slot(umem, addr);
 			unsigned long e = blk->entries[slot];
 
@@ -102,20 +100,24 @@ static unsigned long umem_hmm_unmap(struct ib_umem_hmm *umem, u64 start,
 
 static bool umem_hmm_mapped_in(struct ib_umem_hmm *umem, u64 start, u64 end)
 {
+	struct umem_hmm_block *blk;
+	unsigned long b;
 	u64 addr;
 
 	if (!umem->npages)
 		return false;
 	start = max(start, umem_hmm_start_page(umem));
 	end = min(end, umem_hmm_end_page(umem));
-	for (addr = start; addr < end;) {
-		struct umem_hmm_block *blk = umem_hmm_block(umem, addr);
-		u64 next = umem_hmm_block_end(addr, end);
+	if (start >= end)
+		return false;
+	xa_for_each_range(&umem->blocks, b, blk, umem_hmm_block_index(umem, start),
+			  umem_hmm_block_index(umem, end - 1)) {
+		u64 from = umem_hmm_block_start(umem, b);
+		u64 to = min(end, from + UMEM_HMM_BLOCK_SIZE);
 
-		for (; blk && addr < next; addr += PAGE_SIZE)
+		for (addr = max(start, from); addr < to; addr += PAGE_SIZE)
 			if (blk->entries[umem_hmm_slot(umem, addr)] & UMEM_HMM_VALID)
 				return true;
-		addr = next;
 	}
 	return false;
 }

@@ -41,6 +41,7 @@ struct vstate {
 	struct ibv_ah *ah[NAH];
 	struct ibv_mr *mr[NMR];
 	char *buf[NBUF];
+	char *guard;			/* BUF_LEN of PROT_NONE */
 	/* the checked pair */
 	struct vt_qp a, b;
 	char *src, *dst;
@@ -65,17 +66,26 @@ static int random_access(struct fuzz *f)
 	return access;
 }
 
-/* An address: mostly inside a buffer, sometimes anywhere at all. */
+/*
+ * An address: mostly inside a buffer; sometimes one the process cannot
+ * use (a PROT_NONE guard, page zero, non-canonical, the kernel's), never
+ * memory of its own that is not a buffer (RDMA may write wherever a key
+ * allows: that would be the fuzzer corrupting itself, not the kernel).
+ */
 static uint64_t random_addr(struct vstate *v, uint64_t *room)
 {
 	struct fuzz *f = v->f;
 	char *b = v->buf[fuzz_below(f, NBUF)];
 	uint64_t off = fuzz_below(f, BUF_LEN);
+	const uint64_t wild[] = {
+		(uintptr_t)v->guard + off, fuzz_below(f, 0x10000), 1ULL << 47,
+		0xffff888000000000ULL + off, ~0ULL - fuzz_below(f, 0x10000),
+	};
 
 	*room = BUF_LEN - off;
 	if (fuzz_chance(f, 10)) {
 		*room = 0;
-		return fuzz_edgy(f);
+		return PICK(v, wild);
 	}
 	return (uintptr_t)b + off;
 }
@@ -439,22 +449,26 @@ static void do_post(struct vstate *v)
 			.next = i + 1 < n ? &swr[i + 1] : NULL,
 		};
 		random_sges(v, sge[i], 4, inl);
-		if (swr[i].opcode == IBV_WR_ATOMIC_CMP_AND_SWP ||
-		    swr[i].opcode == IBV_WR_ATOMIC_FETCH_AND_ADD) {
-			swr[i].wr.atomic.remote_addr = random_addr(v, &room) & ~7ULL;
-			swr[i].wr.atomic.rkey = random_lkey(v, true);
-			swr[i].wr.atomic.compare_add = fuzz_rand(f);
-			swr[i].wr.atomic.swap = fuzz_rand(f);
-		} else if (qp->qp_type == IBV_QPT_UD) {
+		if (qp->qp_type == IBV_QPT_UD) {
 			struct ibv_ah *ah = PICK(v, v->ah);
 
-			/* libibverbs dereferences the AH: the kernel checks its number. */
+			/*
+			 * wr.ud for any opcode: the provider reads the AH
+			 * pointer (user space's to get right); the kernel
+			 * checks the AH number.
+			 */
 			if (!ah)
 				return;
 			swr[i].wr.ud.ah = ah;
 			swr[i].wr.ud.remote_qpn = fuzz_chance(f, 8) ? fuzz_below(f, 3) :
 						  peer ? peer->qp_num : 1;
 			swr[i].wr.ud.remote_qkey = fuzz_chance(f, 2) ? 0x11111111 : fuzz_rand(f);
+		} else if (swr[i].opcode == IBV_WR_ATOMIC_CMP_AND_SWP ||
+			   swr[i].opcode == IBV_WR_ATOMIC_FETCH_AND_ADD) {
+			swr[i].wr.atomic.remote_addr = random_addr(v, &room) & ~7ULL;
+			swr[i].wr.atomic.rkey = random_lkey(v, true);
+			swr[i].wr.atomic.compare_add = fuzz_rand(f);
+			swr[i].wr.atomic.swap = fuzz_rand(f);
 		} else {
 			swr[i].wr.rdma.remote_addr = random_addr(v, &room);
 			swr[i].wr.rdma.rkey = random_lkey(v, true);
@@ -598,6 +612,9 @@ int fuzz_verbs(struct fuzz *f)
 		if (v->buf[i] == MAP_FAILED)
 			return 1;
 	}
+	v->guard = mmap(NULL, BUF_LEN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (v->guard == MAP_FAILED)
+		return 1;
 	v->src = malloc(CHECK_LEN);
 	v->dst = mmap(NULL, CHECK_LEN, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -60,6 +60,8 @@ static bool documented(int err)
 	case ERANGE: case E2BIG: case ENOSPC: case EPROTONOSUPPORT:
 	case EOVERFLOW: case ENOTTY: case EBADF: case EEXIST: case ENODEV:
 	case ENXIO: case EMSGSIZE: case ENOBUFS:
+	/* ib_core: an sgid_index with no GID; a GID with no route. */
+	case ENODATA: case ENETUNREACH: case EHOSTUNREACH: case EADDRNOTAVAIL:
 		return true;
 	default:
 		return false;

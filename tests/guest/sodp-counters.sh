@@ -10,7 +10,7 @@ sent0=$(c sent_pkts) bytes0=$(c sent_bytes) rcvd0=$(c rcvd_pkts)
 
 # 100 round trips of 4 KiB: 200 messages of four 1 KiB packets.
 ibv_rc_pingpong -d sodp0 -g 1 -n 100 -s 4096 -m 1024 > /dev/null 2>&1 &
-sleep 0.5
+wait_listen 18515
 ibv_rc_pingpong -d sodp0 -g 1 -n 100 -s 4096 -m 1024 127.0.0.1 > /dev/null || fail "pingpong"
 wait
 echo "sent_pkts +$(( $(c sent_pkts) - sent0 )) rcvd_pkts +$(( $(c rcvd_pkts) - rcvd0 )) sent_bytes +$(( $(c sent_bytes) - bytes0 ))"

@@ -20,7 +20,7 @@ pingpong() {
 	shift
 	"$tool" -d sodp0 -g 1 "$@" > /tmp/$tool.srv 2>&1 &
 	srv=$!
-	sleep 0.5
+	wait_listen 18515
 	timeout 60 "$tool" -d sodp0 -g 1 "$@" 127.0.0.1 || fail "$tool client"
 	wait "$srv" || { cat /tmp/$tool.srv; fail "$tool server"; }
 	grep -q "iters in" /tmp/$tool.srv || fail "$tool server output"

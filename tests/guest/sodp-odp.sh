@@ -27,7 +27,7 @@ ops="rc_send rc_send_imm rc_write rc_write_imm rc_read rc_atomics
      rc_atomics_concurrent rc_inline_unsignaled ud_send srq cq_events"
 t=$SODP_BUILD/tests/sodp-verbs-tests
 "$t" odp_cold odp_atomics odp_holes odp_dontneed odp_thp odp_counters \
-	odp_advise odp_no_pin odp_fork odp_churn || rc=1
+	odp_advise odp_no_pin odp_fork odp_churn odp_huge_range || rc=1
 echo "== every opcode with ODP MRs"
 SODP_TEST_MR=odp "$t" $ops stress_many_qps || rc=1
 echo "== every opcode with one implicit MR"
@@ -42,7 +42,7 @@ done
 # Debian's ibv_rc_pingpong with -o (ODP), -O (implicit), -P (prefetch).
 for args in "-o" "-o -O" "-o -P" "-o -O -P"; do
 	ibv_rc_pingpong -d sodp0 -g 1 -n 100 $args > /tmp/pp.srv 2>&1 &
-	sleep 0.5
+	wait_listen 18515
 	timeout 60 ibv_rc_pingpong -d sodp0 -g 1 -n 100 $args 127.0.0.1 > /tmp/pp.cli 2>&1 ||
 		{ cat /tmp/pp.cli; echo "FAIL: ibv_rc_pingpong $args"; rc=1; }
 	wait || rc=1
@@ -52,7 +52,7 @@ done
 for tool in ib_write_bw ib_read_bw ib_send_bw; do
 	f0=$(sodp_counter sodp0 page_faults)
 	timeout 120 $tool -d sodp0 -x 1 -F --odp -n 300 > /tmp/pt.srv 2>&1 &
-	sleep 0.5
+	wait_listen 18515
 	timeout 120 $tool -d sodp0 -x 1 -F --odp -n 300 127.0.0.1 > /tmp/pt.cli 2>&1 ||
 		{ cat /tmp/pt.cli; echo "FAIL: $tool --odp"; rc=1; }
 	wait || rc=1

@@ -12,7 +12,7 @@ perf() {
 	shift
 	timeout 120 "$tool" -d sodp0 -x 1 -F "$@" > /tmp/$tool.srv 2>&1 &
 	srv=$!
-	sleep 0.5
+	wait_listen 18515
 	timeout 120 "$tool" -d sodp0 -x 1 -F "$@" 127.0.0.1 > /tmp/$tool.cli 2>&1 ||
 		{ cat /tmp/$tool.cli; fail "$tool client"; }
 	wait "$srv" || { cat /tmp/$tool.srv; fail "$tool server"; }

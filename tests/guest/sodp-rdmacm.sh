@@ -15,7 +15,8 @@ cm() {
 	cargs=("$@")
 	timeout 60 "$tool" "${sargs[@]}" > /tmp/$tool.srv 2>&1 &
 	srv=$!
-	sleep 0.5
+	# rdma_cm ports are not TCP ports: give the server time to listen.
+	sleep 1
 	timeout 60 "$tool" "${cargs[@]}" > /tmp/$tool.cli 2>&1 ||
 		{ cat /tmp/$tool.cli; fail "$tool client"; }
 	wait "$srv" || { cat /tmp/$tool.srv; fail "$tool server"; }

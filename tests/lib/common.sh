@@ -11,6 +11,17 @@ fail() {
 	exit 1
 }
 
+# wait_listen PORT: until a TCP server listens on PORT (at most 20 s).  A
+# client started before its server fails, and no fixed sleep is enough on
+# a loaded, emulated machine.
+wait_listen() {
+	for _ in $(seq 200); do
+		ss -Hltn "sport = :$1" | grep -q . && return 0
+		sleep 0.1
+	done
+	fail "nothing listens on port $1"
+}
+
 # expect_eq WHAT EXPECTED ACTUAL
 expect_eq() {
 	[ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"

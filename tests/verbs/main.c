@@ -45,6 +45,7 @@ static const struct check_case cases[] = {
 	{ "odp_no_pin", test_odp_no_pin },
 	{ "odp_fork", test_odp_fork },
 	{ "odp_churn", test_odp_churn },
+	{ "odp_huge_range", test_odp_huge_range },
 	{ NULL, NULL },
 };
 

@@ -159,6 +159,41 @@ int test_odp_atomics(void)
  * pinned MR outside its bounds would, and a remote write stops exactly at
  * the hole.
  */
+/*
+ * A 64 TiB ODP region: neither registration nor, once a page of it is
+ * mapped, an invalidation or the deregistration may cost in proportion to
+ * its length (a walk over every 2 MiB of it took minutes: a soft lockup
+ * the fuzzer found).
+ */
+int test_odp_huge_range(void)
+{
+	const size_t huge = 1ULL << 46;
+	struct opair p;
+	struct ibv_mr *big;
+	struct ibv_sge s;
+	struct ibv_wc wc;
+	double t0;
+
+	CHECK_EQ(opair_open(&p, 16 * PAGE), 0);
+	memset(p.buf, 7, PAGE);
+	/* Ends where the buffer ends: the whole region is user space. */
+	big = ibv_reg_mr(p.d.pd, p.buf + 16 * PAGE - huge, huge, ODP_ACCESS);
+	CHECK(big);
+	s = (struct ibv_sge){ (uintptr_t)p.buf, PAGE, p.mr->lkey };
+	CHECK_EQ(vt_post_send(p.a.qp, IBV_WR_RDMA_WRITE, 1, &s, 1,
+			      (uintptr_t)p.buf + 4 * PAGE, big->rkey, 0), 0);
+	CHECK_EQ(vt_poll(p.a.scq, &wc, 20), 0);
+	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	CHECK_EQ(p.buf[4 * PAGE + 100], 7);
+	t0 = now_s();
+	CHECK_EQ(munmap(p.buf + 4 * PAGE, PAGE), 0);
+	CHECK_EQ(ibv_dereg_mr(big), 0);
+	/* A bound for a hang, not a benchmark: the walk took minutes. */
+	CHECK(now_s() - t0 < 10);
+	opair_close(&p);
+	return 0;
+}
+
 int test_odp_holes(void)
 {
 	struct opair p;

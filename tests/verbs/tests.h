@@ -48,5 +48,6 @@ int test_odp_advise(void);
 int test_odp_no_pin(void);
 int test_odp_fork(void);
 int test_odp_churn(void);
+int test_odp_huge_range(void);
 
 #endif

@@ -20,6 +20,7 @@ struct fuzz {
 	unsigned long completions, errors;	/* completions; of them, errors */
 	unsigned long checked;		/* transfers whose data was checked */
 	unsigned long violations;	/* undocumented results, wrong data */
+	bool gone;			/* the device was removed (EIO) */
 };
 
 static inline uint64_t fuzz_rand(struct fuzz *f)

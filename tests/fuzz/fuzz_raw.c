@@ -376,7 +376,7 @@ int fuzz_raw(struct fuzz *f)
 		perror("raw setup");
 		return 1;
 	}
-	while (now_s() < f->stop) {
+	while (now_s() < f->stop && !f->gone) {
 		f->iterations++;
 		switch (fuzz_below(f, 3)) {
 		case 0:

@@ -629,7 +629,7 @@ int fuzz_verbs(struct fuzz *f)
 	if (!v->smr || !v->dmr)
 		return 1;
 
-	while (now_s() < f->stop) {
+	while (now_s() < f->stop && !f->gone) {
 		f->iterations++;
 		action[fuzz_below(f, sizeof(action) / sizeof(action[0]))](v);
 		if (f->iterations % 16 == 0)

@@ -41,6 +41,9 @@ void fuzz_violation(struct fuzz *f, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* Once the device is gone, nothing more is expected of it. */
+	if (f->gone)
+		return;
 	/* The first few tell the story; the count tells the rest. */
 	if (f->violations++ < 20) {
 		fprintf(stderr, "violation (iteration %lu): ", f->iterations);
@@ -74,6 +77,14 @@ void fuzz_result(struct fuzz *f, const char *call, int err)
 	if (!err)
 		return;
 	f->failures++;
+	/*
+	 * The device was removed ("rdma link del", module unload): libibverbs
+	 * then frees objects whose destruction failed, so stop here.
+	 */
+	if (err == EIO) {
+		f->gone = true;
+		return;
+	}
 	/* Kernel-internal codes (ENOTSUPP, ERESTARTSYS...) must never leak. */
 	if (!documented(err))
 		fuzz_violation(f, "%s: undocumented error %d (%s)", call, err,
@@ -94,6 +105,8 @@ int main(int argc, char **argv)
 	f.rnd = seed * 0x9e3779b97f4a7c15ULL | 1;
 	f.stop = now_s() + atof(argv[3]);
 	ret = strcmp(argv[1], "verbs") ? fuzz_raw(&f) : fuzz_verbs(&f);
+	if (f.gone)
+		printf("fuzz %s: the device was removed\n", argv[1]);
 	printf("fuzz %s seed %llu: %lu iterations, %lu calls (%lu refused), "
 	       "%lu completions (%lu errors), %lu transfers checked, %lu violations\n",
 	       argv[1], (unsigned long long)seed, f.iterations, f.calls,

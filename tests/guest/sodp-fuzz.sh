@@ -40,6 +40,8 @@ wait "$r"; rr=$?
 cat /tmp/fuzz-verbs.log /tmp/fuzz-raw.log
 [ "$rv" = 0 ] || fail "verbs fuzzing (seed $seed)"
 [ "$rr" = 0 ] || fail "raw fuzzing (seed $((seed + 1)))"
+grep -q "device was removed" /tmp/fuzz-verbs.log /tmp/fuzz-raw.log &&
+	fail "EIO from a device that is still there"
 settled "after the fuzzers exited"
 
 # Killed in the middle of whatever they were doing.

@@ -31,12 +31,7 @@ sodp_setup
 start_server() {
 	timeout 120 "$@" > /tmp/pt.srv 2>&1 &
 	srv=$!
-	# It listens once set up (the patched one may calibrate its clock first).
-	for _ in $(seq 100); do
-		ss -ltn | grep -q ':18515 ' && return 0
-		kill -0 "$srv" 2>/dev/null || return 0
-		sleep 0.1
-	done
+	wait_listen 18515
 }
 
 # perf BUILD TOOL ARGS...: server and client of BUILD's TOOL on sodp0, both
@@ -121,6 +116,17 @@ for tool in ib_write_bw ib_read_bw ib_send_bw; do
 	bw 65536
 	grep -q "Clock *: wall clock" /tmp/pt.cli || fail "$what: not on the wall clock"
 	! grep -q "ODP counters" /tmp/pt.cli || fail "$what: ODP counters without ODP"
+done
+
+# A sync prefetch through the implicit MR.
+perf patched ib_write_bw -s 65536 -n 200 --odp-implicit --odp-prefetch=sync
+bw 65536
+loop_counters
+for f in /tmp/pt.cli /tmp/pt.srv; do
+	n=$(odp "$f" "the prefetch" page_prefetch)
+	[ "${n:-0}" -gt 0 ] || fail "$what: page_prefetch '$n' over the prefetch ($f)"
+	n=$(odp "$f" "the measured loop" page_faults)
+	[ "$n" -le 16 ] || fail "$what: $n pages faulted in the loop after a sync prefetch ($f)"
 done
 
 # The unpatched build of the same source.

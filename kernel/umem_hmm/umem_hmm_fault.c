@@ -63,10 +63,10 @@ static u64 umem_hmm_entry_dma(struct ib_umem_hmm *umem, u64 addr,
  * maps now.  Returns 1 if the page was newly mapped, 0 if it already was
  * (its permission resynchronised), or a negative errno.
  */
-static int umem_hmm_install_page(struct ib_umem_hmm *umem, u64 addr,
-				 unsigned long hmm_pfn, unsigned int flags)
+static int umem_hmm_install_page(struct ib_umem_hmm *umem,
+				 struct umem_hmm_block *blk, u64 addr,
+				 unsigned long hmm_pfn)
 {
-	struct umem_hmm_block *blk = umem_hmm_block(umem, addr);
 	unsigned long slot = umem_hmm_slot(umem, addr);
 	unsigned long *e = &blk->entries[slot];
 	unsigned long pfn = page_to_pfn(hmm_pfn_to_page(hmm_pfn));
@@ -104,11 +104,11 @@ static int umem_hmm_install_page(struct ib_umem_hmm *umem, u64 addr,
  * Returns the pages newly mapped, 0 if the block is not eligible, or a
  * negative errno.
  */
-static int umem_hmm_install_huge(struct ib_umem_hmm *umem, u64 addr,
+static int umem_hmm_install_huge(struct ib_umem_hmm *umem,
+				 struct umem_hmm_block *blk, u64 addr,
 				 unsigned long hmm_pfn)
 {
 	u64 unit = ALIGN_DOWN(addr, UMEM_HMM_BLOCK_SIZE);
-	struct umem_hmm_block *blk = umem_hmm_block(umem, unit);
 	unsigned long *entries = blk->entries;
 	unsigned long pfn, state = UMEM_HMM_VALID | UMEM_HMM_HUGE;
 	unsigned long i;
@@ -153,6 +153,7 @@ static int umem_hmm_fault_range(struct ib_umem_hmm *umem, u64 start, u64 end,
 		.end = end,
 		.hmm_pfns = pfns,
 	};
+	struct umem_hmm_block *blk = NULL;
 	u64 addr;
 	int ret;
 
@@ -191,9 +192,12 @@ again:
 		unsigned long hmm_pfn = pfns[(addr - start) >> PAGE_SHIFT];
 		int n;
 
+		/* The blocks exist (umem_hmm_alloc_blocks): one lookup each. */
+		if (addr == start || IS_ALIGNED(addr, UMEM_HMM_BLOCK_SIZE))
+			blk = umem_hmm_block(umem, addr);
 		if (!(hmm_pfn & HMM_PFN_VALID) || (hmm_pfn & HMM_PFN_ERROR))
 			continue;
-		n = umem_hmm_install_huge(umem, addr, hmm_pfn);
+		n = umem_hmm_install_huge(umem, blk, addr, hmm_pfn);
 		if (n > 0) {
 			*mapped += n;
 			/* Skip the rest of this unit. */
@@ -202,7 +206,7 @@ again:
 			continue;
 		}
 		if (!n)
-			n = umem_hmm_install_page(umem, addr, hmm_pfn, flags);
+			n = umem_hmm_install_page(umem, blk, addr, hmm_pfn);
 		if (n < 0) {
 			ret = n;
 			break;

@@ -63,7 +63,7 @@ static unsigned long umem_hmm_unmap(struct ib_umem_hmm *umem, u64 start,
 	xa_for_each_range(&umem->blocks, b, blk, umem_hmm_block_index(umem, start),
 			  umem_hmm_block_index(umem, end - 1)) {
 		u64 from = umem_hmm_block_start(umem, b);
-		u64 to = min(end, from + UMEM_HMM_BLOCK_SIZE);
+		u64 to = umem_hmm_block_end(from, end);
 
 		for (addr = max(start, from); addr < to; addr += PAGE_SIZE) {
 			unsigned long slot = umem_hmm_slot(umem, addr);
@@ -113,7 +113,7 @@ static bool umem_hmm_mapped_in(struct ib_umem_hmm *umem, u64 start, u64 end)
 	xa_for_each_range(&umem->blocks, b, blk, umem_hmm_block_index(umem, start),
 			  umem_hmm_block_index(umem, end - 1)) {
 		u64 from = umem_hmm_block_start(umem, b);
-		u64 to = min(end, from + UMEM_HMM_BLOCK_SIZE);
+		u64 to = umem_hmm_block_end(from, end);
 
 		for (addr = max(start, from); addr < to; addr += PAGE_SIZE)
 			if (blk->entries[umem_hmm_slot(umem, addr)] & UMEM_HMM_VALID)
@@ -175,9 +175,8 @@ int umem_hmm_alloc_blocks(struct ib_umem_hmm *umem, u64 start, u64 end)
 	size_t size = umem_hmm_block_bytes(umem) - sizeof(void *);
 	unsigned long b, last;
 
-	b = umem_hmm_index(umem, start) / UMEM_HMM_BLOCK_PAGES;
-	last = umem_hmm_index(umem, end - 1) / UMEM_HMM_BLOCK_PAGES;
-	for (; b <= last; b++) {
+	last = umem_hmm_block_index(umem, end - 1);
+	for (b = umem_hmm_block_index(umem, start); b <= last; b++) {
 		struct umem_hmm_block *blk, *old;
 
 		if (xa_load(&umem->blocks, b))

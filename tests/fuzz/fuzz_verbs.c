@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "../lib/check.h"
 #include "../lib/pattern.h"
 #include "fuzz.h"
 #include "vt.h"
@@ -48,7 +49,7 @@ struct vstate {
 	struct ibv_mr *smr, *dmr;
 };
 
-#define PICK(v, arr) ((arr)[fuzz_below((v)->f, sizeof(arr) / sizeof((arr)[0]))])
+#define PICK(v, arr) ((arr)[fuzz_below((v)->f, ARRAY_SIZE(arr))])
 
 static const int access_bits[] = {
 	IBV_ACCESS_LOCAL_WRITE, IBV_ACCESS_REMOTE_WRITE, IBV_ACCESS_REMOTE_READ,
@@ -60,7 +61,7 @@ static int random_access(struct fuzz *f)
 {
 	int access = 0;
 
-	for (size_t i = 0; i < sizeof(access_bits) / sizeof(access_bits[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(access_bits); i++)
 		if (fuzz_chance(f, 2))
 			access |= access_bits[i];
 	return access;
@@ -631,7 +632,7 @@ int fuzz_verbs(struct fuzz *f)
 
 	while (now_s() < f->stop && !f->gone) {
 		f->iterations++;
-		action[fuzz_below(f, sizeof(action) / sizeof(action[0]))](v);
+		action[fuzz_below(f, ARRAY_SIZE(action))](v);
 		if (f->iterations % 16 == 0)
 			do_checked(v);
 	}

@@ -4,8 +4,10 @@
 # tree.  Source after common.sh.
 
 sodp_created=()
+sodp_loaded_module=0
 
-# Remove what sodp_setup made (tests share one guest).
+# Remove what sodp_setup made, the module too if it loaded it (tests share
+# one guest: the next one finds the kernel as this one did).
 sodp_teardown() {
 	local entry
 	for entry in "${sodp_created[@]}"; do
@@ -13,6 +15,10 @@ sodp_teardown() {
 		ip link del "${entry#*:}" 2>/dev/null
 	done
 	sodp_created=()
+	if [ "$sodp_loaded_module" = 1 ]; then
+		sodp_loaded_module=0
+		rmmod rdma_sodp 2>/dev/null
+	fi
 }
 trap sodp_teardown EXIT
 
@@ -20,6 +26,7 @@ trap sodp_teardown EXIT
 sodp_setup() {
 	local name=${1:-sodp0} nd=${2:-sodpnet0} addr=${3:-10.77.0.1/24}
 
+	grep -q "^rdma_sodp " /proc/modules || sodp_loaded_module=1
 	load_sodp_module rdma_sodp
 	ip link add "$nd" type dummy || fail "cannot create $nd"
 	sodp_created+=("$name:$nd")

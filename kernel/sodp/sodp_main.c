@@ -193,8 +193,11 @@ static int __init sodp_init(void)
 {
 	int ret;
 
-	/* The engine sleeps (page faults), so it runs in work, not softirq. */
-	sodp_wq = alloc_workqueue("sodp", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	/*
+	 * The engine sleeps (page faults), so it runs in work, not softirq;
+	 * its CPUs and priority can be set in /sys/devices/virtual/workqueue.
+	 */
+	sodp_wq = alloc_workqueue("sodp", WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_SYSFS, 0);
 	if (!sodp_wq)
 		return -ENOMEM;
 	ret = register_netdevice_notifier(&sodp_netdev_notifier);

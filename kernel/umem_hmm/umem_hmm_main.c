@@ -95,8 +95,12 @@ EXPORT_SYMBOL_GPL(ib_umem_hmm_device_cleanup);
 
 static int __init ib_umem_hmm_init(void)
 {
-	/* Prefetch and reaping fault pages in: they may sleep for long. */
-	umem_hmm_wq = alloc_workqueue("ib_umem_hmm", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	/*
+	 * Prefetch and reaping fault pages in: they may sleep for long.  Their
+	 * CPUs and priority can be set in /sys/devices/virtual/workqueue.
+	 */
+	umem_hmm_wq = alloc_workqueue("ib_umem_hmm",
+				      WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_SYSFS, 0);
 	if (!umem_hmm_wq)
 		return -ENOMEM;
 	umem_hmm_debugfs_root = debugfs_create_dir("ib_umem_hmm", NULL);

@@ -19,6 +19,7 @@ struct fuzz {
 	unsigned long calls, failures;	/* calls made; of them, refused */
 	unsigned long completions, errors;	/* completions; of them, errors */
 	unsigned long checked;		/* transfers whose data was checked */
+	unsigned long check_errors;	/* checked transfers failed (injection) */
 	unsigned long violations;	/* undocumented results, wrong data */
 	bool gone;			/* the device was removed (EIO) */
 };

@@ -26,6 +26,7 @@
 #include <rdma/sodp-abi.h>
 
 #include "../lib/pattern.h"
+#include "../lib/proc.h"
 #include "fuzz.h"
 #include "vt.h"
 
@@ -376,6 +377,8 @@ int fuzz_raw(struct fuzz *f)
 		perror("raw setup");
 		return 1;
 	}
+	if (inject_mode() == INJECT_TASK && make_it_fail(true))
+		return 1;
 	while (now_s() < f->stop && !f->gone) {
 		f->iterations++;
 		switch (fuzz_below(f, 3)) {
@@ -390,5 +393,7 @@ int fuzz_raw(struct fuzz *f)
 			break;
 		}
 	}
+	if (inject_mode() == INJECT_TASK)
+		make_it_fail(false);
 	return 0;
 }

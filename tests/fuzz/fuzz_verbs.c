@@ -6,7 +6,9 @@
  * write-protected meanwhile.  Every call must succeed or return a
  * documented error; every completion must carry a valid status.  Beside
  * the pools, a known RC pair moves checked data through an ODP region
- * after every few random steps.
+ * after every few random steps.  Under fault injection (tests/debug) the
+ * loop runs with allocation failures on: a checked transfer may then end
+ * in an error completion, after which the pair is connected again.
  *
  * Copyright (c) 2026 The sodp authors.
  */
@@ -18,6 +20,7 @@
 
 #include "../lib/check.h"
 #include "../lib/pattern.h"
+#include "../lib/proc.h"
 #include "fuzz.h"
 #include "vt.h"
 
@@ -30,6 +33,7 @@
 #define NBUF	4
 #define BUF_LEN	(1UL << 20)
 #define CHECK_LEN (256UL << 10)
+#define CHECK_WRS 4		/* the depth of the checked pair's QPs */
 
 struct vstate {
 	struct fuzz *f;
@@ -45,6 +49,7 @@ struct vstate {
 	char *guard;			/* BUF_LEN of PROT_NONE */
 	/* the checked pair */
 	struct vt_qp a, b;
+	bool broken;			/* in the error state: reconnect */
 	char *src, *dst;
 	struct ibv_mr *smr, *dmr;
 };
@@ -506,7 +511,7 @@ static void do_poll(struct vstate *v)
 }
 
 /* The process changes its memory under the device's feet. */
-static void do_mm(struct vstate *v)
+static void change_memory(struct vstate *v)
 {
 	struct fuzz *f = v->f;
 	char *b = v->buf[fuzz_below(f, NBUF)];
@@ -534,6 +539,21 @@ static void do_mm(struct vstate *v)
 	}
 }
 
+/*
+ * Without injected failures: a MAP_FIXED or mprotect() that failed half
+ * way would leave a hole or read-only pages the fuzzer then writes into.
+ */
+static void do_mm(struct vstate *v)
+{
+	bool task = inject_mode() == INJECT_TASK;
+
+	if (task)
+		make_it_fail(false);
+	change_memory(v);
+	if (task)
+		make_it_fail(true);
+}
+
 static void do_query(struct vstate *v)
 {
 	struct ibv_qp *qp = PICK(v, v->qp);
@@ -551,43 +571,104 @@ static void do_query(struct vstate *v)
 		    ibv_query_port(v->d.ctx, fuzz_chance(v->f, 4) ? fuzz_below(v->f, 4) : 1, &pa));
 }
 
-/* A transfer whose bytes are known, through an ODP region. */
+static void drain(struct ibv_cq *cq)
+{
+	struct ibv_wc wc;
+
+	while (ibv_poll_cq(cq, 1, &wc) > 0)
+		;
+}
+
+/* The checked pair after an error completion: back to RESET, then RTS. */
+static int reconnect(struct vstate *v)
+{
+	struct ibv_qp_attr reset = { .qp_state = IBV_QPS_RESET };
+	int ret;
+
+	ret = ibv_modify_qp(v->a.qp, &reset, IBV_QP_STATE);
+	if (!ret)
+		ret = ibv_modify_qp(v->b.qp, &reset, IBV_QP_STATE);
+	if (!ret) {
+		drain(v->a.scq);
+		drain(v->b.rcq);
+		ret = vt_connect(&v->d, &v->a, &v->b) ? errno ? errno : EINVAL : 0;
+	}
+	fuzz_result(v->f, "reconnect", ret);
+	return ret;
+}
+
+/*
+ * A transfer whose bytes are known, through an ODP region, as one to
+ * CHECK_WRS work requests posted at once (more than one: the engine's
+ * workers run them, not the posting thread).
+ */
 static void do_checked(struct vstate *v)
 {
 	struct fuzz *f = v->f;
-	size_t len = 1 + fuzz_below(f, CHECK_LEN / 2);
+	size_t len = CHECK_WRS + fuzz_below(f, CHECK_LEN / 2);
 	size_t off = fuzz_below(f, CHECK_LEN - len);
+	int nwr = 1 + fuzz_below(f, CHECK_WRS);
 	uint64_t seed = fuzz_rand(f);
 	bool read = fuzz_chance(f, 2);
-	struct ibv_sge s;
+	const char *what = read ? "READ" : "WRITE";
+	struct ibv_send_wr wr[CHECK_WRS], *bad_wr;
+	struct ibv_sge sge[CHECK_WRS];
+	size_t piece = len / nwr;
 	struct ibv_wc wc;
 	long bad;
+	int ret;
 
+	if (v->broken && reconnect(v))
+		return;
+	v->broken = false;
 	if (fuzz_chance(f, 4))
 		madvise(v->dst, CHECK_LEN, MADV_DONTNEED);
-	if (read) {
+	if (read)
 		/* READ the destination's bytes back into the source. */
 		fill_pattern(v->dst + off, len, seed, 0);
-		s = (struct ibv_sge){ (uintptr_t)v->src, len, v->smr->lkey };
-	} else {
+	else
 		fill_pattern(v->src, len, seed, 0);
-		s = (struct ibv_sge){ (uintptr_t)v->src, len, v->smr->lkey };
+	for (int i = 0; i < nwr; i++) {
+		size_t at = i * piece;
+
+		sge[i] = (struct ibv_sge){
+			(uintptr_t)v->src + at, i == nwr - 1 ? len - at : piece,
+			v->smr->lkey,
+		};
+		wr[i] = (struct ibv_send_wr){
+			.wr_id = i, .sg_list = &sge[i], .num_sge = 1,
+			.opcode = read ? IBV_WR_RDMA_READ : IBV_WR_RDMA_WRITE,
+			.send_flags = IBV_SEND_SIGNALED,
+			.next = i == nwr - 1 ? NULL : &wr[i + 1],
+			.wr.rdma = { (uintptr_t)v->dst + off + at, v->dmr->rkey },
+		};
 	}
-	if (vt_post_send(v->a.qp, read ? IBV_WR_RDMA_READ : IBV_WR_RDMA_WRITE, 1,
-			 &s, 1, (uintptr_t)v->dst + off, v->dmr->rkey, 0) ||
-	    vt_poll(v->a.scq, &wc, 30)) {
-		fuzz_violation(f, "checked %s: no completion", read ? "READ" : "WRITE");
+	ret = ibv_post_send(v->a.qp, wr, &bad_wr);
+	if (ret) {
+		/* The doorbell is a command: it may fail under injection. */
+		fuzz_result(f, "checked post", ret);
+		v->broken = true;
 		return;
 	}
-	if (wc.status != IBV_WC_SUCCESS) {
-		fuzz_violation(f, "checked %s of %zu bytes: %s", read ? "READ" : "WRITE",
-			       len, ibv_wc_status_str(wc.status));
+	for (int i = 0; i < nwr; i++) {
+		if (vt_poll(v->a.scq, &wc, 30)) {
+			fuzz_violation(f, "checked %s: no completion", what);
+			return;
+		}
+		if (wc.status == IBV_WC_SUCCESS)
+			continue;
+		/* Only a fault the kernel could not serve explains an error. */
+		if (inject_mode() == INJECT_NONE)
+			fuzz_violation(f, "checked %s of %zu bytes: %s", what, len,
+				       ibv_wc_status_str(wc.status));
+		f->check_errors++;
+		v->broken = true;
 		return;
 	}
 	bad = check_pattern(read ? v->src : v->dst + off, len, seed, 0);
 	if (bad >= 0)
 		fuzz_violation(f, "checked %s of %zu bytes: byte %ld wrong",
-			       read ? "READ" : "WRITE", len, bad);
+			       what, len, bad);
 	f->checked++;
 }
 
@@ -620,8 +701,8 @@ int fuzz_verbs(struct fuzz *f)
 	v->dst = mmap(NULL, CHECK_LEN, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (!v->src || v->dst == MAP_FAILED ||
-	    vt_qp_create(&v->d, &v->a, IBV_QPT_RC, 4, NULL, false) ||
-	    vt_qp_create(&v->d, &v->b, IBV_QPT_RC, 4, NULL, false) ||
+	    vt_qp_create(&v->d, &v->a, IBV_QPT_RC, CHECK_WRS, NULL, false) ||
+	    vt_qp_create(&v->d, &v->b, IBV_QPT_RC, CHECK_WRS, NULL, false) ||
 	    vt_connect(&v->d, &v->a, &v->b))
 		return 1;
 	v->smr = ibv_reg_mr(v->d.pd, v->src, CHECK_LEN, VT_ALL_ACCESS);
@@ -630,12 +711,16 @@ int fuzz_verbs(struct fuzz *f)
 	if (!v->smr || !v->dmr)
 		return 1;
 
+	if (inject_mode() == INJECT_TASK && make_it_fail(true))
+		return 1;
 	while (now_s() < f->stop && !f->gone) {
 		f->iterations++;
 		action[fuzz_below(f, ARRAY_SIZE(action))](v);
 		if (f->iterations % 16 == 0)
 			do_checked(v);
 	}
+	if (inject_mode() == INJECT_TASK)
+		make_it_fail(false);
 	/* Everything else is left for the kernel to clean up at exit. */
 	return 0;
 }

@@ -108,8 +108,10 @@ int main(int argc, char **argv)
 	if (f.gone)
 		printf("fuzz %s: the device was removed\n", argv[1]);
 	printf("fuzz %s seed %llu: %lu iterations, %lu calls (%lu refused), "
-	       "%lu completions (%lu errors), %lu transfers checked, %lu violations\n",
+	       "%lu completions (%lu errors), %lu transfers checked (%lu failed), "
+	       "%lu violations\n",
 	       argv[1], (unsigned long long)seed, f.iterations, f.calls,
-	       f.failures, f.completions, f.errors, f.checked, f.violations);
+	       f.failures, f.completions, f.errors, f.checked, f.check_errors,
+	       f.violations);
 	return ret || f.violations ? 1 : 0;
 }

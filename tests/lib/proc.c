@@ -3,6 +3,7 @@
  * Copyright (c) 2026 The sodp authors.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,4 +39,27 @@ int drop_cap_ipc_lock(void)
 	data[CAP_IPC_LOCK / 32].effective &= ~(1U << (CAP_IPC_LOCK % 32));
 	data[CAP_IPC_LOCK / 32].permitted &= ~(1U << (CAP_IPC_LOCK % 32));
 	return syscall(SYS_capset, &hdr, data) ? -1 : 0;
+}
+
+enum inject_mode inject_mode(void)
+{
+	const char *v = getenv("SODP_INJECT_FAILURES");
+
+	if (v && !strcmp(v, "task"))
+		return INJECT_TASK;
+	if (v && !strcmp(v, "engine"))
+		return INJECT_ENGINE;
+	return INJECT_NONE;
+}
+
+int make_it_fail(bool on)
+{
+	/* Opened while nothing fails, so that turning it off cannot fail. */
+	static _Thread_local int fd = -1;
+
+	if (fd < 0)
+		fd = open("/proc/thread-self/make-it-fail", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	return pwrite(fd, on ? "1" : "0", 1, 0) == 1 ? 0 : -1;
 }

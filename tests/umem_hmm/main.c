@@ -62,6 +62,7 @@ static const struct check_case cases[] = {
 	{ "churn", test_churn },
 	{ "kill_mid_fault", test_kill_mid_fault },
 	{ "close_with_mappings", test_close_with_mappings },
+	{ "alloc_failures", test_alloc_failures },
 	{ NULL, NULL },
 };
 

@@ -43,4 +43,6 @@ int test_churn(void);
 int test_kill_mid_fault(void);
 int test_close_with_mappings(void);
 
+int test_alloc_failures(void);
+
 #endif

@@ -11,6 +11,11 @@
 
 #include "sodp.h"
 
+/* The CQE's network_hdr_type is the kernel's own. */
+static_assert((int)SODP_NETWORK_IPV4 == (int)RDMA_NETWORK_IPV4 &&
+	      (int)SODP_NETWORK_IPV6 == (int)RDMA_NETWORK_IPV6 &&
+	      (int)SODP_NETWORK_ROCE_V1 == (int)RDMA_NETWORK_ROCE_V1);
+
 int sodp_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
 		   struct ib_udata *udata)
 {

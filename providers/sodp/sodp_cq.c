@@ -78,6 +78,25 @@ int sodp_resize_cq(struct ibv_cq *ibcq, int cqe)
 	return ret;
 }
 
+/*
+ * A RoCE UD receive's sl says how the packet came, as mlx5 reports it (and
+ * UCX reads it to find the destination GID in the 40 header bytes): bit 3
+ * set for RoCEv2 (UDP), bits 2:0 the L3 header: 0 GRH, 1 IPv6, 2 IPv4.
+ */
+static uint8_t sodp_roce_sl(const struct sodp_cqe *cqe)
+{
+	if (!(cqe->wc_flags & IBV_WC_GRH))
+		return cqe->sl;
+	switch (cqe->network_hdr_type) {
+	case SODP_NETWORK_IPV4:
+		return 0x8 | 0x2;
+	case SODP_NETWORK_IPV6:
+		return 0x8 | 0x1;
+	default:
+		return 0;
+	}
+}
+
 static void sodp_cqe_to_wc(const struct sodp_cqe *cqe, struct ibv_wc *wc)
 {
 	wc->wr_id = cqe->wr_id;
@@ -93,7 +112,7 @@ static void sodp_cqe_to_wc(const struct sodp_cqe *cqe, struct ibv_wc *wc)
 					 IBV_WC_WITH_INV);
 	wc->pkey_index = cqe->pkey_index;
 	wc->slid = cqe->slid;
-	wc->sl = cqe->sl;
+	wc->sl = sodp_roce_sl(cqe);
 	wc->dlid_path_bits = cqe->dlid_path_bits;
 }
 

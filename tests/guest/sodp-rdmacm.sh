@@ -1,7 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 # Debian's rdmacm-utils on sodp0: connection management MADs go through
-# the GSI QP and the engine; rping verifies its data.
+# the GSI QP and the engine; rping verifies its data.  Then our own rdma_cm
+# application over ODP memory (an explicit, then an implicit region): its
+# data checked, and the device's page_faults counter shows that the
+# device faulted the never-touched memory in (2 x 2 MiB per side).
 . "$SODP_SRC/tests/lib/common.sh"
 . "$SODP_SRC/tests/lib/sodp-env.sh"
 
@@ -26,3 +29,24 @@ cm rping -s -a 10.77.0.1 -V -C 50 -S 4000 -- -c -a 10.77.0.1 -V -C 50 -S 4000 -v
 grep -c "ping data" /tmp/rping.cli | grep -qx 50 || fail "rping: not 50 verified pings"
 cm ucmatose -c 4 -C 20 -- -s 10.77.0.1 -c 4 -C 20
 cm udaddy -c 4 -C 20 -- -s 10.77.0.1 -c 4 -C 20
+
+# cm_odp [implicit]
+cm_odp() {
+	local faults0 srv
+	faults0=$(sodp_counter sodp0 page_faults)
+	"$SODP_BUILD/tests/sodp-cm-odp" server 10.77.0.1 7471 "$@" > /tmp/cm-odp.srv 2>&1 &
+	srv=$!
+	for _ in $(seq 100); do
+		grep -q listening /tmp/cm-odp.srv && break
+		sleep 0.1
+	done
+	timeout 60 "$SODP_BUILD/tests/sodp-cm-odp" client 10.77.0.1 7471 "$@" ||
+		{ cat /tmp/cm-odp.srv; fail "sodp-cm-odp client $*"; }
+	wait "$srv" || { cat /tmp/cm-odp.srv; fail "sodp-cm-odp server $*"; }
+	cat /tmp/cm-odp.srv
+	local faulted=$(($(sodp_counter sodp0 page_faults) - faults0))
+	echo "sodp-cm-odp $*: $faulted pages faulted in by the device"
+	[ "$faulted" -ge 1024 ] || fail "sodp-cm-odp $*: only $faulted page faults"
+}
+cm_odp
+cm_odp implicit

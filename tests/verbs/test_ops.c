@@ -419,7 +419,11 @@ int test_ud_send(void)
 	CHECK(wc.wc_flags & IBV_WC_WITH_IMM);
 	CHECK_EQ(be32toh(wc.imm_data), 99);
 	CHECK_EQ(check_pattern(rbuf + 40, 1000, 3, 0), -1);
-	/* RoCEv2 over IPv4: an IPv4 header in the GRH's last 20 bytes. */
+	/*
+	 * RoCEv2 over IPv4: an IPv4 header in the GRH's last 20 bytes, and
+	 * sl says so as mlx5's does (UDP bit 3, IPv4 2): UCX relies on it.
+	 */
+	CHECK_EQ(wc.sl, 0x8 | 0x2);
 	CHECK_EQ((uint8_t)rbuf[20], 0x45);
 	CHECK(!memcmp(rbuf + 20 + 12, d.gid.raw + 12, 4));
 	CHECK(!memcmp(rbuf + 20 + 16, d.gid.raw + 12, 4));

@@ -6,9 +6,11 @@
  * implicit MR, and prefetched (ibv_advise_mr) after being zapped; the
  * guest's memcpy of the same messages into warm and into first-touched
  * pages (what a fault that allocates and zeroes a page costs the CPU
- * itself); and the time to register 1 GiB pinned and ODP.  Prints
- * "name<TAB>MB/s" rows; registration times go to
- * $SODP_RESULTS/registration.tsv.
+ * itself).  Prints "name<TAB>MB/s" rows.
+ *
+ * "sodp-odp-bench registration NAME": the time to register 1 GiB the
+ * process has touched, pinned and (where the device has ODP) ODP, on
+ * $SODP_TEST_DEVICE; prints "NAME pinned<TAB>us" and "NAME ODP<TAB>us".
  *
  * Copyright (c) 2026 The sodp authors.
  */
@@ -152,34 +154,61 @@ static double run_config(struct bw_run *r, enum config c)
 	}
 }
 
-int main(void)
+/* Best of three, each kind in its own loop. */
+static double best_reg_time(struct vt_dev *d, char *buf, size_t len, int access)
+{
+	double best = 1e9;
+
+	for (int i = 0; i < 3; i++) {
+		double t = reg_time(d, buf, len, access);
+
+		best = t < best ? t : best;
+	}
+	return best;
+}
+
+static int registration(struct vt_dev *d, const char *name)
 {
 	const size_t gib = 1UL << 30;
+	struct ibv_device_attr_ex attr;
+	char *big = fresh(gib);
+
+	/*
+	 * Right after a 1 GiB unpin the system is still busy with it, which
+	 * is not the cost of the registration that follows: hence loops.
+	 */
+	memset(big, 3, gib);
+	printf("%s pinned\t%.1f\n", name, best_reg_time(d, big, gib, VT_ALL_ACCESS) * 1e6);
+	if (!ibv_query_device_ex(d->ctx, NULL, &attr) &&
+	    (attr.odp_caps.general_caps & IBV_ODP_SUPPORT))
+		printf("%s ODP\t%.1f\n", name,
+		       best_reg_time(d, big, gib, VT_ALL_ACCESS | IBV_ACCESS_ON_DEMAND) * 1e6);
+	munmap(big, gib);
+	return 0;
+}
+
+static int bandwidth(struct vt_dev *d)
+{
 	const int odp = VT_ALL_ACCESS | IBV_ACCESS_ON_DEMAND;
 	struct bw_run r = { .warm_len = 4 << 20, .cold_len = 128 << 20, .n = 1024 };
 	double best[NCONFIG] = { 0 };
-	struct vt_dev d;
 	struct vt_qp a, b;
-	char *big;
-	double reg_pin = 1e9, reg_odp = 1e9;
-	const char *res = getenv("SODP_RESULTS");
-	FILE *f;
 
-	if (vt_open(&d) || vt_qp_create(&d, &a, IBV_QPT_RC, DEPTH, NULL, false) ||
-	    vt_qp_create(&d, &b, IBV_QPT_RC, DEPTH, NULL, false) || vt_connect(&d, &a, &b))
+	if (vt_qp_create(d, &a, IBV_QPT_RC, DEPTH, NULL, false) ||
+	    vt_qp_create(d, &b, IBV_QPT_RC, DEPTH, NULL, false) || vt_connect(d, &a, &b))
 		die("setup");
-	r.d = &d;
+	r.d = d;
 	r.q = &a;
 	r.src = fresh(MSG);
 	r.dst = fresh(r.warm_len);
 	r.cold = fresh(r.cold_len);
 	memset(r.src, 1, MSG);
 	memset(r.dst, 2, r.warm_len);
-	r.smr = ibv_reg_mr(d.pd, r.src, MSG, VT_ALL_ACCESS);
-	r.pmr = ibv_reg_mr(d.pd, r.dst, r.warm_len, VT_ALL_ACCESS);
-	r.omr = ibv_reg_mr(d.pd, r.dst, r.warm_len, odp);
-	r.cmr = ibv_reg_mr(d.pd, r.cold, r.cold_len, odp);
-	r.imr = ibv_reg_mr(d.pd, NULL, SIZE_MAX, odp);
+	r.smr = ibv_reg_mr(d->pd, r.src, MSG, VT_ALL_ACCESS);
+	r.pmr = ibv_reg_mr(d->pd, r.dst, r.warm_len, VT_ALL_ACCESS);
+	r.omr = ibv_reg_mr(d->pd, r.dst, r.warm_len, odp);
+	r.cmr = ibv_reg_mr(d->pd, r.cold, r.cold_len, odp);
+	r.imr = ibv_reg_mr(d->pd, NULL, SIZE_MAX, odp);
 	if (!r.smr || !r.pmr || !r.omr || !r.cmr || !r.imr)
 		die("reg");
 	/* Fault the warm targets in once, and warm the code paths up. */
@@ -204,38 +233,25 @@ int main(void)
 	ibv_dereg_mr(r.cmr);
 	ibv_dereg_mr(r.omr);
 	ibv_dereg_mr(r.pmr);
-
-	/* Registration of 1 GiB the process has touched. */
-	big = fresh(gib);
-	memset(big, 3, gib);
-	/*
-	 * Each kind in its own loop, best of three: right after a 1 GiB
-	 * unpin the system is still busy with it, which is not the cost of
-	 * the registration that follows.
-	 */
-	for (int i = 0; i < 3; i++) {
-		double t = reg_time(&d, big, gib, VT_ALL_ACCESS);
-
-		reg_pin = t < reg_pin ? t : reg_pin;
-	}
-	for (int i = 0; i < 3; i++) {
-		double t = reg_time(&d, big, gib, odp);
-
-		reg_odp = t < reg_odp ? t : reg_odp;
-	}
-	if (res) {
-		char path[512];
-
-		snprintf(path, sizeof(path), "%s/registration.tsv", res);
-		f = fopen(path, "w");
-		if (f) {
-			fprintf(f, "%.1f\t%.1f\n", reg_pin * 1e6, reg_odp * 1e6);
-			fclose(f);
-		}
-	}
 	ibv_dereg_mr(r.smr);
 	vt_qp_destroy(&a);
 	vt_qp_destroy(&b);
-	vt_close(&d);
 	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	bool reg = argc == 3 && !strcmp(argv[1], "registration");
+	struct vt_dev d;
+	int ret;
+
+	if (argc != 1 && !reg) {
+		fprintf(stderr, "usage: %s [registration NAME]\n", argv[0]);
+		return 2;
+	}
+	if (vt_open(&d))
+		die("open");
+	ret = reg ? registration(&d, argv[2]) : bandwidth(&d);
+	vt_close(&d);
+	return ret;
 }

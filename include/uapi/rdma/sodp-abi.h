@@ -75,6 +75,14 @@ struct sodp_recv_wqe {
 	struct sodp_sge sge[SODP_MAX_SGE];
 };
 
+/* How a UD receive came: the kernel's enum rdma_network_type. */
+enum sodp_network_type {
+	SODP_NETWORK_IB,
+	SODP_NETWORK_ROCE_V1,
+	SODP_NETWORK_IPV4,
+	SODP_NETWORK_IPV6,
+};
+
 /* A CQ slot: the fields of struct ibv_wc, with its enum values. */
 struct sodp_cqe {
 	__u64 wr_id;
@@ -90,7 +98,7 @@ struct sodp_cqe {
 	__u16 slid;
 	__u8 sl;
 	__u8 dlid_path_bits;
-	__u8 network_hdr_type;	/* enum rdma_network_type, for ibv_wc_read_... */
+	__u8 network_hdr_type;	/* enum sodp_network_type */
 	__u8 reserved0;
 	__u64 reserved1;
 };

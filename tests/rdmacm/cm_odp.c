@@ -112,6 +112,7 @@ static struct rdma_cm_id *cm_endpoint(const char *addr, const char *port,
 	struct ibv_qp_init_attr attr = {
 		.cap = { .max_send_wr = 4, .max_recv_wr = 4,
 			 .max_send_sge = 1, .max_recv_sge = 1 },
+		.qp_type = IBV_QPT_RC,
 		.sq_sig_all = 1,
 	};
 	struct rdma_cm_id *id;
@@ -133,6 +134,7 @@ static int server(const char *addr, const char *port, bool implicit)
 	struct ibv_qp_init_attr attr = {
 		.cap = { .max_send_wr = 4, .max_recv_wr = ROUNDS,
 			 .max_send_sge = 1, .max_recv_sge = 1 },
+		.qp_type = IBV_QPT_RC,
 		.sq_sig_all = 1,
 	};
 	struct cm_side s = { .implicit = implicit };

@@ -13,6 +13,7 @@
  *
  * Copyright (c) 2026 The sodp authors.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,7 @@ struct churn {
 	struct vt_dev *d;
 	char *t;			/* the churned target, in an ODP MR */
 	struct ibv_mr *tmr;
-	double stop;
+	double stop, hard_stop;
 	struct cpage pg[NPAGES + 1];
 	unsigned long writes, recvs, reads, atomics, failed, zaps, bad_reads,
 		      bad_atomics, reconnects;
@@ -53,12 +54,40 @@ struct churn {
 	double counter_last;		/* start of the last atomic that ran */
 };
 
-static void add(struct cpage *p, struct ev *list, int *n, struct ev e)
+#define CHURN_MIN 50	/* of each kind of event, for the run to count */
+
+static unsigned long churn_count(unsigned long *n)
 {
+	return __atomic_load_n(n, __ATOMIC_RELAXED);
+}
+
+/*
+ * Until the time is up and every kind of event happened often enough (a
+ * debug kernel is several times slower), but at most four times as long.
+ */
+static bool churn_running(struct churn *c)
+{
+	double t = now_s();
+
+	if (t < c->stop)
+		return true;
+	return t < c->hard_stop &&
+	       (churn_count(&c->writes) <= CHURN_MIN || churn_count(&c->recvs) <= CHURN_MIN ||
+		churn_count(&c->atomics) <= CHURN_MIN || churn_count(&c->zaps) <= CHURN_MIN);
+}
+
+/* Returns where the event went (the lists are bounded). */
+static int add(struct cpage *p, struct ev *list, int *n, struct ev e)
+{
+	int k = -1;
+
 	pthread_mutex_lock(&p->lock);
-	if (*n < MAXEV)
-		list[(*n)++] = e;
+	if (*n < MAXEV) {
+		k = (*n)++;
+		list[k] = e;
+	}
 	pthread_mutex_unlock(&p->lock);
+	return k;
 }
 
 /* A connected RC pair; rebuilt after an error moved it to ERR. */
@@ -86,7 +115,7 @@ static int stamp_pages(struct churn *c, bool send, uint64_t rnd, uint64_t seq)
 
 	if (!mr || pair(c, &a, &b))
 		return 1;
-	while (now_s() < c->stop) {
+	while (churn_running(c)) {
 		int i = xrand(&rnd) % NPAGES;
 		struct ibv_sge s = { (uintptr_t)page, PAGE, mr->lkey };
 		struct ibv_sge r = { (uintptr_t)c->t + i * PAGE, PAGE, c->tmr->lkey };
@@ -126,9 +155,9 @@ static int stamp_pages(struct churn *c, bool send, uint64_t rnd, uint64_t seq)
 		if (ok) {
 			add(&c->pg[i], c->pg[i].writes, &c->pg[i].nw, e);
 			if (send)
-				c->recvs++;
+				__atomic_add_fetch(&c->recvs, 1, __ATOMIC_RELAXED);
 			else
-				c->writes++;
+				__atomic_add_fetch(&c->writes, 1, __ATOMIC_RELAXED);
 		} else {
 			/* Write-protected at that moment: the QP is in error. */
 			c->failed++;
@@ -186,7 +215,7 @@ static void *atomics(void *arg)
 	if (!mr || pair(c, &a, &b))
 		return (void *)1;
 	c->counter_last = -1;
-	while (now_s() < c->stop) {
+	while (churn_running(c)) {
 		bool cas = xrand(&rnd) & 1;
 		struct ibv_send_wr wr = {
 			.sg_list = &(struct ibv_sge){ (uintptr_t)orig, 8, mr->lkey },
@@ -211,7 +240,7 @@ static void *atomics(void *arg)
 				return (void *)3;
 			continue;
 		}
-		c->atomics++;
+		__atomic_add_fetch(&c->atomics, 1, __ATOMIC_RELAXED);
 		if (*orig != c->counter &&
 		    (*orig || !zapped_since(cp, c->counter_last))) {
 			if (!c->bad_atomics++)
@@ -240,7 +269,7 @@ static void *reader(void *arg)
 
 	if (!mr || pair(c, &a, &b))
 		return (void *)1;
-	while (now_s() < c->stop) {
+	while (churn_running(c)) {
 		int i = xrand(&rnd) % NPAGES;
 		struct ibv_sge s = { (uintptr_t)page, PAGE, mr->lkey };
 
@@ -279,37 +308,42 @@ static void *churner(void *arg)
 	struct churn *c = arg;
 	uint64_t rnd = 13;
 
-	while (now_s() < c->stop) {
+	while (churn_running(c)) {
 		int i = xrand(&rnd) % (NPAGES + 1);
 		char *p = c->t + i * PAGE;
-		struct ev e = { .start = now_s() };
+		int op = xrand(&rnd) % 4, k;
 		pid_t pid;
 
-		if (c->pg[i].nz >= MAXEV)
-			continue;
-		switch (xrand(&rnd) % 4) {
-		case 0:
-			madvise(p, PAGE, MADV_DONTNEED);
-			break;
-		case 1:
-			mmap(p, PAGE, PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-			break;
-		case 2:
+		if (op == 2) {
 			mprotect(p, PAGE, PROT_READ);
 			usleep(200);
 			mprotect(p, PAGE, PROT_READ | PROT_WRITE);
 			continue;
-		default:
+		}
+		if (op == 3) {
 			pid = fork();
 			if (!pid)
 				_exit(0);
 			waitpid(pid, NULL, 0);
 			continue;
 		}
-		e.end = now_s();
-		add(&c->pg[i], c->pg[i].zaps, &c->pg[i].nz, e);
-		c->zaps++;
+		/*
+		 * A zap is on record, open-ended, before it happens: whoever
+		 * sees its zeros afterwards also finds the record.
+		 */
+		k = add(&c->pg[i], c->pg[i].zaps, &c->pg[i].nz,
+			(struct ev){ .start = now_s(), .end = HUGE_VAL });
+		if (k < 0)
+			continue;
+		if (op == 0)
+			madvise(p, PAGE, MADV_DONTNEED);
+		else
+			mmap(p, PAGE, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		pthread_mutex_lock(&c->pg[i].lock);
+		c->pg[i].zaps[k].end = now_s();
+		pthread_mutex_unlock(&c->pg[i].lock);
+		__atomic_add_fetch(&c->zaps, 1, __ATOMIC_RELAXED);
 		usleep(500);
 	}
 	return NULL;
@@ -381,6 +415,7 @@ int test_odp_churn(void)
 	for (int i = 0; i <= NPAGES; i++)
 		pthread_mutex_init(&c->pg[i].lock, NULL);
 	c->stop = now_s() + seconds;
+	c->hard_stop = c->stop + 3 * seconds;
 	for (size_t i = 0; i < ARRAY_SIZE(thread); i++)
 		CHECK_EQ(pthread_create(&t[i], NULL, thread[i], c), 0);
 	for (size_t i = 0; i < ARRAY_SIZE(thread); i++) {
@@ -405,7 +440,8 @@ int test_odp_churn(void)
 	CHECK_EQ(bad, 0);
 	CHECK_EQ(c->bad_reads, 0);
 	CHECK_EQ(c->bad_atomics, 0);
-	CHECK(c->writes > 50 && c->recvs > 50 && c->atomics > 50 && c->zaps > 50);
+	CHECK(c->writes > CHURN_MIN && c->recvs > CHURN_MIN && c->atomics > CHURN_MIN &&
+	      c->zaps > CHURN_MIN);
 	ibv_dereg_mr(c->tmr);
 	munmap(c->t, (NPAGES + 1) * PAGE);
 	vt_close(&d);

@@ -370,10 +370,15 @@ int fuzz_raw(struct fuzz *f)
 		perror("uverbs device");
 		return 1;
 	}
-	/* Before a context exists, every command must be refused cleanly. */
+	/*
+	 * Before a context exists, commands must be answered cleanly; one
+	 * may happen to be a valid GET_CONTEXT, so the setup gets a new fd.
+	 */
 	for (int i = 0; i < 32; i++)
 		raw_garbage_write(r);
-	if (raw_setup(r)) {
+	close(r->fd);
+	r->fd = open_uverbs(ibv_get_device_name(r->d.ctx->device));
+	if (r->fd < 0 || raw_setup(r)) {
 		perror("raw setup");
 		return 1;
 	}

@@ -80,33 +80,7 @@ mark_engine() {
 sodp_setup sodp0 sodpnet0 10.77.0.1/24
 load_sodp_module umem_hmm_test
 echo 0 > /proc/sys/kernel/numa_balancing
-res0=$(sodp_resources sodp0)
-umems0=$(umem_hmm_stat sodp0 umems)
-mapped0=$(umem_hmm_stat sodp0 pages_mapped)
-
-settled() {
-	for _ in $(seq 100); do
-		[ "$(sodp_resources sodp0)" = "$res0" ] &&
-			[ "$(umem_hmm_stat sodp0 umems)" = "$umems0" ] &&
-			[ "$(umem_hmm_stat sodp0 pages_mapped)" = "$mapped0" ] && return 0
-		sleep 0.1
-	done
-	fail "$1: left resources '$(sodp_resources sodp0)' (before '$res0'), umems $(umem_hmm_stat sodp0 umems), pages mapped $(umem_hmm_stat sodp0 pages_mapped)"
-}
-
-# fuzz_pair MODE-SEED-OFFSET: both fuzzers at once; fails on a violation.
-fuzz_pair() {
-	local v r rv rr
-	"$fuzz" verbs "$((seed + $1))" "$seconds" > /tmp/fi-verbs.log 2>&1 &
-	v=$!
-	"$fuzz" raw "$((seed + $1 + 1))" "$seconds" > /tmp/fi-raw.log 2>&1 &
-	r=$!
-	wait "$v"; rv=$?
-	wait "$r"; rr=$?
-	cat /tmp/fi-verbs.log /tmp/fi-raw.log
-	[ "$rv" = 0 ] || fail "verbs fuzzing under injection (seed $((seed + $1)))"
-	[ "$rr" = 0 ] || fail "raw fuzzing under injection (seed $((seed + $1 + 1)))"
-}
+state0=$(sodp_state sodp0)
 
 # 1. ib_umem_hmm through its test driver.
 inject 10
@@ -124,18 +98,18 @@ done
 
 # 2. The verbs of sodp0, from the fuzzers' own threads.
 inject 5
-SODP_INJECT_FAILURES=task fuzz_pair 0
+SODP_INJECT_FAILURES=task sodp_fuzz_both "$seed" "$seconds"
 n=$(stop_injecting)
 echo "phase 2 (verbs and raw commands): $n allocations failed"
 [ "$n" -gt 0 ] || fail "phase 2 injected nothing"
-settled "after phase 2"
+sodp_settle sodp0 "$state0" "after phase 2"
 
 # 3. The engine: its workers alone fail, the fuzzers' traffic meets it.
 echo -1 > "$wqs/sodp/nice"
 echo -1 > "$wqs/ib_umem_hmm/nice"
 inject 20
 mark_engine 1
-SODP_INJECT_FAILURES=engine fuzz_pair 100 &
+SODP_INJECT_FAILURES=engine sodp_fuzz_both "$((seed + 100))" "$seconds" &
 pair=$!
 while kill -0 "$pair" 2> /dev/null; do
 	mark_engine 1
@@ -150,9 +124,9 @@ echo 0 > "$wqs/ib_umem_hmm/nice"
 [ "$rc" = 0 ] || exit "$rc"
 echo "phase 3 (engine workers): $n allocations failed"
 [ "$n" -gt 0 ] || fail "phase 3 injected nothing"
-grep -q "transfers checked ([1-9]" /tmp/fi-verbs.log ||
+grep -q "transfers checked ([1-9]" /tmp/fuzz-verbs.log ||
 	echo "(no checked transfer failed in phase 3)"
-settled "after phase 3"
+sodp_settle sodp0 "$state0" "after phase 3"
 
 # Nothing failing any more: sodp0 and ib_umem_hmm work as before.
 out=$("$fuzz" verbs "$((seed + 200))" 3) || fail "verbs fuzzing after the injection"
@@ -160,6 +134,6 @@ echo "$out"
 grep -q "transfers checked (0 failed)" <<< "$out" ||
 	fail "checked transfers fail after the injection"
 "$SODP_BUILD/tests/umem-hmm-tests" data implicit || fail "ib_umem_hmm after the injection"
-settled "at the end"
+sodp_settle sodp0 "$state0" "at the end"
 unload_sodp_modules umem_hmm_test
 exit 0

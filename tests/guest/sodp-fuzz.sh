@@ -15,34 +15,13 @@ fuzz=$SODP_BUILD/tests/sodp-fuzz
 sodp_setup sodp0 sodpnet0 10.77.0.1/24
 echo "seed $seed, $seconds s per run"
 
-res0=$(sodp_resources sodp0)
-umems0=$(umem_hmm_stat sodp0 umems)
-mapped0=$(umem_hmm_stat sodp0 pages_mapped)
-
-settled() {
-	# Destruction after exit is the kernel's; give it a moment.
-	for _ in $(seq 50); do
-		[ "$(sodp_resources sodp0)" = "$res0" ] &&
-			[ "$(umem_hmm_stat sodp0 umems)" = "$umems0" ] &&
-			[ "$(umem_hmm_stat sodp0 pages_mapped)" = "$mapped0" ] && return 0
-		sleep 0.1
-	done
-	fail "$1: left resources '$(sodp_resources sodp0)' (before '$res0'), umems $(umem_hmm_stat sodp0 umems), pages mapped $(umem_hmm_stat sodp0 pages_mapped)"
-}
+state0=$(sodp_state sodp0)
 
 # Both modes at once, to the end of their time.
-"$fuzz" verbs "$seed" "$seconds" > /tmp/fuzz-verbs.log 2>&1 &
-v=$!
-"$fuzz" raw "$((seed + 1))" "$seconds" > /tmp/fuzz-raw.log 2>&1 &
-r=$!
-wait "$v"; rv=$?
-wait "$r"; rr=$?
-cat /tmp/fuzz-verbs.log /tmp/fuzz-raw.log
-[ "$rv" = 0 ] || fail "verbs fuzzing (seed $seed)"
-[ "$rr" = 0 ] || fail "raw fuzzing (seed $((seed + 1)))"
+sodp_fuzz_both "$seed" "$seconds"
 grep -q "device was removed" /tmp/fuzz-verbs.log /tmp/fuzz-raw.log &&
 	fail "EIO from a device that is still there"
-settled "after the fuzzers exited"
+sodp_settle sodp0 "$state0" "after the fuzzers exited"
 
 # Killed in the middle of whatever they were doing.
 for i in 1 2 3; do
@@ -53,7 +32,7 @@ for i in 1 2 3; do
 	sleep "$(awk -v s="$seed" -v i="$i" 'BEGIN { srand(s + i); printf "%.2f", 0.5 + 3 * rand() }')"
 	kill -9 "$v" "$r"
 	wait "$v" "$r" 2> /dev/null
-	settled "after kill round $i"
+	sodp_settle sodp0 "$state0" "after kill round $i"
 done
-echo "kill rounds: 3, resources back to '$res0'"
+echo "kill rounds: 3, back to $state0"
 exit 0

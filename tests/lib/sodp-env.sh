@@ -53,3 +53,35 @@ sodp_resources() {
 sodp_counter() {
 	cat "/sys/class/infiniband/$1/ports/1/hw_counters/$2"
 }
+
+# sodp_state NAME: what the device holds: its resource counts, and the
+# umems and mapped pages of its ib_umem_hmm device.
+sodp_state() {
+	echo "resources '$(sodp_resources "$1")', umems $(umem_hmm_stat "$1" umems), pages mapped $(umem_hmm_stat "$1" pages_mapped)"
+}
+
+# sodp_settle NAME STATE WHAT: wait (10 s at most) until the device holds
+# STATE again (destruction after a process exits is the kernel's), or fail.
+sodp_settle() {
+	for _ in $(seq 100); do
+		[ "$(sodp_state "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	fail "$3: left $(sodp_state "$1") (before: $2)"
+}
+
+# sodp_fuzz_both SEED SECONDS: sodp-fuzz in verbs mode (SEED) and raw mode
+# (SEED + 1) at once on $SODP_TEST_DEVICE, to the end of their time; logs in
+# /tmp/fuzz-{verbs,raw}.log; fails on a violation.
+sodp_fuzz_both() {
+	local fuzz=$SODP_BUILD/tests/sodp-fuzz v r rv rr
+	"$fuzz" verbs "$1" "$2" > /tmp/fuzz-verbs.log 2>&1 &
+	v=$!
+	"$fuzz" raw "$(($1 + 1))" "$2" > /tmp/fuzz-raw.log 2>&1 &
+	r=$!
+	wait "$v"; rv=$?
+	wait "$r"; rr=$?
+	cat /tmp/fuzz-verbs.log /tmp/fuzz-raw.log
+	[ "$rv" = 0 ] || fail "verbs fuzzing (seed $1)"
+	[ "$rr" = 0 ] || fail "raw fuzzing (seed $(($1 + 1)))"
+}

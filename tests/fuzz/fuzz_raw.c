@@ -11,9 +11,7 @@
  *
  * Copyright (c) 2026 The sodp authors.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +25,7 @@
 
 #include "../lib/pattern.h"
 #include "../lib/proc.h"
+#include "../lib/uverbs_dev.h"
 #include "fuzz.h"
 #include "vt.h"
 
@@ -54,35 +53,6 @@ static int raw_cmd(int fd, uint32_t command, void *cmd, size_t in_len, size_t ou
 	hdr->out_words = out_len / 4;
 	memcpy(buf + sizeof(*hdr), cmd, in_len);
 	return write(fd, buf, sizeof(*hdr) + in_len) < 0 ? errno : 0;
-}
-
-static int open_uverbs(const char *ibdev)
-{
-	char path[300], name[64] = "";
-	struct dirent *e;
-	DIR *dir = opendir("/sys/class/infiniband_verbs");
-	int fd = -1;
-
-	while (dir && (e = readdir(dir))) {
-		FILE *fp;
-
-		if (strncmp(e->d_name, "uverbs", 6))
-			continue;
-		snprintf(path, sizeof(path), "/sys/class/infiniband_verbs/%s/ibdev", e->d_name);
-		fp = fopen(path, "r");
-		if (!fp)
-			continue;
-		if (fscanf(fp, "%63s", name) == 1 && !strcmp(name, ibdev)) {
-			snprintf(path, sizeof(path), "/dev/infiniband/%s", e->d_name);
-			fd = open(path, O_RDWR | O_CLOEXEC);
-		}
-		fclose(fp);
-		if (fd >= 0)
-			break;
-	}
-	if (dir)
-		closedir(dir);
-	return fd;
 }
 
 static int raw_context(struct raw *r)

@@ -46,11 +46,11 @@ in_root() {
 t0=$(date +%s)
 in_root env SODP_BUILD="$SODP_BUILD" "$SODP_SRC/tools/sodp-install" -k "$kver" ||
 	fail "sodp-install"
-echo "installed in $(($(date +%s) - t0)) s:"
 files() {
 	find "$top"/*upper -type f \( -name "*.ko*" -o -path "*sodp*" \) | sort
 }
-files
+echo "installed in $(($(date +%s) - t0)) s: $(files | wc -l) files, among them"
+files | grep -v "/usr/src/sodp-"
 in_root dkms status -m sodp | grep -q "installed" || fail "dkms status: not installed"
 [ -f "$root/etc/libibverbs.d/sodp.driver" ] || fail "no /etc/libibverbs.d/sodp.driver"
 

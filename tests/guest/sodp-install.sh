@@ -25,18 +25,30 @@ cleanup() {
 	umount -R "$root" 2> /dev/null
 }
 trap cleanup EXIT
-# A kernel whose modules come from elsewhere (the debug kernel's) has
-# /lib/modules as a mount of its own: it gets an overlay of its own.
-if mountpoint -q /lib/modules; then
-	mkdir -p "$top/mod-upper" "$top/mod-work"
-	mount -t overlay overlay -o "lowerdir=/lib/modules,upperdir=$top/mod-upper,workdir=$top/mod-work" \
-		"$root/lib/modules" || fail "overlay over /lib/modules"
-fi
+uppers=("$top/upper")
+# overlay_at DIR NAME: a writable overlay of the guest's DIR at DIR in the
+# root, for what is a mount of its own in the guest, so not in the root's
+# lower layer.
+overlay_at() {
+	mkdir -p "$top/$2-upper" "$top/$2-work" "$root$1"
+	mount -t overlay overlay -o "lowerdir=$1,upperdir=$top/$2-upper,workdir=$top/$2-work" \
+		"$root$1" || fail "overlay over $1"
+}
 for d in proc sys dev; do
 	mount --rbind "/$d" "$root/$d"
 done
 mount -t tmpfs tmpfs "$root/tmp"
 mount -t tmpfs tmpfs "$root/var/tmp"
+# A kernel whose modules come from elsewhere (the debug kernel's).
+if mountpoint -q /lib/modules; then
+	overlay_at /lib/modules modules
+	uppers+=("$top/modules-upper")
+fi
+# The source and build trees (shares of their own when under /tmp or
+# /root, the build tree inside the source tree too); the build tree gets
+# cmake's install manifest.
+overlay_at "$SODP_SRC" src
+overlay_at "$SODP_BUILD" build
 
 # in_root CMD...: as root in the new root, with a clean environment.
 in_root() {
@@ -47,7 +59,7 @@ t0=$(date +%s)
 in_root env SODP_BUILD="$SODP_BUILD" "$SODP_SRC/tools/sodp-install" -k "$kver" ||
 	fail "sodp-install"
 files() {
-	find "$top"/*upper -type f \( -name "*.ko*" -o -path "*sodp*" \) | sort
+	find "${uppers[@]}" -type f \( -name "*.ko*" -o -path "*sodp*" \) | sort
 }
 echo "installed in $(($(date +%s) - t0)) s: $(files | wc -l) files, among them"
 files | grep -v "/usr/src/sodp-"

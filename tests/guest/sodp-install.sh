@@ -58,8 +58,10 @@ in_root() {
 t0=$(date +%s)
 in_root env SODP_BUILD="$SODP_BUILD" "$SODP_SRC/tools/sodp-install" -k "$kver" ||
 	fail "sodp-install"
+# files: what of sodp is in the root (not depmod's indexes, whose folder
+# is named after a kernel release that may say "sodp").
 files() {
-	find "${uppers[@]}" -type f \( -name "*.ko*" -o -path "*sodp*" \) | sort
+	find "${uppers[@]}" -type f \( -name "*.ko*" -o -path "*/sodp*" -o -path "*/libsodp*" \) | sort
 }
 echo "installed in $(($(date +%s) - t0)) s: $(files | wc -l) files, among them"
 files | grep -v "/usr/src/sodp-"

@@ -22,6 +22,7 @@
 #define SODP_MAX_QP		4096
 #define SODP_MAX_CQ		4096
 #define SODP_MAX_MR		65536
+#define SODP_MR_INDEX_MAX	0xffffff	/* a key is index << 8 | random byte */
 #define SODP_MAX_SRQ		1024
 #define SODP_MAX_AH		8192
 #define SODP_MAX_PD		4096
@@ -48,12 +49,17 @@ enum sodp_counter {
 struct sodp_dev {
 	struct ib_device ibdev;
 	struct net_device *ndev;
-	struct list_head entry;		/* in sodp_devices */
+	struct list_head entry;		/* in sodp_devices, under RCU */
+	bool listed;			/* entry is on that list */
+	/*
+	 * Lookups by number take a reference under the xarray's lock: the
+	 * core frees a QP or AH as soon as its destroy verb returns.
+	 */
 	struct xarray qps;		/* qp_num -> sodp_qp */
-	struct xarray mrs;		/* key >> 8 -> sodp_mr */
+	struct xarray mrs;		/* key >> 8 -> sodp_mr (freed after RCU) */
 	struct xarray ahs;		/* ah_num -> sodp_ah */
 	u32 next_qpn;
-	u8 next_key;
+	u32 next_mr_index;		/* cyclic, from a random start */
 	atomic_t num_qps, num_cqs, num_mrs, num_srqs, num_ahs, num_pds;
 	atomic64_t counters[SODP_NUM_ENGINE_COUNTERS];
 	struct ib_umem_hmm_device hmm;	/* ODP: page tracking, statistics */
@@ -80,12 +86,19 @@ struct sodp_ah {
 	enum rdma_network_type net_type;
 };
 
-/* A ring shared with user space (or private, for kernel consumers). */
+/*
+ * A ring shared with user space (or private, for kernel consumers).  The
+ * kernel keeps its own copy of the index it owns (the consumer index of
+ * a work queue, the producer index of a CQ) and only publishes it: the
+ * process can write anything into the ring.
+ */
 struct sodp_queue {
 	struct sodp_ring *ring;
 	u32 num_slots;
 	u32 slot_size;
 	size_t size;
+	u32 prod;			/* kernel-produced rings (CQ, kernel WQs) */
+	u32 cons;			/* kernel-consumed rings (SQ, RQ, SRQ) */
 	struct rdma_user_mmap_entry *mmap;	/* NULL for kernel rings */
 };
 
@@ -142,6 +155,7 @@ struct sodp_mem {
 	unsigned int cur;		/* segment of the next byte */
 	u32 off;			/* within it */
 	struct ib_umem_hmm_span span;	/* ODP pages held for the cursor */
+	struct ib_umem_hmm *span_umem;	/* the region's umem the span is of */
 };
 
 /* sodp_mem_copy() results */
@@ -152,10 +166,13 @@ enum {
 	SODP_COPY_DST_FAULT,		/* ... of the destination */
 };
 
-/* The receive WQE a message is being delivered into. */
+/*
+ * The receive WQE a message is being delivered into.  Its SGEs are
+ * resolved again for every packet: no region stays referenced between
+ * packets, so deregistration never waits for a peer to finish a message.
+ */
 struct sodp_recv_ctx {
 	struct sodp_recv_wqe wqe;
-	struct sodp_mem mem;		/* its SGEs, resolved (not for WRITE_IMM) */
 	bool active;
 	u32 offset;			/* bytes received so far */
 };
@@ -182,7 +199,9 @@ struct sodp_qp {
 	u8 max_rd_atomic;
 	u8 max_dest_rd_atomic;
 	u16 pkey_index;
-	union ib_gid dgid;
+	union ib_gid dgid;		/* RC: the peer */
+	union ib_gid sgid;		/* RC: ours, from the address vector */
+	enum rdma_network_type net_type;
 	u8 sgid_index;
 	bool sq_sig_all;
 	u32 max_send_sge, max_recv_sge, max_inline;
@@ -200,16 +219,21 @@ struct sodp_qp {
 	/* Requester: runs in work, under sq_lock. */
 	struct mutex sq_lock;
 	struct work_struct req_work;
-	struct delayed_work rnr_work;
+	struct delayed_work retry_work;	/* RNR and ACK-timeout retries */
 	u8 rnr_left;			/* RNR retries left for the head WQE */
 	u8 retry_left;			/* retransmissions left for it */
 	bool waiting;			/* it waits to be retried */
-	u32 msn;
 
-	/* Responder: under rq_lock. */
+	/*
+	 * Responder: under rq_lock.  modify_qp takes it too, so a packet
+	 * sees the QP's attributes and state whole, and a reset never pulls
+	 * the receive state from under a packet being delivered.
+	 */
 	struct mutex rq_lock;
 	struct sodp_recv_ctx recv;
-	struct sodp_mr *write_mr;	/* RDMA WRITE in progress */
+	struct sodp_mem resp_mem;	/* one packet's buffers; empty between packets */
+	bool write_active;		/* an RDMA WRITE in progress: */
+	u32 write_rkey;			/* its region, checked on every packet */
 	u64 write_va;
 	u32 write_left;
 	u32 resp_msn;
@@ -253,7 +277,7 @@ static inline struct sodp_pd *to_spd(struct ib_pd *p)
 extern struct workqueue_struct *sodp_wq;
 
 /* sodp_main.c */
-struct sodp_dev *sodp_find_dev_by_gid(const union ib_gid *gid);
+struct sodp_dev *sodp_find_dev_by_gid(struct sodp_dev *from, const union ib_gid *gid);
 void sodp_port_event(struct sodp_dev *sdev, enum ib_event_type type);
 void sodp_dealloc_driver(struct ib_device *ibdev);
 
@@ -263,6 +287,8 @@ int sodp_get_hw_stats(struct ib_device *ibdev, struct rdma_hw_stats *stats,
 		      u32 port, int index);
 
 /* sodp_queue.c */
+int sodp_mmap(struct ib_ucontext *uctx, struct vm_area_struct *vma);
+void sodp_mmap_free(struct rdma_user_mmap_entry *entry);
 int sodp_queue_init(struct sodp_queue *q, struct ib_udata *udata,
 		    u32 num_slots, u32 slot_size, struct sodp_ring_info *info);
 void sodp_queue_cleanup(struct sodp_queue *q);
@@ -271,16 +297,17 @@ static inline void *sodp_queue_slot(struct sodp_queue *q, u32 index)
 	return (u8 *)q->ring + SODP_RING_HDR_SIZE +
 	       (size_t)(index & (q->num_slots - 1)) * q->slot_size;
 }
-/* Number of slots the producer has filled and the consumer not taken. */
+/* Consumer side: slots the producer filled and we have not taken. */
 u32 sodp_queue_count(struct sodp_queue *q);
-void sodp_queue_publish(struct sodp_queue *q);
 void sodp_queue_consume(struct sodp_queue *q);
 bool sodp_queue_pop(struct sodp_queue *q, void *slot);
+void sodp_queue_drop_all(struct sodp_queue *q);
+/* Producer side (the kernel produces): slots in use, and publishing one. */
+u32 sodp_queue_used(struct sodp_queue *q);
+void sodp_queue_publish(struct sodp_queue *q);
 
 /* sodp_verbs.c */
 extern const struct ib_device_ops sodp_dev_ops;
-int sodp_mmap(struct ib_ucontext *uctx, struct vm_area_struct *vma);
-void sodp_mmap_free(struct rdma_user_mmap_entry *entry);
 
 /* sodp_cq.c */
 int sodp_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
@@ -310,7 +337,6 @@ void sodp_mem_add_kbuf(struct sodp_mem *m, void *kbuf, u32 len);
 struct sodp_qp;
 int sodp_mem_add_sges(struct sodp_mem *m, struct sodp_qp *qp,
 		      const struct sodp_sge *sge, u32 num, int access);
-u32 sodp_mem_len(const struct sodp_mem *m);
 void sodp_mem_seek(struct sodp_mem *m, u32 offset);
 int sodp_mem_copy(struct sodp_mem *dst, struct sodp_mem *src, u32 len);
 int sodp_mem_atomic(struct sodp_mr *mr, u64 va, bool cmp_swp, u64 compare,
@@ -348,13 +374,11 @@ void sodp_qp_put(struct sodp_qp *qp);
 void sodp_qp_error(struct sodp_qp *qp);
 void sodp_qp_fatal(struct sodp_qp *qp, enum ib_event_type event);
 void sodp_qp_flush_rq(struct sodp_qp *qp);
-void sodp_resp_write_abort(struct sodp_qp *qp);
 bool sodp_qp_can_receive(struct sodp_qp *qp);
-bool sodp_qp_can_send(struct sodp_qp *qp);
 
 /* sodp_req.c */
 void sodp_req_work(struct work_struct *work);
-void sodp_rnr_work(struct work_struct *work);
+void sodp_retry_work(struct work_struct *work);
 void sodp_req_kick(struct sodp_qp *qp);
 void sodp_req_doorbell(struct sodp_qp *qp);
 

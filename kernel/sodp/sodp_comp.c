@@ -28,7 +28,7 @@ static unsigned long sodp_ack_timeout(u8 timeout)
 static void sodp_retry_later(struct sodp_qp *qp, unsigned long delay)
 {
 	qp->waiting = true;
-	mod_delayed_work(sodp_wq, &qp->rnr_work, delay);
+	mod_delayed_work(sodp_wq, &qp->retry_work, delay);
 }
 
 int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,

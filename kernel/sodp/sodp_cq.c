@@ -84,17 +84,19 @@ int sodp_resize_cq(struct ib_cq *ibcq, int cqe, struct ib_udata *udata)
 		return ret;
 
 	spin_lock_irq(&cq->lock);
-	n = sodp_queue_count(&cq->q);
+	n = sodp_queue_used(&cq->q);
 	if (n > nq.num_slots - 1 || n > cq->q.num_slots) {
 		spin_unlock_irq(&cq->lock);
 		sodp_queue_cleanup(&nq);
 		return -EINVAL;
 	}
-	for (i = 0; i < n; i++)
-		memcpy(sodp_queue_slot(&nq, i),
-		       sodp_queue_slot(&cq->q, cq->q.ring->consumer + i),
+	for (i = 0; i < n; i++) {
+		memcpy(sodp_queue_slot(&nq, nq.prod),
+		       sodp_queue_slot(&cq->q, cq->q.prod - n + i),
 		       sizeof(struct sodp_cqe));
-	nq.ring->producer = n;
+		nq.prod++;
+	}
+	nq.ring->producer = nq.prod;
 	oq = cq->q;
 	cq->q = nq;
 	ibcq->cqe = nq.num_slots - 1;
@@ -118,19 +120,15 @@ int sodp_resize_cq(struct ib_cq *ibcq, int cqe, struct ib_udata *udata)
 
 void sodp_cq_post(struct sodp_cq *cq, const struct sodp_cqe *cqe, bool solicited)
 {
-	struct sodp_ring *ring;
 	unsigned long flags;
 	bool notify = false, overrun = false;
 
 	spin_lock_irqsave(&cq->lock, flags);
-	ring = cq->q.ring;
-	/* The consumer index is the process's: trust it only this far. */
-	if (cq->overflow ||
-	    ring->producer - READ_ONCE(ring->consumer) >= cq->q.num_slots - 1) {
+	if (cq->overflow || sodp_queue_used(&cq->q) >= cq->q.num_slots - 1) {
 		overrun = !cq->overflow;
 		cq->overflow = true;
 	} else {
-		memcpy(sodp_queue_slot(&cq->q, ring->producer), cqe, sizeof(*cqe));
+		memcpy(sodp_queue_slot(&cq->q, cq->q.prod), cqe, sizeof(*cqe));
 		sodp_queue_publish(&cq->q);
 		if (cq->notify == IB_CQ_NEXT_COMP ||
 		    (cq->notify == IB_CQ_SOLICITED && solicited)) {
@@ -203,7 +201,7 @@ int sodp_req_notify_cq(struct ib_cq *ibcq, enum ib_cq_notify_flags flags)
 	spin_lock_irqsave(&cq->lock, irqflags);
 	if (cq->notify != IB_CQ_NEXT_COMP)
 		cq->notify = flags & IB_CQ_SOLICITED_MASK;
-	if ((flags & IB_CQ_REPORT_MISSED_EVENTS) && sodp_queue_count(&cq->q))
+	if ((flags & IB_CQ_REPORT_MISSED_EVENTS) && sodp_queue_used(&cq->q))
 		ret = 1;
 	spin_unlock_irqrestore(&cq->lock, irqflags);
 	return ret;

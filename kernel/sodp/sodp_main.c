@@ -18,22 +18,30 @@
 
 struct workqueue_struct *sodp_wq;
 
-/* Every registered sodp device; in-kernel delivery looks for peers here. */
+/*
+ * Every registered sodp device; in-kernel delivery looks for peers here,
+ * for every message, under RCU.  Writers hold sodp_devices_lock, which
+ * also makes "rdma link add" one at a time.
+ */
 static LIST_HEAD(sodp_devices);
 static DEFINE_MUTEX(sodp_devices_lock);
 
 /*
- * The device that holds @gid in its GID table, with a reference
- * (ib_device_put() it), or NULL.
+ * The device that holds @gid in its GID table, in the network namespace of
+ * @from's netdev (another namespace may use the same addresses), with a
+ * reference (ib_device_put() it), or NULL.
  */
-struct sodp_dev *sodp_find_dev_by_gid(const union ib_gid *gid)
+struct sodp_dev *sodp_find_dev_by_gid(struct sodp_dev *from, const union ib_gid *gid)
 {
+	struct net *net = dev_net(from->ndev);
 	struct sodp_dev *sdev, *found = NULL;
 
-	mutex_lock(&sodp_devices_lock);
-	list_for_each_entry(sdev, &sodp_devices, entry) {
+	rcu_read_lock();
+	list_for_each_entry_rcu(sdev, &sodp_devices, entry) {
 		const struct ib_gid_attr *attr;
 
+		if (!net_eq(dev_net(sdev->ndev), net))
+			continue;
 		attr = rdma_find_gid_by_port(&sdev->ibdev, gid,
 					     IB_GID_TYPE_ROCE_UDP_ENCAP, 1, NULL);
 		if (IS_ERR(attr))
@@ -43,7 +51,23 @@ struct sodp_dev *sodp_find_dev_by_gid(const union ib_gid *gid)
 			found = sdev;
 		break;
 	}
-	mutex_unlock(&sodp_devices_lock);
+	rcu_read_unlock();
+	return found;
+}
+
+/* Our device bound to @ndev, with a reference (ib_device_put() it), or NULL. */
+static struct sodp_dev *sodp_find_dev_by_netdev(struct net_device *ndev)
+{
+	struct sodp_dev *sdev, *found = NULL;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(sdev, &sodp_devices, entry) {
+		if (sdev->ndev == ndev && ib_device_try_get(&sdev->ibdev)) {
+			found = sdev;
+			break;
+		}
+	}
+	rcu_read_unlock();
 	return found;
 }
 
@@ -58,6 +82,10 @@ void sodp_port_event(struct sodp_dev *sdev, enum ib_event_type type)
 	ib_dispatch_event(&ev);
 }
 
+/*
+ * Register a new device.  On failure the caller deallocates it, which runs
+ * sodp_dealloc_driver(): everything set up here is undone there.
+ */
 static int sodp_register(struct sodp_dev *sdev, const char *name)
 {
 	struct ib_device *ibdev = &sdev->ibdev;
@@ -65,8 +93,10 @@ static int sodp_register(struct sodp_dev *sdev, const char *name)
 
 	xa_init_flags(&sdev->qps, XA_FLAGS_ALLOC);
 	xa_init_flags(&sdev->mrs, XA_FLAGS_ALLOC1);
-	xa_init_flags(&sdev->ahs, XA_FLAGS_ALLOC1);
+	xa_init_flags(&sdev->ahs, XA_FLAGS_ALLOC1 | XA_FLAGS_LOCK_IRQ);
 	sdev->next_qpn = SODP_QPN_MIN;
+	/* Keys are not handed out in an order a process could predict. */
+	sdev->next_mr_index = 1 + get_random_u32_below(SODP_MR_INDEX_MAX);
 
 	ibdev->node_type = RDMA_NODE_IB_CA;
 	ibdev->phys_port_cnt = 1;
@@ -80,35 +110,20 @@ static int sodp_register(struct sodp_dev *sdev, const char *name)
 				  BIT_ULL(IB_USER_VERBS_CMD_POST_RECV) |
 				  BIT_ULL(IB_USER_VERBS_CMD_REQ_NOTIFY_CQ);
 	ib_set_device_ops(ibdev, &sodp_dev_ops);
+	/* Before the device is visible: memory may be registered at once. */
+	ib_umem_hmm_device_init(&sdev->hmm, ibdev, name);
 
 	ret = ib_device_set_netdev(ibdev, sdev->ndev, 1);
 	if (ret)
 		return ret;
-	/* Before the device is visible: memory may be registered at once. */
-	ib_umem_hmm_device_init(&sdev->hmm, ibdev, name);
 	/* A soft device: "DMA" addresses are kernel virtual addresses. */
 	ret = ib_register_device(ibdev, name, NULL);
-	if (ret) {
-		ib_umem_hmm_device_cleanup(&sdev->hmm);
+	if (ret)
 		return ret;
-	}
 
-	mutex_lock(&sodp_devices_lock);
-	list_add_tail(&sdev->entry, &sodp_devices);
-	mutex_unlock(&sodp_devices_lock);
+	list_add_tail_rcu(&sdev->entry, &sodp_devices);
+	sdev->listed = true;
 	return 0;
-}
-
-static bool sodp_netdev_taken(struct net_device *ndev)
-{
-	struct sodp_dev *sdev;
-	bool taken = false;
-
-	mutex_lock(&sodp_devices_lock);
-	list_for_each_entry(sdev, &sodp_devices, entry)
-		taken |= sdev->ndev == ndev;
-	mutex_unlock(&sodp_devices_lock);
-	return taken;
 }
 
 static int sodp_newlink(const char *name, struct net_device *ndev)
@@ -118,27 +133,44 @@ static int sodp_newlink(const char *name, struct net_device *ndev)
 
 	if (ndev->type != ARPHRD_ETHER || is_vlan_dev(ndev))
 		return -EINVAL;
-	if (sodp_netdev_taken(ndev))
-		return -EEXIST;
 
+	/* One at a time: a netdev gets at most one sodp device. */
+	mutex_lock(&sodp_devices_lock);
+	sdev = sodp_find_dev_by_netdev(ndev);
+	if (sdev) {
+		ib_device_put(&sdev->ibdev);
+		ret = -EEXIST;
+		goto out;
+	}
 	sdev = ib_alloc_device(sodp_dev, ibdev);
-	if (!sdev)
-		return -ENOMEM;
+	if (!sdev) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	sdev->ndev = ndev;
 	ret = sodp_register(sdev, name);
 	if (ret)
 		ib_dealloc_device(&sdev->ibdev);
+out:
+	mutex_unlock(&sodp_devices_lock);
 	return ret;
 }
 
-/* ib_device_ops.dealloc_driver: the last step of unregistration. */
+/*
+ * ib_device_ops.dealloc_driver: the last step of unregistration, and of a
+ * failed registration (ib_dealloc_device() calls it too).
+ */
 void sodp_dealloc_driver(struct ib_device *ibdev)
 {
 	struct sodp_dev *sdev = to_sdev(ibdev);
 
-	mutex_lock(&sodp_devices_lock);
-	list_del(&sdev->entry);
-	mutex_unlock(&sodp_devices_lock);
+	if (sdev->listed) {
+		mutex_lock(&sodp_devices_lock);
+		list_del_rcu(&sdev->entry);
+		mutex_unlock(&sodp_devices_lock);
+		/* Lookups under RCU may still be walking past it. */
+		synchronize_rcu();
+	}
 	ib_umem_hmm_device_cleanup(&sdev->hmm);
 	WARN_ON(!xa_empty(&sdev->qps));
 	WARN_ON(!xa_empty(&sdev->mrs));
@@ -157,15 +189,17 @@ static int sodp_netdev_event(struct notifier_block *nb, unsigned long event,
 			     void *arg)
 {
 	struct net_device *ndev = netdev_notifier_info_to_dev(arg);
+	struct sodp_dev *sdev;
 	struct ib_device *ibdev;
 
-	ibdev = ib_device_get_by_netdev(ndev, RDMA_DRIVER_UNKNOWN);
-	if (!ibdev)
+	/*
+	 * Our own list: ib_device_get_by_netdev() with no driver id of ours
+	 * could return another driver's device on the same netdev (rxe).
+	 */
+	sdev = sodp_find_dev_by_netdev(ndev);
+	if (!sdev)
 		return NOTIFY_DONE;
-	if (ibdev->ops.owner != THIS_MODULE) {
-		ib_device_put(ibdev);
-		return NOTIFY_DONE;
-	}
+	ibdev = &sdev->ibdev;
 
 	switch (event) {
 	case NETDEV_UNREGISTER:

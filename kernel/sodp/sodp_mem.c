@@ -29,6 +29,7 @@ void sodp_mem_init(struct sodp_mem *m)
 	m->cur = 0;
 	m->off = 0;
 	m->span.leaf = NULL;
+	m->span_umem = NULL;
 }
 
 /* Takes over the caller's reference on @mr. */
@@ -73,20 +74,11 @@ void sodp_mem_add_kbuf(struct sodp_mem *m, void *kbuf, u32 len)
 	m->seg[m->nseg++] = (struct sodp_mem_seg){ .kbuf = kbuf, .len = len };
 }
 
-u32 sodp_mem_len(const struct sodp_mem *m)
-{
-	u32 len = 0;
-	unsigned int i;
-
-	for (i = 0; i < m->nseg; i++)
-		len += m->seg[i].len;
-	return len;
-}
-
 static void sodp_mem_release(struct sodp_mem *m)
 {
 	if (m->span.leaf)
 		ib_umem_hmm_unlock(&m->span);
+	m->span_umem = NULL;
 }
 
 void sodp_mem_seek(struct sodp_mem *m, u32 offset)
@@ -101,6 +93,7 @@ void sodp_mem_seek(struct sodp_mem *m, u32 offset)
 	m->off = offset;
 }
 
+/* Release everything @m holds; it is empty (as after sodp_mem_init()) again. */
 void sodp_mem_put(struct sodp_mem *m)
 {
 	unsigned int i;
@@ -109,7 +102,7 @@ void sodp_mem_put(struct sodp_mem *m)
 	for (i = 0; i < m->nseg; i++)
 		if (m->seg[i].mr)
 			sodp_mr_put(m->seg[i].mr);
-	m->nseg = 0;
+	sodp_mem_init(m);
 }
 
 /*
@@ -130,7 +123,11 @@ static void *sodp_mr_addr(struct sodp_mr *mr, u64 va, u32 *contig)
 	return page_address(mr->pages[idx]) + offset_in_page(addr);
 }
 
-/* Does @m's held span cover its cursor? */
+/*
+ * Does @m's held span cover its cursor?  The span must be of the cursor's
+ * region: two regions (of two processes, after a fork) may cover the same
+ * virtual addresses with different pages.
+ */
 static bool sodp_mem_covered(struct sodp_mem *m)
 {
 	struct sodp_mem_seg *seg = &m->seg[m->cur];
@@ -138,8 +135,8 @@ static bool sodp_mem_covered(struct sodp_mem *m)
 
 	if (!seg->mr || seg->mr->type != SODP_MR_ODP)
 		return true;
-	return m->span.leaf && va >= m->span.start &&
-	       va < m->span.start + m->span.len;
+	return m->span.leaf && m->span_umem == seg->mr->odp &&
+	       va >= m->span.start && va < m->span.start + m->span.len;
 }
 
 /*
@@ -173,6 +170,8 @@ static int sodp_mem_hold(struct sodp_mem *m, unsigned int flags, bool one_page)
 		ret = ib_umem_hmm_lock(seg->mr->odp, va, len, flags, &m->span);
 	if (ret && ret != -EAGAIN)
 		ret = ib_umem_hmm_lock(seg->mr->odp, va, page_left, flags, &m->span);
+	if (!ret)
+		m->span_umem = seg->mr->odp;
 	return ret;
 }
 

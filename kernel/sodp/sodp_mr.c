@@ -21,6 +21,11 @@ void sodp_mr_put(struct sodp_mr *mr)
 	kref_put(&mr->ref, sodp_mr_release);
 }
 
+/*
+ * Give the region its key and make it reachable.  Keys are hard to guess
+ * (indexes handed out cyclically from a random start, and a random low
+ * byte), and a stale key rarely names a new region.
+ */
 static int sodp_mr_publish(struct sodp_dev *sdev, struct sodp_mr *mr)
 {
 	u32 index;
@@ -28,14 +33,26 @@ static int sodp_mr_publish(struct sodp_dev *sdev, struct sodp_mr *mr)
 
 	kref_init(&mr->ref);
 	init_completion(&mr->released);
-	ret = xa_alloc(&sdev->mrs, &index, mr, XA_LIMIT(1, SODP_MAX_MR), GFP_KERNEL);
-	if (ret)
-		return ret == -EBUSY ? -ENOMEM : ret;
-	/* The low byte varies so that a stale key rarely names a new region. */
-	mr->ibmr.lkey = index << 8 | sdev->next_key++;
+	if (atomic_inc_return(&sdev->num_mrs) > SODP_MAX_MR) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	/* The key is set before the region is published: lookups compare it. */
+	mr->ibmr.lkey = get_random_u32() & 0xff;
+	ret = xa_alloc_cyclic(&sdev->mrs, &index, NULL,
+			      XA_LIMIT(1, SODP_MR_INDEX_MAX), &sdev->next_mr_index,
+			      GFP_KERNEL);
+	if (ret < 0) {
+		ret = ret == -EBUSY ? -ENOMEM : ret;
+		goto err;
+	}
+	mr->ibmr.lkey |= index << 8;
 	mr->ibmr.rkey = mr->ibmr.lkey;
-	atomic_inc(&sdev->num_mrs);
+	xa_store(&sdev->mrs, index, mr, GFP_KERNEL);
 	return 0;
+err:
+	atomic_dec(&sdev->num_mrs);
+	return ret;
 }
 
 /**
@@ -56,6 +73,7 @@ struct sodp_mr *sodp_mr_get(struct sodp_dev *sdev, u32 key, struct ib_pd *pd,
 {
 	struct sodp_mr *mr;
 
+	/* Dereg frees the region after a grace period: RCU is enough here. */
 	rcu_read_lock();
 	mr = xa_load(&sdev->mrs, key >> 8);
 	if (mr && (mr->ibmr.lkey != key || !kref_get_unless_zero(&mr->ref)))
@@ -229,14 +247,16 @@ int sodp_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
  * @attrs: unused
  *
  * Return: 0; -EINVAL for an lkey that is not an ODP region of @pd or a
- * range outside it; -EOPNOTSUPP for another advice; with FLUSH, the
- * error of the fault (-EFAULT, -EPERM).
+ * range outside it; -EPERM for PREFETCH_WRITE of a region without local
+ * write access; -EOPNOTSUPP for another advice; with FLUSH, the error of
+ * the fault (-EFAULT, -EPERM).
  */
 int sodp_advise_mr(struct ib_pd *pd, enum ib_uverbs_advise_mr_advice advice,
 		   u32 flags, struct ib_sge *sg_list, u32 num_sge,
 		   struct uverbs_attr_bundle *attrs)
 {
 	unsigned int hflags = 0;
+	int access = 0;
 	int ret = 0;
 	u32 i;
 
@@ -245,6 +265,8 @@ int sodp_advise_mr(struct ib_pd *pd, enum ib_uverbs_advise_mr_advice advice,
 		break;
 	case IB_UVERBS_ADVISE_MR_ADVICE_PREFETCH_WRITE:
 		hflags |= IB_UMEM_HMM_WRITE;
+		/* Only into a region the device may write (mlx5 refuses it too). */
+		access = IB_ACCESS_LOCAL_WRITE;
 		break;
 	case IB_UVERBS_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT:
 		hflags |= IB_UMEM_HMM_NO_FAULT;
@@ -264,6 +286,10 @@ int sodp_advise_mr(struct ib_pd *pd, enum ib_uverbs_advise_mr_advice advice,
 
 		if (!mr)
 			return -EINVAL;
+		if ((mr->access & access) != access) {
+			sodp_mr_put(mr);
+			return -EPERM;
+		}
 		if (mr->type != SODP_MR_ODP)
 			ret = -EINVAL;
 		else if (sg_list[i].length)

@@ -13,15 +13,17 @@
 
 /**
  * sodp_net_connect - find the QP a message is for
+ * @from: the sending device (its network namespace is searched)
  * @dgid: destination GID
  * @dqpn: destination QP number
  *
  * Return: the QP with a reference (sodp_net_disconnect() it), or NULL if
  * no device here holds the GID or it has no such QP.
  */
-struct sodp_qp *sodp_net_connect(const union ib_gid *dgid, u32 dqpn)
+struct sodp_qp *sodp_net_connect(struct sodp_dev *from, const union ib_gid *dgid,
+				 u32 dqpn)
 {
-	struct sodp_dev *sdev = sodp_find_dev_by_gid(dgid);
+	struct sodp_dev *sdev = sodp_find_dev_by_gid(from, dgid);
 	struct sodp_qp *qp;
 
 	if (!sdev)
@@ -38,7 +40,6 @@ void sodp_net_disconnect(struct sodp_qp *dst)
 
 void sodp_net_xmit(struct sodp_qp *dst, struct sodp_pkt *pkt, struct sodp_ack *ack)
 {
-	pkt->opcode = sodp_pkt_opcode(pkt);
 	sodp_resp_rcv(dst, pkt, ack);
 	if (ack->syndrome == SODP_DROPPED)
 		return;

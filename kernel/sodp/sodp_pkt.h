@@ -25,13 +25,11 @@ enum sodp_op {
 };
 
 struct sodp_pkt {
-	/* BTH; the opcode decoded into op, first, last, imm, inv */
-	u8 opcode;			/* IB_OPCODE_RC_* / IB_OPCODE_UD_* */
+	/* BTH: the opcode as op, first, last, imm, ud */
 	enum sodp_op op;
 	bool first;
 	bool last;
 	bool imm;
-	bool inv;
 	bool ud;
 	bool solicited;
 	u32 dqpn;
@@ -94,7 +92,8 @@ struct sodp_ack {
 };
 
 /* sodp_net.c: reach a destination QP, hand it packets. */
-struct sodp_qp *sodp_net_connect(const union ib_gid *dgid, u32 dqpn);
+struct sodp_qp *sodp_net_connect(struct sodp_dev *from, const union ib_gid *dgid,
+				 u32 dqpn);
 void sodp_net_disconnect(struct sodp_qp *dst);
 void sodp_net_xmit(struct sodp_qp *dst, struct sodp_pkt *pkt, struct sodp_ack *ack);
 
@@ -108,9 +107,5 @@ void sodp_comp_send(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 /* sodp_resp.c */
 void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		   struct sodp_ack *ack);
-void sodp_resp_write_abort(struct sodp_qp *qp);
-
-/* sodp_req.c: the BTH opcode of a packet. */
-u8 sodp_pkt_opcode(const struct sodp_pkt *pkt);
 
 #endif /* SODP_PKT_H */

@@ -6,6 +6,13 @@
  *
  * Locking: sq_lock (requester) -> rq_lock (responder, any QP) -> state_lock.
  *
+ * Lifetime: the core frees a QP when destroy_qp returns.  Until then the
+ * engine reaches it by number (sodp_qp_get(): a reference taken under the
+ * xarray's lock) or through its own work items; destroy_qp unpublishes the
+ * number, waits for every reference, then cancels the work.  Nothing is
+ * held across packets: the responder's state names its buffers by key and
+ * resolves them again for each packet.
+ *
  * Copyright (c) 2026 The sodp authors.
  */
 
@@ -26,16 +33,19 @@ void sodp_qp_put(struct sodp_qp *qp)
 	kref_put(&qp->ref, sodp_qp_release);
 }
 
-/* The QP of a number, with a reference, or NULL. */
+/*
+ * The QP of a number, with a reference, or NULL.  Under the xarray's lock:
+ * once destroy_qp has erased the number, no lookup still holds the pointer.
+ */
 struct sodp_qp *sodp_qp_get(struct sodp_dev *sdev, u32 qpn)
 {
 	struct sodp_qp *qp;
 
-	rcu_read_lock();
+	xa_lock(&sdev->qps);
 	qp = xa_load(&sdev->qps, qpn);
 	if (qp && !kref_get_unless_zero(&qp->ref))
 		qp = NULL;
-	rcu_read_unlock();
+	xa_unlock(&sdev->qps);
 	return qp;
 }
 
@@ -52,16 +62,6 @@ bool sodp_qp_can_receive(struct sodp_qp *qp)
 	enum ib_qp_state s = READ_ONCE(qp->state);
 
 	return s == IB_QPS_RTR || s == IB_QPS_RTS || s == IB_QPS_SQD;
-}
-
-bool sodp_qp_can_send(struct sodp_qp *qp)
-{
-	return READ_ONCE(qp->state) == IB_QPS_RTS;
-}
-
-void sodp_req_kick(struct sodp_qp *qp)
-{
-	queue_work(sodp_wq, &qp->req_work);
 }
 
 /* Move to the error state; the requester work flushes the SQ. */
@@ -100,6 +100,14 @@ static void sodp_flush_recv(struct sodp_qp *qp, u64 wr_id)
 	sodp_cq_post(qp->rcq, &cqe, false);
 }
 
+/* Forget a message being received (nothing of it is held). */
+static void sodp_resp_forget(struct sodp_qp *qp)
+{
+	lockdep_assert_held(&qp->rq_lock);
+	qp->recv.active = false;
+	qp->write_active = false;
+}
+
 /* Complete every receive WQE of a QP in error.  Takes rq_lock. */
 void sodp_qp_flush_rq(struct sodp_qp *qp)
 {
@@ -107,11 +115,9 @@ void sodp_qp_flush_rq(struct sodp_qp *qp)
 
 	mutex_lock(&qp->rq_lock);
 	if (READ_ONCE(qp->state) == IB_QPS_ERR) {
-		sodp_resp_write_abort(qp);
-		if (qp->recv.active) {
-			qp->recv.active = false;
+		if (qp->recv.active)
 			sodp_flush_recv(qp, qp->recv.wqe.wr_id);
-		}
+		sodp_resp_forget(qp);
 		while (!qp->srq && sodp_queue_pop(&qp->rq, &wqe))
 			sodp_flush_recv(qp, wqe.wr_id);
 	}
@@ -184,15 +190,13 @@ int sodp_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	spin_lock_init(&qp->sq_post_lock);
 	spin_lock_init(&qp->rq_post_lock);
 	INIT_WORK(&qp->req_work, sodp_req_work);
-	INIT_DELAYED_WORK(&qp->rnr_work, sodp_rnr_work);
+	INIT_DELAYED_WORK(&qp->retry_work, sodp_retry_work);
 	qp->scq = to_scq(init->send_cq);
 	qp->rcq = to_scq(init->recv_cq);
 	qp->srq = init->srq ? to_ssrq(init->srq) : NULL;
 	qp->sq_sig_all = init->sq_sig_type == IB_SIGNAL_ALL_WR;
 	qp->mtu = 1024;
-	qp->max_send_sge = max(init->cap.max_send_sge, 1U);
-	qp->max_recv_sge = max(init->cap.max_recv_sge, 1U);
-	qp->max_inline = init->cap.max_inline_data;
+	sodp_mem_init(&qp->resp_mem);
 	if (init->qp_type == IB_QPT_GSI)
 		qp->qkey = IB_QP1_QKEY;
 	/* UD messages are one packet of the port's MTU. */
@@ -259,14 +263,15 @@ int sodp_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	/* Senders that found it finish their packet; no new one can. */
 	sodp_qp_put(qp);
 	wait_for_completion(&qp->released);
-	/* Each work may queue the other; in RESET neither does again. */
-	cancel_delayed_work_sync(&qp->rnr_work);
+	/*
+	 * Only a running req_work can arm retry_work (in RTS), and only
+	 * retry_work (or a peer's reference, all gone) queues req_work: in
+	 * this order the last cancel leaves neither queued.
+	 */
 	cancel_work_sync(&qp->req_work);
-	cancel_delayed_work_sync(&qp->rnr_work);
+	cancel_delayed_work_sync(&qp->retry_work);
+	cancel_work_sync(&qp->req_work);
 
-	sodp_resp_write_abort(qp);
-	if (qp->recv.active)
-		sodp_mem_put(&qp->recv.mem);
 	if (!qp->srq)
 		sodp_queue_cleanup(&qp->rq);
 	sodp_queue_cleanup(&qp->sq);
@@ -274,6 +279,11 @@ int sodp_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	return 0;
 }
 
+/*
+ * The address vector: the peer's GID and ours.  Ours is kept (as hardware
+ * keeps the resolved path) for the packets the QP sends and for checking
+ * those it receives.
+ */
 static int sodp_qp_set_av(struct sodp_qp *qp, struct rdma_ah_attr *ah)
 {
 	const struct ib_global_route *grh;
@@ -281,24 +291,42 @@ static int sodp_qp_set_av(struct sodp_qp *qp, struct rdma_ah_attr *ah)
 	if (!(rdma_ah_get_ah_flags(ah) & IB_AH_GRH))
 		return -EINVAL;
 	grh = rdma_ah_read_grh(ah);
+	if (!grh->sgid_attr)
+		return -EINVAL;
 	qp->dgid = grh->dgid;
 	qp->sgid_index = grh->sgid_index;
+	qp->sgid = grh->sgid_attr->gid;
+	qp->net_type = rdma_gid_attr_network_type(grh->sgid_attr);
 	return 0;
 }
 
-/* Back to RESET: forget queued work, as a new QP would have none. */
+/*
+ * Back to RESET: forget queued work, as a new QP would have none.  Called
+ * with sq_lock and rq_lock held, so neither the requester nor a packet
+ * being received is in the middle of using what is reset.
+ */
 static void sodp_qp_reset(struct sodp_qp *qp)
 {
-	WRITE_ONCE(qp->sq.ring->consumer, READ_ONCE(qp->sq.ring->producer));
+	lockdep_assert_held(&qp->sq_lock);
+	lockdep_assert_held(&qp->rq_lock);
+	sodp_queue_drop_all(&qp->sq);
 	if (!qp->srq)
-		WRITE_ONCE(qp->rq.ring->consumer, READ_ONCE(qp->rq.ring->producer));
-	if (qp->recv.active) {
-		qp->recv.active = false;
-		sodp_mem_put(&qp->recv.mem);
-	}
-	sodp_resp_write_abort(qp);
-	qp->msn = 0;
+		sodp_queue_drop_all(&qp->rq);
+	cancel_delayed_work(&qp->retry_work);
+	qp->waiting = false;
+	sodp_resp_forget(qp);
 	qp->resp_msn = 0;
+}
+
+/* The path MTU: a valid IB MTU, at most what the port carries. */
+static int sodp_qp_set_mtu(struct sodp_qp *qp, enum ib_mtu mtu)
+{
+	int port_mtu = ib_mtu_enum_to_int(iboe_get_mtu(qp->dev->ndev->mtu));
+
+	if (mtu < IB_MTU_256 || mtu > IB_MTU_4096)
+		return -EINVAL;
+	qp->mtu = min(ib_mtu_enum_to_int(mtu), max(port_mtu, 256));
+	return 0;
 }
 
 int sodp_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
@@ -306,11 +334,17 @@ int sodp_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 {
 	struct sodp_qp *qp = to_sqp(ibqp);
 	enum ib_qp_state cur, next;
+	bool reset;
 	int ret = 0;
 
 	if (mask & ~IB_QP_ATTR_STANDARD_BITS)
 		return -EOPNOTSUPP;
 
+	/* A reset empties the send queue: the requester must not be in it. */
+	reset = (mask & IB_QP_STATE) && attr->qp_state == IB_QPS_RESET;
+	if (reset)
+		mutex_lock(&qp->sq_lock);
+	mutex_lock(&qp->rq_lock);
 	mutex_lock(&qp->state_lock);
 	cur = (mask & IB_QP_CUR_STATE) ? attr->cur_qp_state : qp->state;
 	next = (mask & IB_QP_STATE) ? attr->qp_state : cur;
@@ -341,8 +375,11 @@ int sodp_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 		if (ret)
 			goto out;
 	}
-	if (mask & IB_QP_PATH_MTU)
-		qp->mtu = ib_mtu_enum_to_int(attr->path_mtu);
+	if (mask & IB_QP_PATH_MTU) {
+		ret = sodp_qp_set_mtu(qp, attr->path_mtu);
+		if (ret)
+			goto out;
+	}
 	if (mask & IB_QP_ACCESS_FLAGS)
 		qp->access = attr->qp_access_flags;
 	if (mask & IB_QP_QKEY)
@@ -375,6 +412,9 @@ int sodp_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 	}
 out:
 	mutex_unlock(&qp->state_lock);
+	mutex_unlock(&qp->rq_lock);
+	if (reset)
+		mutex_unlock(&qp->sq_lock);
 	if (ret || next == cur)
 		return ret;
 	if (next == IB_QPS_ERR)
@@ -472,7 +512,7 @@ static int sodp_wr_to_wqe(struct sodp_qp *qp, const struct ib_send_wr *wr,
 		u32 len = 0;
 
 		for (i = 0; i < wr->num_sge; i++) {
-			if (len + wr->sg_list[i].length > SODP_MAX_INLINE)
+			if (wr->sg_list[i].length > SODP_MAX_INLINE - len)
 				return -EINVAL;
 			/* Kernel consumers' addresses are kernel virtual ones. */
 			memcpy(wqe->inline_data + len,
@@ -503,7 +543,6 @@ int sodp_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 		   const struct ib_send_wr **bad_wr)
 {
 	struct sodp_qp *qp = to_sqp(ibqp);
-	struct sodp_ring *ring = qp->sq.ring;
 	enum ib_qp_state state = READ_ONCE(qp->state);
 	unsigned long flags;
 	int ret = 0;
@@ -522,11 +561,11 @@ int sodp_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 
 	spin_lock_irqsave(&qp->sq_post_lock, flags);
 	for (; wr; wr = wr->next) {
-		if (ring->producer - READ_ONCE(ring->consumer) >= qp->sq.num_slots) {
+		if (sodp_queue_used(&qp->sq) >= qp->sq.num_slots) {
 			ret = -ENOMEM;
 			break;
 		}
-		ret = sodp_wr_to_wqe(qp, wr, sodp_queue_slot(&qp->sq, ring->producer));
+		ret = sodp_wr_to_wqe(qp, wr, sodp_queue_slot(&qp->sq, qp->sq.prod));
 		if (ret)
 			break;
 		sodp_queue_publish(&qp->sq);
@@ -541,15 +580,14 @@ int sodp_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 /* Write a kernel receive WR into a receive ring (caller serialises). */
 int sodp_post_recv_ring(struct sodp_queue *q, const struct ib_recv_wr *wr)
 {
-	struct sodp_ring *ring = q->ring;
 	struct sodp_recv_wqe *wqe;
 	int i;
 
-	if (ring->producer - READ_ONCE(ring->consumer) >= q->num_slots)
+	if (sodp_queue_used(q) >= q->num_slots)
 		return -ENOMEM;
 	if (wr->num_sge > SODP_MAX_SGE)
 		return -EINVAL;
-	wqe = sodp_queue_slot(q, ring->producer);
+	wqe = sodp_queue_slot(q, q->prod);
 	wqe->wr_id = wr->wr_id;
 	wqe->num_sge = wr->num_sge;
 	for (i = 0; i < wr->num_sge; i++) {

@@ -13,43 +13,6 @@
 
 #include "sodp_pkt.h"
 
-u8 sodp_pkt_opcode(const struct sodp_pkt *pkt)
-{
-	if (pkt->ud)
-		return pkt->imm ? IB_OPCODE_UD_SEND_ONLY_WITH_IMMEDIATE :
-				  IB_OPCODE_UD_SEND_ONLY;
-	switch (pkt->op) {
-	case SODP_OP_SEND:
-		if (pkt->first && pkt->last)
-			return pkt->imm ? IB_OPCODE_RC_SEND_ONLY_WITH_IMMEDIATE :
-			       pkt->inv ? IB_OPCODE_RC_SEND_ONLY_WITH_INVALIDATE :
-					  IB_OPCODE_RC_SEND_ONLY;
-		if (pkt->first)
-			return IB_OPCODE_RC_SEND_FIRST;
-		if (pkt->last)
-			return pkt->imm ? IB_OPCODE_RC_SEND_LAST_WITH_IMMEDIATE :
-			       pkt->inv ? IB_OPCODE_RC_SEND_LAST_WITH_INVALIDATE :
-					  IB_OPCODE_RC_SEND_LAST;
-		return IB_OPCODE_RC_SEND_MIDDLE;
-	case SODP_OP_WRITE:
-		if (pkt->first && pkt->last)
-			return pkt->imm ? IB_OPCODE_RC_RDMA_WRITE_ONLY_WITH_IMMEDIATE :
-					  IB_OPCODE_RC_RDMA_WRITE_ONLY;
-		if (pkt->first)
-			return IB_OPCODE_RC_RDMA_WRITE_FIRST;
-		if (pkt->last)
-			return pkt->imm ? IB_OPCODE_RC_RDMA_WRITE_LAST_WITH_IMMEDIATE :
-					  IB_OPCODE_RC_RDMA_WRITE_LAST;
-		return IB_OPCODE_RC_RDMA_WRITE_MIDDLE;
-	case SODP_OP_READ:
-		return IB_OPCODE_RC_RDMA_READ_REQUEST;
-	case SODP_OP_CMP_SWP:
-		return IB_OPCODE_RC_COMPARE_SWAP;
-	default:
-		return IB_OPCODE_RC_FETCH_ADD;
-	}
-}
-
 /* The operation a WQE asks for, or an error status if the QP cannot do it. */
 static int sodp_req_decode(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 			   struct sodp_pkt *pkt)
@@ -122,35 +85,34 @@ static int sodp_req_local(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 static struct sodp_qp *sodp_req_route(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 				      struct sodp_pkt *pkt)
 {
-	const struct ib_gid_attr *sgid_attr;
-	union ib_gid dgid;
-	u32 dqpn;
-
 	pkt->sqpn = qp->ibqp.qp_num;
 	if (!pkt->ud) {
-		dgid = qp->dgid;
-		dqpn = qp->dest_qpn;
-		sgid_attr = rdma_get_gid_attr(&qp->dev->ibdev, 1, qp->sgid_index);
-		if (IS_ERR(sgid_attr))
-			return NULL;
-		pkt->sgid = sgid_attr->gid;
-		pkt->net_type = rdma_gid_attr_network_type(sgid_attr);
-		rdma_put_gid_attr(sgid_attr);
+		pkt->dgid = qp->dgid;
+		pkt->dqpn = qp->dest_qpn;
+		pkt->sgid = qp->sgid;
+		pkt->net_type = qp->net_type;
 	} else {
-		struct sodp_ah *ah = xa_load(&qp->dev->ahs, wqe->ah);
+		struct xarray *ahs = &qp->dev->ahs;
+		struct sodp_ah *ah;
+		bool found = false;
 
+		/* The core frees an AH when destroy_ah returns: copy it under the lock. */
+		xa_lock_irq(ahs);
+		ah = xa_load(ahs, wqe->ah);
 		/* An AH of another PD (or process) is no AH. */
-		if (!ah || ah->ibah.pd != qp->ibqp.pd)
+		if (ah && ah->ibah.pd == qp->ibqp.pd) {
+			pkt->dgid = ah->dgid;
+			pkt->sgid = ah->sgid;
+			pkt->net_type = ah->net_type;
+			found = true;
+		}
+		xa_unlock_irq(ahs);
+		if (!found)
 			return ERR_PTR(-EINVAL);
-		dgid = ah->dgid;
-		dqpn = wqe->remote_qpn;
-		pkt->sgid = ah->sgid;
-		pkt->net_type = ah->net_type;
+		pkt->dqpn = wqe->remote_qpn;
 		pkt->qkey = (wqe->remote_qkey & 0x80000000) ? qp->qkey : wqe->remote_qkey;
 	}
-	pkt->dgid = dgid;
-	pkt->dqpn = dqpn;
-	return sodp_net_connect(&dgid, dqpn);
+	return sodp_net_connect(qp->dev, &pkt->dgid, pkt->dqpn);
 }
 
 /* Number of packets (PSNs) a message of @len bytes takes. */
@@ -280,7 +242,7 @@ static bool sodp_req_run(struct sodp_qp *qp, unsigned int budget)
 			sodp_qp_flush_rq(qp);
 			return false;
 		}
-		if (state != IB_QPS_RTS || delayed_work_pending(&qp->rnr_work))
+		if (state != IB_QPS_RTS || delayed_work_pending(&qp->retry_work))
 			return false;
 		n = sodp_queue_count(&qp->sq);
 		if (!n)
@@ -293,7 +255,7 @@ static bool sodp_req_run(struct sodp_qp *qp, unsigned int budget)
 			continue;
 		}
 		/* Copy first: the process may rewrite the slot meanwhile. */
-		memcpy(&wqe, sodp_queue_slot(&qp->sq, qp->sq.ring->consumer), sizeof(wqe));
+		memcpy(&wqe, sodp_queue_slot(&qp->sq, qp->sq.cons), sizeof(wqe));
 		if (!qp->waiting) {
 			qp->rnr_left = qp->rnr_retry;
 			qp->retry_left = qp->retry_cnt;
@@ -319,6 +281,12 @@ void sodp_req_work(struct work_struct *work)
 	mutex_unlock(&qp->sq_lock);
 }
 
+/* Have the requester work run the send queue (or flush it, in error). */
+void sodp_req_kick(struct sodp_qp *qp)
+{
+	queue_work(sodp_wq, &qp->req_work);
+}
+
 /* WQEs a doorbell runs in the caller's context before handing over. */
 #define SODP_DOORBELL_BUDGET	16
 
@@ -342,10 +310,11 @@ void sodp_req_doorbell(struct sodp_qp *qp)
 		sodp_req_kick(qp);
 }
 
-void sodp_rnr_work(struct work_struct *work)
+/* The head WQE's RNR or ACK timer expired: run it again. */
+void sodp_retry_work(struct work_struct *work)
 {
 	struct sodp_qp *qp = container_of(to_delayed_work(work), struct sodp_qp,
-					  rnr_work);
+					  retry_work);
 
 	sodp_req_kick(qp);
 }

@@ -7,6 +7,11 @@
  * answers.  A protection or request error moves an RC QP to the error
  * state with an asynchronous event, as on hardware.
  *
+ * A message of several packets (bursts) keeps only its position between
+ * them (the receive WQE and offset, or the WRITE's rkey and address): the
+ * regions are looked up and checked again for each packet and released
+ * before the next, so a deregistration or a reset never waits on a peer.
+ *
  * Copyright (c) 2026 The sodp authors.
  */
 
@@ -46,7 +51,6 @@ static void sodp_recv_complete(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		cqe.network_hdr_type = pkt->net_type;
 	}
 	qp->recv.active = false;
-	sodp_mem_put(&qp->recv.mem);
 	sodp_cq_post(qp->rcq, &cqe, pkt->solicited || status != IB_WC_SUCCESS);
 }
 
@@ -59,18 +63,20 @@ static bool sodp_recv_take(struct sodp_qp *qp)
 	if (got) {
 		qp->recv.active = true;
 		qp->recv.offset = 0;
-		sodp_mem_init(&qp->recv.mem);
 	}
 	return got;
 }
 
-/* Resolve the receive WQE's SGEs; false on a protection error. */
+/*
+ * Resolve the receive WQE's SGEs into qp->resp_mem for this packet (put by
+ * sodp_resp_rcv() when the packet is done); false on a protection error.
+ */
 static bool sodp_recv_resolve(struct sodp_qp *qp)
 {
 	struct sodp_recv_wqe *wqe = &qp->recv.wqe;
 
 	return wqe->num_sge <= SODP_MAX_SGE &&
-	       !sodp_mem_add_sges(&qp->recv.mem, qp, wqe->sge, wqe->num_sge,
+	       !sodp_mem_add_sges(&qp->resp_mem, qp, wqe->sge, wqe->num_sge,
 				  IB_ACCESS_LOCAL_WRITE);
 }
 
@@ -105,6 +111,19 @@ static void sodp_build_grh(struct sodp_pkt *pkt, u8 *grh)
 	}
 }
 
+/* A first packet while a message is unfinished: a request out of sequence. */
+static bool sodp_resp_busy(struct sodp_qp *qp, struct sodp_pkt *pkt,
+			   struct sodp_ack *ack)
+{
+	if (!qp->recv.active && !qp->write_active)
+		return false;
+	ack->syndrome = SODP_NAK_INV_REQ;
+	if (qp->recv.active)
+		sodp_recv_complete(qp, pkt, IB_WC_REM_INV_REQ_ERR, IB_WC_RECV, 0);
+	qp->write_active = false;
+	return true;
+}
+
 static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *pkt,
 					   struct sodp_ack *ack)
 {
@@ -113,27 +132,28 @@ static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *
 	int ret;
 
 	if (pkt->first) {
-		if (qp->recv.active) {
-			/* A new message while one is unfinished. */
-			ack->syndrome = SODP_NAK_INV_REQ;
-			sodp_recv_complete(qp, pkt, IB_WC_REM_INV_REQ_ERR, IB_WC_RECV, 0);
+		if (sodp_resp_busy(qp, pkt, ack))
 			return SODP_RESP_REQ_ERR;
-		}
 		if (!sodp_recv_take(qp)) {
 			ack->syndrome = pkt->ud ? SODP_DROPPED : SODP_RNR_NAK;
 			ack->rnr_timer = qp->min_rnr_timer;
 			return SODP_RESP_OK;
 		}
-		if (!sodp_recv_resolve(qp)) {
-			ack->syndrome = SODP_NAK_REM_OP;
-			sodp_recv_complete(qp, pkt, IB_WC_LOC_PROT_ERR, IB_WC_RECV, 0);
-			return SODP_RESP_LOCAL_ERR;
-		}
+	} else if (!qp->recv.active) {
+		ack->syndrome = SODP_NAK_INV_REQ;
+		return SODP_RESP_REQ_ERR;
+	}
+	if (!sodp_recv_resolve(qp)) {
+		ack->syndrome = SODP_NAK_REM_OP;
+		sodp_recv_complete(qp, pkt, IB_WC_LOC_PROT_ERR, IB_WC_RECV, 0);
+		return SODP_RESP_LOCAL_ERR;
+	}
+	if (pkt->first) {
 		if (pkt->ud) {
 			sodp_build_grh(pkt, hdr);
 			sodp_mem_init(&grh);
 			sodp_mem_add_kbuf(&grh, hdr, sizeof(hdr));
-			ret = sodp_mem_copy(&qp->recv.mem, &grh, sizeof(hdr));
+			ret = sodp_mem_copy(&qp->resp_mem, &grh, sizeof(hdr));
 			if (ret) {
 				sodp_recv_complete(qp, pkt, ret == SODP_COPY_SHORT ?
 						   IB_WC_LOC_LEN_ERR : IB_WC_LOC_PROT_ERR,
@@ -142,13 +162,10 @@ static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *
 			}
 			qp->recv.offset = sizeof(hdr);
 		}
-	} else if (!qp->recv.active) {
-		ack->syndrome = SODP_NAK_INV_REQ;
-		return SODP_RESP_REQ_ERR;
 	}
 
-	sodp_mem_seek(&qp->recv.mem, qp->recv.offset);
-	ret = sodp_mem_copy(&qp->recv.mem, pkt->payload, pkt->paylen);
+	sodp_mem_seek(&qp->resp_mem, qp->recv.offset);
+	ret = sodp_mem_copy(&qp->resp_mem, pkt->payload, pkt->paylen);
 	switch (ret) {
 	case SODP_COPY_OK:
 		break;
@@ -178,25 +195,14 @@ static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *
 	return SODP_RESP_OK;
 }
 
-/* Forget an unfinished RDMA WRITE: its region must not stay referenced. */
-void sodp_resp_write_abort(struct sodp_qp *qp)
-{
-	if (qp->write_mr) {
-		sodp_mr_put(qp->write_mr);
-		qp->write_mr = NULL;
-	}
-}
-
 static enum sodp_resp_fault __sodp_resp_write(struct sodp_qp *qp, struct sodp_pkt *pkt,
 					      struct sodp_ack *ack)
 {
-	struct sodp_mem dst;
+	struct sodp_mr *mr;
 
 	if (pkt->first) {
-		if (qp->write_mr) {
-			ack->syndrome = SODP_NAK_INV_REQ;
+		if (sodp_resp_busy(qp, pkt, ack))
 			return SODP_RESP_REQ_ERR;
-		}
 		/* WRITE with immediate needs a receive WQE: check before writing. */
 		if (pkt->imm && !sodp_recv_take(qp)) {
 			ack->syndrome = SODP_RNR_NAK;
@@ -206,15 +212,18 @@ static enum sodp_resp_fault __sodp_resp_write(struct sodp_qp *qp, struct sodp_pk
 		if (pkt->dma_len) {
 			if (!(qp->access & IB_ACCESS_REMOTE_WRITE))
 				goto access_err;
-			qp->write_mr = sodp_mr_get(qp->dev, pkt->rkey, qp->ibqp.pd,
-						   pkt->va, pkt->dma_len,
-						   IB_ACCESS_REMOTE_WRITE);
-			if (!qp->write_mr)
+			/* The whole message must fit the region, before a byte lands. */
+			mr = sodp_mr_get(qp->dev, pkt->rkey, qp->ibqp.pd, pkt->va,
+					 pkt->dma_len, IB_ACCESS_REMOTE_WRITE);
+			if (!mr)
 				goto access_err;
+			sodp_mr_put(mr);
 		}
+		qp->write_active = true;
+		qp->write_rkey = pkt->rkey;
 		qp->write_va = pkt->va;
 		qp->write_left = pkt->dma_len;
-	} else if (!qp->write_mr) {
+	} else if (!qp->write_active) {
 		ack->syndrome = SODP_NAK_INV_REQ;
 		return SODP_RESP_REQ_ERR;
 	}
@@ -224,12 +233,13 @@ static enum sodp_resp_fault __sodp_resp_write(struct sodp_qp *qp, struct sodp_pk
 		return SODP_RESP_REQ_ERR;
 	}
 	if (pkt->paylen) {
-		sodp_mem_init(&dst);
-		/* No reference of its own: qp->write_mr holds one. */
-		dst.seg[dst.nseg++] = (struct sodp_mem_seg){
-			.mr = qp->write_mr, .va = qp->write_va, .len = pkt->paylen,
-		};
-		switch (sodp_mem_copy(&dst, pkt->payload, pkt->paylen)) {
+		/* Deregistered since the first packet: as a bad rkey. */
+		mr = sodp_mr_get(qp->dev, qp->write_rkey, qp->ibqp.pd, qp->write_va,
+				 pkt->paylen, IB_ACCESS_REMOTE_WRITE);
+		if (!mr)
+			goto access_err;
+		sodp_mem_add_mr(&qp->resp_mem, mr, qp->write_va, pkt->paylen);
+		switch (sodp_mem_copy(&qp->resp_mem, pkt->payload, pkt->paylen)) {
 		case SODP_COPY_OK:
 			break;
 		case SODP_COPY_SRC_FAULT:
@@ -246,10 +256,7 @@ static enum sodp_resp_fault __sodp_resp_write(struct sodp_qp *qp, struct sodp_pk
 		qp->write_left -= pkt->paylen;
 	}
 	if (pkt->last) {
-		if (qp->write_mr) {
-			sodp_mr_put(qp->write_mr);
-			qp->write_mr = NULL;
-		}
+		qp->write_active = false;
 		if (pkt->imm)
 			sodp_recv_complete(qp, pkt, IB_WC_SUCCESS,
 					   IB_WC_RECV_RDMA_WITH_IMM, pkt->dma_len);
@@ -269,8 +276,9 @@ static enum sodp_resp_fault sodp_resp_write(struct sodp_qp *qp, struct sodp_pkt 
 {
 	enum sodp_resp_fault fault = __sodp_resp_write(qp, pkt, ack);
 
+	/* A message that failed is over (an RNR NAK leaves none started). */
 	if (ack->syndrome != SODP_ACK && ack->syndrome != SODP_RNR_NAK)
-		sodp_resp_write_abort(qp);
+		qp->write_active = false;
 	return fault;
 }
 
@@ -331,15 +339,30 @@ access_err:
 	return SODP_RESP_ACCESS_ERR;
 }
 
+/*
+ * Is this packet for this QP?  UD: its Q_Key.  RC: it must come from the
+ * QP and the GID the QP is connected to, and be addressed to the QP's own
+ * GID; anything else is another QP's (or process's) packet and dropped,
+ * as a RoCE NIC drops it.
+ */
+static bool sodp_resp_accepts(struct sodp_qp *qp, struct sodp_pkt *pkt)
+{
+	if (!sodp_qp_can_receive(qp) || pkt->ud != (qp->ibqp.qp_type != IB_QPT_RC))
+		return false;
+	if (pkt->ud)
+		return pkt->qkey == qp->qkey;
+	return pkt->sqpn == qp->dest_qpn &&
+	       !memcmp(&pkt->sgid, &qp->dgid, sizeof(pkt->sgid)) &&
+	       !memcmp(&pkt->dgid, &qp->sgid, sizeof(pkt->dgid));
+}
+
 void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ack)
 {
 	enum sodp_resp_fault fault = SODP_RESP_OK;
-	bool ud_qp = qp->ibqp.qp_type != IB_QPT_RC;
 
 	ack->syndrome = SODP_ACK;
 	mutex_lock(&qp->rq_lock);
-	if (!sodp_qp_can_receive(qp) || pkt->ud != ud_qp ||
-	    (pkt->ud && pkt->qkey != qp->qkey)) {
+	if (!sodp_resp_accepts(qp, pkt)) {
 		/* Silently dropped, as the wire would. */
 		ack->syndrome = SODP_DROPPED;
 		goto out;
@@ -368,6 +391,8 @@ void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ac
 			      max_t(u32, 1, DIV_ROUND_UP(pkt->dma_len, qp->mtu)) :
 			      pkt->npkts)) & 0xffffff;
 	ack->msn = ++qp->resp_msn;
+	/* Nothing stays referenced past the packet. */
+	sodp_mem_put(&qp->resp_mem);
 out:
 	mutex_unlock(&qp->rq_lock);
 

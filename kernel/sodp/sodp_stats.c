@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
  * rdma_sodp: hw counters, read with "rdma statistic" or from sysfs
- * (ports/1/hw_counters).  Engine counters today; the ODP counters of
- * ib_umem_hmm join them.
+ * (ports/1/hw_counters): the engine's counters, then ib_umem_hmm's ODP
+ * counters of the device.
  *
  * Copyright (c) 2026 The sodp authors.
  */

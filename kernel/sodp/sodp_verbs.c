@@ -17,9 +17,8 @@
 static int sodp_query_device(struct ib_device *ibdev, struct ib_device_attr *attr,
 			     struct ib_udata *udata)
 {
-	struct sodp_dev *sdev = to_sdev(ibdev);
-
-	if (udata->inlen || udata->outlen)
+	/* The core also asks with no udata (at registration, on newer kernels). */
+	if (udata && (udata->inlen || udata->outlen))
 		return -EINVAL;
 
 	memset(attr, 0, sizeof(*attr));
@@ -32,9 +31,12 @@ static int sodp_query_device(struct ib_device *ibdev, struct ib_device_attr *att
 	attr->hw_ver = 1;
 	attr->max_qp = SODP_MAX_QP;
 	attr->max_qp_wr = SODP_MAX_QP_WR;
+	/*
+	 * Only what works: no SRQ resize, no memory management extensions
+	 * (fast registration), which kernel storage reads to decide.
+	 */
 	attr->device_cap_flags = IB_DEVICE_BAD_PKEY_CNTR | IB_DEVICE_BAD_QKEY_CNTR |
-				 IB_DEVICE_SYS_IMAGE_GUID | IB_DEVICE_RC_RNR_NAK_GEN |
-				 IB_DEVICE_SRQ_RESIZE | IB_DEVICE_MEM_MGT_EXTENSIONS;
+				 IB_DEVICE_SYS_IMAGE_GUID | IB_DEVICE_RC_RNR_NAK_GEN;
 	attr->kernel_cap_flags = IBK_ALLOW_USER_UNREG | IBK_ON_DEMAND_PAGING;
 	/* What the engine faults through ib_umem_hmm, and tests show. */
 	attr->odp_caps.general_caps = IB_ODP_SUPPORT | IB_ODP_SUPPORT_IMPLICIT;
@@ -60,8 +62,6 @@ static int sodp_query_device(struct ib_device *ibdev, struct ib_device_attr *att
 	attr->max_srq_sge = SODP_MAX_SGE;
 	attr->max_pkeys = 1;
 	attr->local_ca_ack_delay = 15;
-	attr->max_fast_reg_page_list_len = 0;
-	(void)sdev;
 	return 0;
 }
 
@@ -169,6 +169,7 @@ static int sodp_create_ah(struct ib_ah *ibah, struct rdma_ah_init_attr *init,
 	struct sodp_ah *ah = to_sah(ibah);
 	const struct ib_global_route *grh;
 	struct sodp_create_ah_resp resp = {};
+	unsigned long irqflags;
 	int ret;
 
 	if (!(rdma_ah_get_ah_flags(attr) & IB_AH_GRH))
@@ -180,26 +181,40 @@ static int sodp_create_ah(struct ib_ah *ibah, struct rdma_ah_init_attr *init,
 	ah->sgid = grh->sgid_attr->gid;
 	ah->net_type = rdma_gid_attr_network_type(grh->sgid_attr);
 
-	ret = xa_alloc(&sdev->ahs, &ah->num, ah, XA_LIMIT(1, SODP_MAX_AH),
-		       init->flags & RDMA_CREATE_AH_SLEEPABLE ? GFP_KERNEL : GFP_ATOMIC);
+	/* Kernel consumers may create AHs in atomic context. */
+	if (init->flags & RDMA_CREATE_AH_SLEEPABLE) {
+		ret = xa_alloc_irq(&sdev->ahs, &ah->num, ah, XA_LIMIT(1, SODP_MAX_AH),
+				   GFP_KERNEL);
+	} else {
+		xa_lock_irqsave(&sdev->ahs, irqflags);
+		ret = __xa_alloc(&sdev->ahs, &ah->num, ah, XA_LIMIT(1, SODP_MAX_AH),
+				 GFP_ATOMIC);
+		xa_unlock_irqrestore(&sdev->ahs, irqflags);
+	}
 	if (ret)
 		return ret;
 	if (udata && udata->outlen) {
 		resp.ah_num = ah->num;
 		ret = ib_copy_to_udata(udata, &resp, min(udata->outlen, sizeof(resp)));
 		if (ret) {
-			xa_erase(&sdev->ahs, ah->num);
+			xa_erase_irq(&sdev->ahs, ah->num);
 			return ret;
 		}
 	}
 	return 0;
 }
 
+/* The core frees the AH on return: the requester copies it under the lock. */
 static int sodp_destroy_ah(struct ib_ah *ibah, u32 flags)
 {
 	struct sodp_ah *ah = to_sah(ibah);
+	struct xarray *ahs = &to_sdev(ibah->device)->ahs;
+	unsigned long irqflags;
 
-	xa_erase(&to_sdev(ibah->device)->ahs, ah->num);
+	/* Also called in atomic context (non-sleepable destroy). */
+	xa_lock_irqsave(ahs, irqflags);
+	__xa_erase(ahs, ah->num);
+	xa_unlock_irqrestore(ahs, irqflags);
 	return 0;
 }
 

@@ -42,6 +42,9 @@
 /* Pages handed to one hmm_range_fault() call (its pfn array: 4 KiB). */
 #define UMEM_HMM_FAULT_PAGES	512
 
+/* Asynchronous prefetches queued per umem; more are dropped (a hint). */
+#define UMEM_HMM_PREFETCH_MAX	64
+
 extern struct dentry *umem_hmm_debugfs_root;
 extern struct workqueue_struct *umem_hmm_wq;
 
@@ -131,7 +134,8 @@ struct ib_umem_hmm *umem_hmm_alloc_leaf(struct ib_umem_hmm_device *hdev,
 					const struct ib_umem_hmm_ops *ops,
 					void *priv);
 void umem_hmm_free_leaf(struct ib_umem_hmm *umem);
-int umem_hmm_alloc_blocks(struct ib_umem_hmm *umem, u64 start, u64 end);
+int umem_hmm_alloc_blocks(struct ib_umem_hmm *umem, u64 start, u64 end,
+			  const unsigned long *hmm_pfns);
 
 /* umem_hmm_fault.c */
 int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,

@@ -17,7 +17,10 @@
 
 #include "umem_hmm.h"
 
-/* How long a fault keeps retrying while the range is being invalidated. */
+/*
+ * How long a fault keeps retrying while the range is being invalidated;
+ * then it fails with -EBUSY (the engine's kworkers see no signal).
+ */
 #define UMEM_HMM_FAULT_TIMEOUT_MS	10000
 
 static unsigned int fault_ahead_max = UMEM_HMM_AHEAD_MAX;
@@ -182,21 +185,37 @@ again:
 	}
 	if (ret)
 		goto out;
+	/* Tracking for what came back, allocated before the lock. */
+	ret = umem_hmm_alloc_blocks(umem, start, end, pfns);
+	if (ret)
+		goto out;
 
 	down_write(&umem->lock);
 	if (mmu_interval_read_retry(&umem->notifier, range.notifier_seq)) {
 		up_write(&umem->lock);
+		if (time_after(jiffies, timeout)) {
+			ret = -EBUSY;
+			goto out;
+		}
+		cond_resched();
 		goto again;
 	}
 	for (addr = start; addr < end; addr += PAGE_SIZE) {
 		unsigned long hmm_pfn = pfns[(addr - start) >> PAGE_SHIFT];
 		int n;
 
-		/* The blocks exist (umem_hmm_alloc_blocks): one lookup each. */
 		if (addr == start || IS_ALIGNED(addr, UMEM_HMM_BLOCK_SIZE))
 			blk = umem_hmm_block(umem, addr);
 		if (!(hmm_pfn & HMM_PFN_VALID) || (hmm_pfn & HMM_PFN_ERROR))
 			continue;
+		/*
+		 * Allocated above; only an invalidation frees a block, and the
+		 * sequence check would have seen it.
+		 */
+		if (WARN_ON_ONCE(!blk)) {
+			ret = -EFAULT;
+			break;
+		}
 		n = umem_hmm_install_huge(umem, blk, addr, hmm_pfn);
 		if (n > 0) {
 			*mapped += n;
@@ -256,6 +275,7 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 	unsigned long mapped = 0, *pfns;
 	u64 limit = umem_hmm_end_page(umem);
 	ktime_t t0 = ktime_get();
+	unsigned int ahead_flags;
 	u64 addr, req_end;
 	int ret;
 
@@ -269,9 +289,12 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 			end = max(req_end, min(end, umem_hmm_vma_end(umem, req_end - PAGE_SIZE)));
 	}
 
-	ret = umem_hmm_alloc_blocks(umem, start, end);
-	if (ret)
-		return ret;
+	/*
+	 * Ahead of a write, only what the CPU maps already: write-faulting
+	 * pages the device never touches would fill them (anonymous memory)
+	 * or dirty them (files, written back for nothing).
+	 */
+	ahead_flags = flags & IB_UMEM_HMM_WRITE ? flags | IB_UMEM_HMM_NO_FAULT : flags;
 	pfns = kmalloc_array(UMEM_HMM_FAULT_PAGES, sizeof(*pfns), GFP_KERNEL);
 	if (!pfns)
 		return -ENOMEM;
@@ -284,7 +307,9 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 		if (addr < req_end)
 			next = min(next, req_end);
 
-		ret = umem_hmm_fault_range(umem, addr, next, flags, pfns, &n);
+		ret = umem_hmm_fault_range(umem, addr, next,
+					   addr < req_end ? flags : ahead_flags,
+					   pfns, &n);
 		mapped += n;
 		/* An error past what was asked for only ends the fault-ahead. */
 		if (ret && addr >= req_end) {

@@ -49,10 +49,20 @@ struct ib_umem_hmm *umem_hmm_child_get(struct ib_umem_hmm *root, u64 addr,
 		refcount_inc(&child->users);
 		goto out;
 	}
+	/*
+	 * Inserting an interval notifier needs a live mm: the process that
+	 * registered may have exited while a peer (or a forked child) still
+	 * uses its region.
+	 */
+	if (!mmget_not_zero(root->mm)) {
+		child = ERR_PTR(-EFAULT);
+		goto out;
+	}
 	start = (u64)idx << UMEM_HMM_CHUNK_SHIFT;
 	child = umem_hmm_alloc_leaf(root->hdev, root->mm, start,
 				    umem_hmm_chunk_end(start) - start,
 				    root->access, root->ops, root->priv);
+	mmput_async(root->mm);
 	if (IS_ERR(child))
 		goto out;
 	child->parent = root;

@@ -62,16 +62,24 @@ int ib_umem_hmm_prefetch(struct ib_umem_hmm *umem, u64 addr, u64 length,
 	if (!(flags & IB_UMEM_HMM_ASYNC))
 		return umem_hmm_prefetch_sync(umem, addr, length, flags);
 
-	pw = kmalloc(sizeof(*pw), GFP_KERNEL);
-	if (!pw)
+	/*
+	 * A hint: with UMEM_HMM_PREFETCH_MAX queued for this umem, drop it
+	 * rather than let a process queue work without bound.
+	 * ib_umem_hmm_release() waits for this count to drop to zero.
+	 */
+	if (!atomic_add_unless(&umem->prefetches, 1, UMEM_HMM_PREFETCH_MAX))
+		return 0;
+	pw = kmalloc(sizeof(*pw), GFP_KERNEL_ACCOUNT);
+	if (!pw) {
+		if (atomic_dec_and_test(&umem->prefetches))
+			wake_up(&umem->prefetch_wait);
 		return -ENOMEM;
+	}
 	INIT_WORK(&pw->work, umem_hmm_prefetch_work);
 	pw->umem = umem;
 	pw->addr = addr;
 	pw->length = length;
 	pw->flags = flags & ~IB_UMEM_HMM_ASYNC;
-	/* ib_umem_hmm_release() waits for this count to drop to zero. */
-	atomic_inc(&umem->prefetches);
 	queue_work(umem_hmm_wq, &pw->work);
 	return 0;
 }

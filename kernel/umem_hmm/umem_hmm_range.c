@@ -5,6 +5,7 @@
  * Copyright (c) 2026 The sodp authors.
  */
 
+#include <linux/hmm.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/sched/mm.h>
@@ -16,6 +17,24 @@
 static void umem_hmm_account_tracking(struct ib_umem_hmm *umem, s64 bytes)
 {
 	umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_TRACKING_BYTES, bytes);
+}
+
+/* The bytes one block's tracking takes, with its xarray slot. */
+static size_t umem_hmm_block_bytes(const struct ib_umem_hmm *umem)
+{
+	return sizeof(struct umem_hmm_block) + sizeof(void *) +
+	       (umem_hmm_bus_dma(umem) ?
+		UMEM_HMM_BLOCK_PAGES * sizeof(dma_addr_t) : 0);
+}
+
+static bool umem_hmm_block_empty(const struct umem_hmm_block *blk)
+{
+	unsigned long i;
+
+	for (i = 0; i < UMEM_HMM_BLOCK_PAGES; i++)
+		if (blk->entries[i])
+			return false;
+	return true;
 }
 
 /*
@@ -31,6 +50,7 @@ static unsigned long umem_hmm_unmap(struct ib_umem_hmm *umem, u64 start,
 	unsigned long unmapped = 0, b;
 	struct umem_hmm_block *blk;
 	u64 addr;
+	s64 freed = 0;
 
 	lockdep_assert_held_write(&umem->lock);
 
@@ -91,8 +111,18 @@ static unsigned long umem_hmm_unmap(struct ib_umem_hmm *umem, u64 start,
 			blk->entries[slot] = 0;
 			unmapped++;
 		}
+		/*
+		 * Tracking lives only where pages are mapped: a block left
+		 * empty goes (faults allocate it again, after this sequence).
+		 */
+		if (umem_hmm_block_empty(blk)) {
+			xa_erase(&umem->blocks, b);
+			kfree(blk);
+			freed += umem_hmm_block_bytes(umem);
+		}
 	}
 
+	umem_hmm_account_tracking(umem, -freed);
 	umem->npages -= unmapped;
 	umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_PAGES_MAPPED, -(s64)unmapped);
 	return unmapped;
@@ -136,12 +166,16 @@ static bool umem_hmm_invalidate(struct mmu_interval_notifier *mni,
 			return false;
 		/*
 		 * The driver's invalidate may sleep: a range holding mapped
-		 * pages can only be invalidated where blocking is allowed.
+		 * pages can only be invalidated where blocking is allowed, and
+		 * one holding none needs no call to the driver at all.
 		 */
 		if (umem_hmm_mapped_in(umem, range->start, range->end)) {
 			up_write(&umem->lock);
 			return false;
 		}
+		mmu_interval_set_seq(mni, cur_seq);
+		up_write(&umem->lock);
+		return true;
 	}
 
 	mmu_interval_set_seq(mni, cur_seq);
@@ -161,31 +195,43 @@ static const struct mmu_interval_notifier_ops umem_hmm_notifier_ops = {
 	.invalidate = umem_hmm_invalidate,
 };
 
-/* The bytes one block's tracking takes, with its xarray slot. */
-static size_t umem_hmm_block_bytes(const struct ib_umem_hmm *umem)
+/* Did hmm_range_fault() return any page in [from, to) of [start, ...)? */
+static bool umem_hmm_any_valid(const unsigned long *hmm_pfns, u64 start,
+			       u64 from, u64 to)
 {
-	return sizeof(struct umem_hmm_block) + sizeof(void *) +
-	       (umem_hmm_bus_dma(umem) ?
-		UMEM_HMM_BLOCK_PAGES * sizeof(dma_addr_t) : 0);
+	u64 addr;
+
+	for (addr = from; addr < to; addr += PAGE_SIZE)
+		if (hmm_pfns[(addr - start) >> PAGE_SHIFT] & HMM_PFN_VALID)
+			return true;
+	return false;
 }
 
-/* Make sure the blocks covering [start, end) exist.  No lock is held. */
-int umem_hmm_alloc_blocks(struct ib_umem_hmm *umem, u64 start, u64 end)
+/*
+ * Make sure a block exists for every page hmm_range_fault() returned in
+ * [start, end) (@hmm_pfns holds its result): only there, so that asking
+ * for ranges with nothing mapped allocates nothing.  Charged to the
+ * process's memory cgroup.  No umem lock is held (this may reclaim).
+ */
+int umem_hmm_alloc_blocks(struct ib_umem_hmm *umem, u64 start, u64 end,
+			  const unsigned long *hmm_pfns)
 {
 	size_t size = umem_hmm_block_bytes(umem) - sizeof(void *);
-	unsigned long b, last;
+	u64 from;
 
-	last = umem_hmm_block_index(umem, end - 1);
-	for (b = umem_hmm_block_index(umem, start); b <= last; b++) {
+	for (from = start; from < end; from = umem_hmm_block_end(from, end)) {
+		unsigned long b = umem_hmm_block_index(umem, from);
 		struct umem_hmm_block *blk, *old;
 
-		if (xa_load(&umem->blocks, b))
+		if (xa_load(&umem->blocks, b) ||
+		    !umem_hmm_any_valid(hmm_pfns, start, from,
+					umem_hmm_block_end(from, end)))
 			continue;
-		blk = kzalloc(size, GFP_KERNEL);
+		blk = kzalloc(size, GFP_KERNEL_ACCOUNT);
 		if (!blk)
 			return -ENOMEM;
 		/* Two faults may race to allocate the same block. */
-		old = xa_cmpxchg(&umem->blocks, b, NULL, blk, GFP_KERNEL);
+		old = xa_cmpxchg(&umem->blocks, b, NULL, blk, GFP_KERNEL_ACCOUNT);
 		if (old) {
 			kfree(blk);
 			if (xa_is_err(old))
@@ -247,12 +293,17 @@ void umem_hmm_free_leaf(struct ib_umem_hmm *umem)
 	unsigned long b;
 	s64 bytes = 0;
 
-	/* After this no invalidation runs, nor will run, on the umem. */
-	mmu_interval_notifier_remove(&umem->notifier);
-
+	/*
+	 * Unmap (and dirty) while the notifier is still registered: a
+	 * concurrent munmap waits for our lock in its invalidation, so every
+	 * page is still alive when set_page_dirty() touches it.
+	 */
 	down_write(&umem->lock);
 	umem_hmm_unmap(umem, umem_hmm_start_page(umem), umem_hmm_end_page(umem));
 	up_write(&umem->lock);
+
+	/* After this no invalidation runs, nor will run, on the umem. */
+	mmu_interval_notifier_remove(&umem->notifier);
 
 	xa_for_each(&umem->blocks, b, blk) {
 		kfree(blk);

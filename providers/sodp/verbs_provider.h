@@ -6,8 +6,9 @@
  * (PABI 34 is unchanged through v56): the layouts of the structures a
  * provider shares with libibverbs, and the entry points it calls.  Only
  * what libsodp uses is typed; the other operations are pointer-sized slots
- * that keep the layout.  tests/provider checks it against the installed
- * library by reaching every operation we set through the public API.
+ * that keep the layout.  The provider_abi case of tests/verbs checks it
+ * against the installed library by reaching every operation we set
+ * through the public API.
  *
  * Copyright (c) 2026 The sodp authors.
  */

@@ -156,6 +156,12 @@ struct sodp_mem {
 	u32 off;			/* within it */
 	struct ib_umem_hmm_span span;	/* ODP pages held for the cursor */
 	struct ib_umem_hmm *span_umem;	/* the region's umem the span is of */
+	/*
+	 * A copy from this list must not fault its pages in: they are a
+	 * sender's, faulted in by the sender itself, and the responder copying
+	 * them must not wait for another process's page faults.
+	 */
+	bool no_fault;
 };
 
 /* sodp_mem_copy() results */
@@ -164,6 +170,7 @@ enum {
 	SODP_COPY_SHORT,		/* a side ran out of bytes */
 	SODP_COPY_SRC_FAULT,		/* an ODP page of the source failed */
 	SODP_COPY_DST_FAULT,		/* ... of the destination */
+	SODP_COPY_SRC_MISS,		/* a no_fault source page is not mapped */
 };
 
 /*
@@ -232,6 +239,12 @@ struct sodp_qp {
 	struct mutex rq_lock;
 	struct sodp_recv_ctx recv;
 	struct sodp_mem resp_mem;	/* one packet's buffers; empty between packets */
+	/*
+	 * The last packet was not applied (its sender's pages were taken back
+	 * before we read them): the next first packet is its resend and may
+	 * reuse the receive WQE and WRITE state it set up.
+	 */
+	bool resp_resend;
 	bool write_active;		/* an RDMA WRITE in progress: */
 	u32 write_rkey;			/* its region, checked on every packet */
 	u64 write_va;

@@ -66,6 +66,8 @@ int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		return IB_WC_REM_ACCESS_ERR;
 	case SODP_NAK_SRC_FAULT:
 		return IB_WC_LOC_PROT_ERR;
+	case SODP_NAK_SRC_RESEND:
+		return SODP_REQ_RESEND;
 	case SODP_NAK_REM_OP:
 	default:
 		return IB_WC_REM_OP_ERR;

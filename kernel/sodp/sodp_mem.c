@@ -30,6 +30,7 @@ void sodp_mem_init(struct sodp_mem *m)
 	m->off = 0;
 	m->span.leaf = NULL;
 	m->span_umem = NULL;
+	m->no_fault = false;
 }
 
 /* Takes over the caller's reference on @mr. */
@@ -229,7 +230,11 @@ static int sodp_mem_hold_both(struct sodp_mem *dst, struct sodp_mem *src)
 		if (!sodp_mem_covered(src)) {
 			/* May fault: hold nothing else meanwhile. */
 			sodp_mem_release(dst);
-			if (sodp_mem_hold(src, 0, false))
+			ret = sodp_mem_hold(src, src->no_fault ? IB_UMEM_HMM_NO_FAULT : 0,
+					    false);
+			if (ret == -EAGAIN && src->no_fault)
+				return SODP_COPY_SRC_MISS;
+			if (ret)
 				return SODP_COPY_SRC_FAULT;
 		}
 		if (sodp_mem_covered(dst))
@@ -268,7 +273,8 @@ static int sodp_mem_hold_both(struct sodp_mem *dst, struct sodp_mem *src)
  *
  * Return: SODP_COPY_OK; SODP_COPY_SHORT if either runs out first;
  * SODP_COPY_SRC_FAULT or SODP_COPY_DST_FAULT if a page of an on-demand
- * region cannot be had (no VMA, or no write permission).  Nothing is undone.
+ * region cannot be had (no VMA, or no write permission); SODP_COPY_SRC_MISS
+ * if a page of a no_fault source is not mapped.  Nothing is undone.
  */
 int sodp_mem_copy(struct sodp_mem *dst, struct sodp_mem *src, u32 len)
 {

@@ -78,6 +78,12 @@ enum sodp_syndrome {
 	 * a wire the sender would have failed before sending.
 	 */
 	SODP_NAK_SRC_FAULT,
+	/*
+	 * In-kernel delivery only: a page of the payload was not mapped when
+	 * the responder read it (the responder never faults the sender's
+	 * pages); nothing of the packet was applied: fault and send it again.
+	 */
+	SODP_NAK_SRC_RESEND,
 };
 
 struct sodp_ack {
@@ -103,6 +109,7 @@ int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
 void sodp_comp_send(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 		    enum ib_wc_status status, u32 byte_len);
 #define SODP_REQ_WAIT	(-1)	/* retry the WQE later (RNR, or no answer) */
+#define SODP_REQ_RESEND	(-2)	/* fault the payload in and send the packet again */
 
 /* sodp_resp.c */
 void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt,

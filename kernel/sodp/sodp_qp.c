@@ -106,6 +106,7 @@ static void sodp_resp_forget(struct sodp_qp *qp)
 	lockdep_assert_held(&qp->rq_lock);
 	qp->recv.active = false;
 	qp->write_active = false;
+	qp->resp_resend = false;
 }
 
 /* Complete every receive WQE of a QP in error.  Takes rq_lock. */

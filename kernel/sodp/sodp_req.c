@@ -115,6 +115,13 @@ static struct sodp_qp *sodp_req_route(struct sodp_qp *qp, struct sodp_send_wqe *
 	return sodp_net_connect(qp->dev, &pkt->dgid, pkt->dqpn);
 }
 
+/*
+ * Resends of one packet whose payload pages keep being taken back between
+ * our fault and the responder's copy; then the WQE fails.  Reached only
+ * when the process unmaps its own buffer over and over during the send.
+ */
+#define SODP_RESEND_MAX		1000
+
 /* Number of packets (PSNs) a message of @len bytes takes. */
 static u32 sodp_npkts(u32 len, u32 mtu)
 {
@@ -133,6 +140,7 @@ static int sodp_req_execute(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 	struct sodp_mem local;
 	struct sodp_qp *dst;
 	u32 len = 0, off = 0, psn = qp->sq_psn;
+	unsigned int resends = 0;
 	int status;
 
 	status = sodp_req_decode(qp, wqe, &pkt);
@@ -169,6 +177,9 @@ static int sodp_req_execute(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 		u32 burst = pkt.ud ? qp->mtu : max_t(u32, qp->mtu,
 			    rounddown(SODP_BURST_BYTES, qp->mtu));
 
+		/* The responder reads these pages; only we fault them. */
+		local.no_fault = true;
+
 		do {
 			pkt.paylen = min(len - off, burst);
 			pkt.npkts = sodp_npkts(pkt.paylen, qp->mtu);
@@ -184,6 +195,15 @@ static int sodp_req_execute(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 			sodp_count(qp->dev, SODP_CNT_SENT_PKTS, pkt.npkts);
 			sodp_count(qp->dev, SODP_CNT_SENT_BYTES, pkt.paylen);
 			status = sodp_comp_ack(qp, &pkt, &ack, &local);
+			if (status == SODP_REQ_RESEND) {
+				if (++resends > SODP_RESEND_MAX ||
+				    sodp_mem_prefault(&local, false)) {
+					status = IB_WC_LOC_PROT_ERR;
+					break;
+				}
+				cond_resched();
+				continue;
+			}
 			if (status)
 				break;
 			psn = (psn + pkt.npkts) & 0xffffff;

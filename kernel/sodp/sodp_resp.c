@@ -111,11 +111,14 @@ static void sodp_build_grh(struct sodp_pkt *pkt, u8 *grh)
 	}
 }
 
-/* A first packet while a message is unfinished: a request out of sequence. */
+/*
+ * A first packet while a message is unfinished: a request out of sequence,
+ * unless it is the resend of a first packet that was not applied.
+ */
 static bool sodp_resp_busy(struct sodp_qp *qp, struct sodp_pkt *pkt,
 			   struct sodp_ack *ack)
 {
-	if (!qp->recv.active && !qp->write_active)
+	if (qp->resp_resend || (!qp->recv.active && !qp->write_active))
 		return false;
 	ack->syndrome = SODP_NAK_INV_REQ;
 	if (qp->recv.active)
@@ -134,7 +137,10 @@ static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *
 	if (pkt->first) {
 		if (sodp_resp_busy(qp, pkt, ack))
 			return SODP_RESP_REQ_ERR;
-		if (!sodp_recv_take(qp)) {
+		/* A resent first packet lands in the WQE it had taken. */
+		if (qp->resp_resend && qp->recv.active) {
+			qp->recv.offset = 0;
+		} else if (!sodp_recv_take(qp)) {
 			ack->syndrome = pkt->ud ? SODP_DROPPED : SODP_RNR_NAK;
 			ack->rnr_timer = qp->min_rnr_timer;
 			return SODP_RESP_OK;
@@ -169,6 +175,10 @@ static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *
 	switch (ret) {
 	case SODP_COPY_OK:
 		break;
+	case SODP_COPY_SRC_MISS:
+		/* Nothing applied (the offset stays): the sender resends. */
+		ack->syndrome = SODP_NAK_SRC_RESEND;
+		return SODP_RESP_OK;
 	case SODP_COPY_SRC_FAULT:
 		/* The sender could not read what it sent: it fails, we abort. */
 		sodp_recv_complete(qp, pkt, IB_WC_REM_ABORT_ERR, IB_WC_RECV, 0);
@@ -203,8 +213,12 @@ static enum sodp_resp_fault __sodp_resp_write(struct sodp_qp *qp, struct sodp_pk
 	if (pkt->first) {
 		if (sodp_resp_busy(qp, pkt, ack))
 			return SODP_RESP_REQ_ERR;
-		/* WRITE with immediate needs a receive WQE: check before writing. */
-		if (pkt->imm && !sodp_recv_take(qp)) {
+		/*
+		 * WRITE with immediate needs a receive WQE: check before writing
+		 * (a resent first packet keeps the one it had taken).
+		 */
+		if (pkt->imm && !(qp->resp_resend && qp->recv.active) &&
+		    !sodp_recv_take(qp)) {
 			ack->syndrome = SODP_RNR_NAK;
 			ack->rnr_timer = qp->min_rnr_timer;
 			return SODP_RESP_OK;
@@ -242,6 +256,10 @@ static enum sodp_resp_fault __sodp_resp_write(struct sodp_qp *qp, struct sodp_pk
 		switch (sodp_mem_copy(&qp->resp_mem, pkt->payload, pkt->paylen)) {
 		case SODP_COPY_OK:
 			break;
+		case SODP_COPY_SRC_MISS:
+			/* Nothing applied (the address stays): the sender resends. */
+			ack->syndrome = SODP_NAK_SRC_RESEND;
+			return SODP_RESP_OK;
 		case SODP_COPY_SRC_FAULT:
 			ack->syndrome = SODP_NAK_SRC_FAULT;
 			return SODP_RESP_OK;
@@ -276,8 +294,12 @@ static enum sodp_resp_fault sodp_resp_write(struct sodp_qp *qp, struct sodp_pkt 
 {
 	enum sodp_resp_fault fault = __sodp_resp_write(qp, pkt, ack);
 
-	/* A message that failed is over (an RNR NAK leaves none started). */
-	if (ack->syndrome != SODP_ACK && ack->syndrome != SODP_RNR_NAK)
+	/*
+	 * A message that failed is over (an RNR NAK leaves none started, a
+	 * resend request leaves it as it was).
+	 */
+	if (ack->syndrome != SODP_ACK && ack->syndrome != SODP_RNR_NAK &&
+	    ack->syndrome != SODP_NAK_SRC_RESEND)
 		qp->write_active = false;
 	return fault;
 }
@@ -391,6 +413,7 @@ void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ac
 			      max_t(u32, 1, DIV_ROUND_UP(pkt->dma_len, qp->mtu)) :
 			      pkt->npkts)) & 0xffffff;
 	ack->msn = ++qp->resp_msn;
+	qp->resp_resend = ack->syndrome == SODP_NAK_SRC_RESEND;
 	/* Nothing stays referenced past the packet. */
 	sodp_mem_put(&qp->resp_mem);
 out:

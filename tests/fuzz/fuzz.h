@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB */
 /*
  * sodp-fuzz: seeded, reproducible fuzzing of an sodp device through
- * libibverbs (valid-ish verb sequences) and straight through the uverbs
- * character device (malformed commands, garbage in the shared rings).
+ * libibverbs (valid-ish verb sequences; control verbs racing traffic from
+ * several threads) and straight through the uverbs character device
+ * (malformed commands, garbage in the shared rings).
  *
  * Copyright (c) 2026 The sodp authors.
  */
@@ -13,6 +14,7 @@
 #include <stdint.h>
 
 struct fuzz {
+	uint64_t seed;			/* as given, for reports */
 	uint64_t rnd;
 	double stop;
 	unsigned long iterations;
@@ -58,5 +60,6 @@ void fuzz_violation(struct fuzz *f, const char *fmt, ...)
 
 int fuzz_verbs(struct fuzz *f);
 int fuzz_raw(struct fuzz *f);
+int fuzz_race(struct fuzz *f);
 
 #endif /* SODP_FUZZ_H */

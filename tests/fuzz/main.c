@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
  * sodp-fuzz MODE SEED SECONDS: MODE is "verbs" (random verb sequences on
- * $SODP_TEST_DEVICE, data of successful transfers checked) or "raw"
- * (malformed uverbs write()/ioctl() commands and garbage in the rings).
- * Exit status 0 unless a call returned an undocumented result or data was
- * wrong; the kernel's side (no report, nothing leaked) is the caller's.
+ * $SODP_TEST_DEVICE, data of successful transfers checked), "raw"
+ * (malformed uverbs write()/ioctl() commands and garbage in the rings) or
+ * "race" (threads resetting, erroring and destroying QPs and replacing
+ * regions under other threads' traffic; a call stuck for 20 s ends the
+ * run).  Exit status 0 unless a call returned an undocumented result, data
+ * was wrong or a call hung; the kernel's side (no report, nothing leaked)
+ * is the caller's.
  *
  * Copyright (c) 2026 The sodp authors.
  */
@@ -97,14 +100,17 @@ int main(int argc, char **argv)
 	uint64_t seed;
 	int ret;
 
-	if (argc != 4 || (strcmp(argv[1], "verbs") && strcmp(argv[1], "raw"))) {
-		fprintf(stderr, "usage: %s verbs|raw SEED SECONDS\n", argv[0]);
+	if (argc != 4 || (strcmp(argv[1], "verbs") && strcmp(argv[1], "raw") &&
+			  strcmp(argv[1], "race"))) {
+		fprintf(stderr, "usage: %s verbs|raw|race SEED SECONDS\n", argv[0]);
 		return 2;
 	}
 	seed = strtoull(argv[2], NULL, 0);
+	f.seed = seed;
 	f.rnd = seed * 0x9e3779b97f4a7c15ULL | 1;
 	f.stop = now_s() + atof(argv[3]);
-	ret = strcmp(argv[1], "verbs") ? fuzz_raw(&f) : fuzz_verbs(&f);
+	ret = !strcmp(argv[1], "verbs") ? fuzz_verbs(&f) :
+	      !strcmp(argv[1], "raw") ? fuzz_raw(&f) : fuzz_race(&f);
 	if (f.gone)
 		printf("fuzz %s: the device was removed\n", argv[1]);
 	printf("fuzz %s seed %llu: %lu iterations, %lu calls (%lu refused), "

@@ -12,6 +12,25 @@ rdma link add sodp2 type sodp netdev sodpnet0 2>/dev/null &&
 	fail "a second sodp device on the same netdev"
 ibv_devices | grep -q sodp1 || fail "sodp1 not listed"
 
+# The name of an existing device on a free netdev: refused, and the device
+# that has the name is untouched (the failed add used to end in list_del
+# corruption and a BUG in sodp_dealloc_driver).  The netdev is free for a
+# device of another name afterwards.
+ip link add sodpnet4 type dummy || fail "cannot create sodpnet4"
+sodp_created+=("sodp4:sodpnet4")
+ip addr add 10.77.4.1/24 dev sodpnet4
+ip link set sodpnet4 up
+rdma link add sodp0 type sodp netdev sodpnet4 2>/dev/null &&
+	fail "a second device named sodp0"
+ibv_devinfo -d sodp0 | grep -q "PORT_ACTIVE" || fail "sodp0 not active after the refused add"
+SODP_TEST_DEVICE=sodp0 SODP_TEST_NETDEV=sodpnet0 "$SODP_BUILD/tests/sodp-verbs-tests" rc_write ||
+	fail "traffic on sodp0 after the refused add"
+rdma link add sodp4 type sodp netdev sodpnet4 || fail "rdma link add sodp4 after the refused add"
+ibv_devices | grep -qw sodp4 || fail "sodp4 not listed"
+rdma link del sodp4 || fail "rdma link del sodp4"
+ibv_devices | grep -qw sodp4 && fail "sodp4 still listed"
+ibv_devices | grep -qw sodp0 || fail "sodp0 gone with sodp4"
+
 # Traffic between two devices of this kernel.
 SODP_TEST_DEVICE=sodp1 "$SODP_BUILD/tests/sodp-verbs-tests" rc_write ud_send ||
 	fail "traffic on sodp1"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
-# The verbs tests on sodp0 (every opcode, every error, stress, kills), then
-# the device must hold no resource, and unloading must be clean.
+# The verbs tests on sodp0 (every opcode, every error, stress, kills, races),
+# then the device must hold no resource, and unloading must be clean.
 . "$SODP_SRC/tests/lib/common.sh"
 . "$SODP_SRC/tests/lib/sodp-env.sh"
 

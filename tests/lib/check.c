@@ -7,6 +7,45 @@
 
 #include "check.h"
 
+/* Filled by the CHECK_CASE() constructors, before main(). */
+static struct check_case *check_cases;
+static size_t check_ncases;
+
+void check_register(struct check_case *c)
+{
+	c->next = check_cases;
+	check_cases = c;
+	check_ncases++;
+}
+
+static int check_cmp(const void *a, const void *b)
+{
+	const struct check_case *const *x = a, *const *y = b;
+
+	return strcmp((*x)->name, (*y)->name);
+}
+
+/* The cases sorted by name (NULL-terminated), or NULL. */
+static struct check_case **check_sorted(void)
+{
+	struct check_case **v = calloc(check_ncases + 1, sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return NULL;
+	for (struct check_case *c = check_cases; c; c = c->next)
+		v[n++] = c;
+	qsort(v, n, sizeof(*v), check_cmp);
+	for (size_t i = 1; i < n; i++) {
+		if (!strcmp(v[i - 1]->name, v[i]->name)) {
+			fprintf(stderr, "case %s is defined twice\n", v[i]->name);
+			free(v);
+			return NULL;
+		}
+	}
+	return v;
+}
+
 static bool check_selected(const char *name, int argc, char **argv)
 {
 	if (argc < 2)
@@ -17,16 +56,35 @@ static bool check_selected(const char *name, int argc, char **argv)
 	return false;
 }
 
-int check_main(const struct check_case *cases, int argc, char **argv)
+int check_main(int argc, char **argv)
 {
-	int passed = 0, failed = 0, ran;
+	struct check_case **cases = check_sorted();
+	int passed = 0, failed = 0, unknown = 0, ran;
 
+	if (!cases)
+		return 2;
 	if (argc == 2 && !strcmp(argv[1], "--list")) {
-		for (const struct check_case *c = cases; c->name; c++)
-			printf("%s\n", c->name);
+		for (struct check_case **c = cases; *c; c++)
+			printf("%s\n", (*c)->name);
+		free(cases);
 		return 0;
 	}
-	for (const struct check_case *c = cases; c->name; c++) {
+	for (int i = 1; i < argc; i++) {
+		struct check_case **c = cases;
+
+		while (*c && strcmp((*c)->name, argv[i]))
+			c++;
+		if (!*c) {
+			fprintf(stderr, "no case named %s\n", argv[i]);
+			unknown++;
+		}
+	}
+	if (unknown) {
+		free(cases);
+		return 2;
+	}
+	for (struct check_case **cp = cases; *cp; cp++) {
+		const struct check_case *c = *cp;
 		struct timespec t0, t1;
 
 		if (!check_selected(c->name, argc, argv))
@@ -44,6 +102,7 @@ int check_main(const struct check_case *cases, int argc, char **argv)
 		}
 		fflush(stdout);
 	}
+	free(cases);
 	ran = passed + failed;
 	printf("%s: %d of %d cases passed\n", argv[0], passed, ran);
 	if (!ran) {

@@ -18,7 +18,36 @@
 struct check_case {
 	const char *name;
 	int (*fn)(void);	/* 0: pass */
+	struct check_case *next;
 };
+
+void check_register(struct check_case *c);
+
+/*
+ * Declare and register a case where it is defined, once:
+ *
+ *	CHECK_CASE(rc_send)
+ *	{
+ *		...
+ *		return 0;
+ *	}
+ *
+ * defines "static int test_rc_send(void)" (callable in its file) and
+ * registers it as "rc_send" from a constructor, before main() runs: no
+ * table to keep in step, and nothing that depends on a linker section.
+ * check_main() runs (and --list prints) the cases sorted by name, whatever
+ * the link order.
+ */
+#define CHECK_CASE(cname)						\
+	static int test_##cname(void);					\
+	static struct check_case check_case_##cname = {			\
+		.name = #cname, .fn = test_##cname,			\
+	};								\
+	__attribute__((constructor)) static void check_reg_##cname(void) \
+	{								\
+		check_register(&check_case_##cname);			\
+	}								\
+	static int test_##cname(void)
 
 #define CHECK(cond)							\
 	do {								\
@@ -41,9 +70,10 @@ struct check_case {
 	} while (0)
 
 /*
- * Run the cases named in argv (all if none); print "ok"/"not ok" lines.
- * "--list" prints the names.
+ * Run the registered cases named in argv (all if none), in name order;
+ * print "ok"/"not ok" lines.  "--list" prints the names.  A name that is
+ * no case is an error (a typo in a script must not skip a case quietly).
  */
-int check_main(const struct check_case *cases, int argc, char **argv);
+int check_main(int argc, char **argv);
 
 #endif /* SODP_TESTS_CHECK_H */

@@ -16,7 +16,7 @@
 #include "tests.h"
 #include "uht.h"
 
-int test_no_pin(void)
+CHECK_CASE(no_pin)
 {
 	const size_t n = 64;
 	char *buf = map_anon(n * PAGE);
@@ -103,7 +103,7 @@ static int memlock_child(void)
 	return 0;
 }
 
-int test_memlock(void)
+CHECK_CASE(memlock)
 {
 	return run_in_child(memlock_child);
 }
@@ -156,18 +156,18 @@ static int data_both_ways(uint32_t reg_flags)
 	return 0;
 }
 
-int test_data(void)
+CHECK_CASE(data)
 {
 	return data_both_ways(0);
 }
 
-int test_data_bus_dma(void)
+CHECK_CASE(data_bus_dma)
 {
 	return data_both_ways(UMEM_HMM_TEST_BUS_DMA);
 }
 
 /* Writes never spill outside the bytes asked for, at any alignment. */
-int test_write_bounds(void)
+CHECK_CASE(write_bounds)
 {
 	char *buf = map_anon(4 * PAGE);
 	char src[64];
@@ -187,7 +187,7 @@ int test_write_bounds(void)
 	return 0;
 }
 
-int test_cas(void)
+CHECK_CASE(cas)
 {
 	uint64_t *buf = map_anon(PAGE), orig;
 	uint32_t h;
@@ -207,7 +207,7 @@ int test_cas(void)
 	return 0;
 }
 
-int test_errors(void)
+CHECK_CASE(errors)
 {
 	char *buf = map_anon(8 * PAGE), tmp[2 * PAGE] = { 0 };
 	uint32_t h, hi;
@@ -256,7 +256,7 @@ int test_errors(void)
 }
 
 /* A cold pass faults, a warm pass does not, prefetch moves its counters. */
-int test_stats(void)
+CHECK_CASE(stats)
 {
 	const size_t n = 256;
 	char *buf = map_anon(n * PAGE), *tmp = malloc(n * PAGE);
@@ -301,7 +301,7 @@ int test_stats(void)
 	return 0;
 }
 
-int test_prefetch_modes(void)
+CHECK_CASE(prefetch_modes)
 {
 	const size_t n = 64;
 	char *buf = map_anon(n * PAGE);
@@ -336,7 +336,7 @@ int test_prefetch_modes(void)
 }
 
 /* Sequential faults widen the window, up to the maximum and the VMA. */
-int test_fault_ahead(void)
+CHECK_CASE(fault_ahead)
 {
 	const size_t n = 2048;	/* 8 MiB */
 	char *buf = map_anon(n * PAGE), c;
@@ -387,7 +387,7 @@ int test_fault_ahead(void)
 }
 
 /* A THP-backed range is mapped per huge page: one fault, 512 pages. */
-int test_huge(void)
+CHECK_CASE(huge)
 {
 	const size_t len = 4 * HUGE_PAGE;
 	char *buf = map_thp(len), *tmp = malloc(len);
@@ -422,7 +422,7 @@ int test_huge(void)
 }
 
 /* Implicit ODP: any address, memory allocated after registration, chunks. */
-int test_implicit(void)
+CHECK_CASE(implicit)
 {
 	const size_t gib = 1UL << 30;
 	char stack_buf[100], tmp[3 * PAGE];
@@ -462,7 +462,7 @@ int test_implicit(void)
 }
 
 /* Children of an implicit umem are freed when all their pages are gone. */
-int test_implicit_idle(void)
+CHECK_CASE(implicit_idle)
 {
 	const size_t gib = 1UL << 30;
 	uint64_t umems0 = uht_stat(ST_UMEMS), bytes0 = uht_stat(ST_TRACKING_BYTES);
@@ -497,7 +497,7 @@ int test_implicit_idle(void)
  * Tracking memory, measured: none at registration (its cost does not grow
  * with the length), then 8 bytes per mapped page and 8 per 2 MiB block.
  */
-int test_tracking_bytes(void)
+CHECK_CASE(tracking_bytes)
 {
 	const size_t len = 64 << 20;
 	char *buf = map_aligned(len), *tmp = malloc(1 << 20);
@@ -526,7 +526,7 @@ int test_tracking_bytes(void)
 }
 
 /* The gather mode the benchmark uses moves the right bytes both ways. */
-int test_gather(void)
+CHECK_CASE(gather)
 {
 	const size_t n = 64;
 	char *buf = map_anon(n * PAGE), words[64 * 8];

@@ -162,7 +162,7 @@ static int fail_one_registration(struct fail_run *r)
 	return 0;
 }
 
-int test_alloc_failures(void)
+CHECK_CASE(alloc_failures)
 {
 	const char *s = getenv("SODP_INJECT_SECONDS");
 	double stop = now_s() + (s ? atof(s) : 2);

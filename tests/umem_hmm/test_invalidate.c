@@ -28,7 +28,7 @@ static uint64_t inval_calls(uint32_t h, void *addr)
 	return calls;
 }
 
-int test_inval_munmap(void)
+CHECK_CASE(inval_munmap)
 {
 	const size_t n = 16;
 	char *buf = map_anon(n * PAGE), *tmp = malloc(n * PAGE);
@@ -56,7 +56,7 @@ int test_inval_munmap(void)
 	return 0;
 }
 
-int test_inval_map_fixed(void)
+CHECK_CASE(inval_map_fixed)
 {
 	const size_t n = 8;
 	char *buf = map_anon(n * PAGE), *tmp = malloc(n * PAGE), *p;
@@ -81,7 +81,7 @@ int test_inval_map_fixed(void)
 	return 0;
 }
 
-int test_inval_dontneed(void)
+CHECK_CASE(inval_dontneed)
 {
 	const size_t n = 8;
 	char *buf = map_anon(n * PAGE), *tmp = malloc(n * PAGE);
@@ -107,7 +107,7 @@ int test_inval_dontneed(void)
 	return 0;
 }
 
-int test_inval_mremap(void)
+CHECK_CASE(inval_mremap)
 {
 	const size_t n = 8;
 	char *buf = map_anon(n * PAGE), *tmp = malloc(n * PAGE);
@@ -138,7 +138,7 @@ int test_inval_mremap(void)
 	return 0;
 }
 
-int test_inval_mprotect(void)
+CHECK_CASE(inval_mprotect)
 {
 	char *buf = map_anon(4 * PAGE), c;
 	uint8_t st[4];
@@ -198,7 +198,7 @@ static int child_status(pid_t pid)
 }
 
 /* After fork the parent writes (COW breaks in the parent). */
-int test_inval_fork_parent(void)
+CHECK_CASE(inval_fork_parent)
 {
 	const size_t n = 8;
 	char *buf = map_anon(n * PAGE), *tmp = malloc(n * PAGE);
@@ -235,7 +235,7 @@ int test_inval_fork_parent(void)
 }
 
 /* After fork the child writes; the device, for the parent, never sees it. */
-int test_inval_fork_child(void)
+CHECK_CASE(inval_fork_child)
 {
 	const size_t n = 8;
 	char *buf = map_anon(n * PAGE), *tmp = malloc(n * PAGE);
@@ -275,7 +275,7 @@ int test_inval_fork_child(void)
 }
 
 /* Splitting a huge page (VMA split inside it) and zapping part of it. */
-int test_inval_thp_split(void)
+CHECK_CASE(inval_thp_split)
 {
 	const size_t len = 2 * HUGE_PAGE;
 	char *buf = map_thp(len), *tmp = malloc(len);
@@ -311,7 +311,7 @@ int test_inval_thp_split(void)
 }
 
 /* Page migration between NUMA nodes (the guest has two). */
-int test_inval_migrate(void)
+CHECK_CASE(inval_migrate)
 {
 	const size_t n = 4;
 	char *buf = map_anon(n * PAGE), *tmp = malloc(n * PAGE);
@@ -350,7 +350,7 @@ int test_inval_migrate(void)
 }
 
 /* memfd (shmem) mapped twice: one page cache, hole punching invalidates. */
-int test_inval_shared(void)
+CHECK_CASE(inval_shared)
 {
 	const size_t n = 16;
 	int fd = memfd_create("umem_hmm_test", 0);
@@ -387,7 +387,7 @@ int test_inval_shared(void)
 }
 
 /* A file truncated under the device: beyond EOF is an error, not old data. */
-int test_inval_truncate(void)
+CHECK_CASE(inval_truncate)
 {
 	const size_t n = 16;
 	char path[] = "/tmp/umem_hmm_truncXXXXXX";
@@ -442,7 +442,7 @@ static void *hold_thread(void *p)
 }
 
 /* munmap waits until the device has stopped using the pages. */
-int test_inval_waits_for_device(void)
+CHECK_CASE(inval_waits_for_device)
 {
 	for (int attempt = 0; attempt < 5; attempt++) {
 		char *buf = map_anon(PAGE);

@@ -208,7 +208,7 @@ static int churn_check_page(struct churn *c, int i)
 	return 1;
 }
 
-int test_churn(void)
+CHECK_CASE(churn)
 {
 	struct churn *c = calloc(1, sizeof(*c));
 	pthread_t t[3];
@@ -281,7 +281,7 @@ static void *kill_worker(void *arg)
 }
 
 /* Processes killed while faulting, holding pages and prefetching. */
-int test_kill_mid_fault(void)
+CHECK_CASE(kill_mid_fault)
 {
 	uint64_t s0[UMEM_HMM_TEST_MAX_STATS], s1[UMEM_HMM_TEST_MAX_STATS];
 	uint64_t rnd = 99;
@@ -317,7 +317,7 @@ int test_kill_mid_fault(void)
 }
 
 /* Closing the device with live, mapped registrations releases them all. */
-int test_close_with_mappings(void)
+CHECK_CASE(close_with_mappings)
 {
 	uint64_t s0[UMEM_HMM_TEST_MAX_STATS], s1[UMEM_HMM_TEST_MAX_STATS];
 	char *buf = map_anon(1 << 20), tmp[PAGE];

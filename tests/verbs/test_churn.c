@@ -392,7 +392,7 @@ static int check_page(struct churn *c, int i)
 	return 1;
 }
 
-int test_odp_churn(void)
+CHECK_CASE(odp_churn)
 {
 	struct vt_dev d;
 	struct churn *c = calloc(1, sizeof(*c));

@@ -58,7 +58,7 @@ static enum ibv_qp_state qp_state(struct ibv_qp *qp)
 }
 
 /* A bad lkey: local protection error, the QP in error, the rest flushed. */
-int test_err_bad_lkey(void)
+CHECK_CASE(err_bad_lkey)
 {
 	struct epair p;
 	struct ibv_wc wc;
@@ -124,7 +124,7 @@ static int remote_access_case(int b_access, enum ibv_wr_opcode op, uint32_t rkey
 	return 0;
 }
 
-int test_err_remote_access(void)
+CHECK_CASE(err_remote_access)
 {
 	/* A bad rkey, for each remote opcode. */
 	CHECK_EQ(remote_access_case(VT_ALL_ACCESS, IBV_WR_RDMA_WRITE, 1, 0, 8), 0);
@@ -141,7 +141,7 @@ int test_err_remote_access(void)
 }
 
 /* The MR, not the QP, lacks the right. */
-int test_err_mr_rights(void)
+CHECK_CASE(err_mr_rights)
 {
 	struct epair p;
 	char *ro = malloc(4096);
@@ -172,7 +172,7 @@ int test_err_mr_rights(void)
 }
 
 /* A receive too short: its completion a length error, the sender's NAKed. */
-int test_err_short_recv(void)
+CHECK_CASE(err_short_recv)
 {
 	struct epair p;
 	struct ibv_wc wc;
@@ -193,7 +193,7 @@ int test_err_short_recv(void)
 }
 
 /* No receive posted: RNR NAKs, retried as many times as asked. */
-int test_err_rnr(void)
+CHECK_CASE(err_rnr)
 {
 	struct epair p;
 	struct ibv_wc wc;
@@ -224,7 +224,7 @@ int test_err_rnr(void)
 }
 
 /* A peer that never answers: transport retries, then an error. */
-int test_err_no_peer(void)
+CHECK_CASE(err_no_peer)
 {
 	struct vt_dev d;
 	struct vt_qp a;
@@ -249,7 +249,7 @@ int test_err_no_peer(void)
 }
 
 /* Moving a QP to error flushes what it holds; posting then flushes too. */
-int test_err_flush(void)
+CHECK_CASE(err_flush)
 {
 	struct epair p;
 	struct ibv_qp_attr a = { .qp_state = IBV_QPS_ERR };
@@ -286,7 +286,7 @@ int test_err_flush(void)
 }
 
 /* A CQ overrun: an asynchronous CQ error, no corruption, no crash. */
-int test_err_cq_overrun(void)
+CHECK_CASE(err_cq_overrun)
 {
 	struct vt_dev d;
 	struct vt_qp a, b;
@@ -328,7 +328,7 @@ int test_err_cq_overrun(void)
 }
 
 /* The port follows its netdev, with asynchronous events. */
-int test_port_events(void)
+CHECK_CASE(port_events)
 {
 	const char *nd = getenv("SODP_TEST_NETDEV");
 	struct vt_dev d;

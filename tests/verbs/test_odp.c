@@ -8,10 +8,12 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -95,7 +97,7 @@ static int op(struct opair *p, enum ibv_wr_opcode opc, char *local, size_t len,
 }
 
 /* Data through cold pages, every page of a 4 MiB range, both directions. */
-int test_odp_cold(void)
+CHECK_CASE(odp_cold)
 {
 	struct opair p;
 	const size_t half = 2 << 20;
@@ -127,7 +129,7 @@ int test_odp_cold(void)
 }
 
 /* Atomics on cold and zapped ODP targets. */
-int test_odp_atomics(void)
+CHECK_CASE(odp_atomics)
 {
 	struct opair p;
 	uint64_t *t, *res;
@@ -165,7 +167,7 @@ int test_odp_atomics(void)
  * its length (a walk over every 2 MiB of it took minutes: a soft lockup
  * the fuzzer found).
  */
-int test_odp_huge_range(void)
+CHECK_CASE(odp_huge_range)
 {
 	const size_t huge = 1ULL << 46;
 	struct opair p;
@@ -194,7 +196,7 @@ int test_odp_huge_range(void)
 	return 0;
 }
 
-int test_odp_holes(void)
+CHECK_CASE(odp_holes)
 {
 	struct opair p;
 	struct ibv_wc wc;
@@ -270,7 +272,7 @@ int test_odp_holes(void)
 }
 
 /* Zapped between iterations: every pass sees the new truth. */
-int test_odp_dontneed(void)
+CHECK_CASE(odp_dontneed)
 {
 	struct opair p;
 
@@ -292,7 +294,7 @@ int test_odp_dontneed(void)
 }
 
 /* Transparent huge pages, across their boundaries. */
-int test_odp_thp(void)
+CHECK_CASE(odp_thp)
 {
 	struct vt_dev d;
 	struct vt_qp a, b;
@@ -331,7 +333,7 @@ int test_odp_thp(void)
  * The counters: a cold run faults, a warm run does not, a prefetched run
  * faults (almost) nothing during the transfer.
  */
-int test_odp_counters(void)
+CHECK_CASE(odp_counters)
 {
 	struct opair p;
 	const size_t len = 1 << 20;
@@ -370,7 +372,7 @@ int test_odp_counters(void)
 }
 
 /* ibv_advise_mr: each advice, with and without FLUSH, and its errors. */
-int test_odp_advise(void)
+CHECK_CASE(odp_advise)
 {
 	struct opair p;
 	char *pinned = malloc(PAGE);
@@ -497,7 +499,7 @@ static int no_pin_child(void)
 	return 0;
 }
 
-int test_odp_no_pin(void)
+CHECK_CASE(odp_no_pin)
 {
 	int status;
 	pid_t pid = fork();
@@ -511,7 +513,7 @@ int test_odp_no_pin(void)
 }
 
 /* After fork the ODP MR keeps working in the parent while the child writes. */
-int test_odp_fork(void)
+CHECK_CASE(odp_fork)
 {
 	struct opair p;
 	int to_child[2], to_parent[2];
@@ -546,5 +548,350 @@ int test_odp_fork(void)
 	CHECK_EQ(waitpid(pid, &status, 0), pid);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	opair_close(&p);
+	return 0;
+}
+
+/*
+ * Prefetch over nothing: an ODP MR over 1 TiB where nothing is mapped (a
+ * reservation made and unmapped again: registration does not look at
+ * VMAs), 160 synchronous PREFETCH_WRITE advices of (almost) 4 GiB each over
+ * different parts of it, 16 asynchronous ones, and RDMA WRITEs into it.
+ * Every one fails, and none may leave page-tracking memory behind: the
+ * fault path used to allocate the tracking blocks of the whole range
+ * before faulting its first page, and keep them after the fault failed
+ * (8 MiB per 4 GiB asked, 1.28 GiB here; the growth is checked every 8
+ * advices, so that an old kernel stops at 64 MiB instead of running out
+ * of memory).
+ */
+CHECK_CASE(odp_advise_unmapped)
+{
+	const size_t span = 1ULL << 40, chunk = 4ULL << 30, wlen = 1 << 20;
+	const uint32_t alen = (uint32_t)(chunk - PAGE);	/* an SGE holds < 4 GiB */
+	const uint64_t bound = 64 << 10;
+	struct vt_dev d;
+	struct vt_qp a, b;
+	char *src = malloc(wlen), *hole;
+	struct ibv_mr *smr, *mr;
+	struct ibv_sge sge;
+	struct ibv_wc wc;
+	uint64_t t0, pr0, grown = 0;
+	double t;
+	int ret = 0;
+
+	CHECK(src);
+	CHECK_EQ(vt_open(&d), 0);
+	CHECK_EQ(vt_qp_create(&d, &a, IBV_QPT_RC, 4, NULL, false), 0);
+	CHECK_EQ(vt_qp_create(&d, &b, IBV_QPT_RC, 4, NULL, false), 0);
+	CHECK_EQ(vt_connect(&d, &a, &b), 0);
+	smr = ibv_reg_mr(d.pd, src, wlen, VT_ALL_ACCESS);	/* pinned: tracks nothing */
+	CHECK(smr);
+	/* Everything this process maps is mapped by now: the hole stays empty. */
+	hole = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		    -1, 0);
+	CHECK(hole != MAP_FAILED);
+	CHECK_EQ(munmap(hole, span), 0);
+	mr = ibv_reg_mr(d.pd, hole, span, ODP_ACCESS);
+	CHECK(mr);
+	t0 = counter("odp_tracking_bytes");
+	pr0 = counter("odp_prefetch_requests");
+	CHECK(t0 != UINT64_MAX && pr0 != UINT64_MAX);
+
+	/* Asynchronous first: they get the synchronous ones' time to run. */
+	for (int i = 160; i < 176; i++) {
+		sge = (struct ibv_sge){ (uintptr_t)hole + i * chunk, alen, mr->lkey };
+		CHECK_EQ(ibv_advise_mr(d.pd, i & 1 ? IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE :
+				       IBV_ADVISE_MR_ADVICE_PREFETCH, 0, &sge, 1), 0);
+	}
+	for (int i = 0; i < 160 && !ret; i++) {
+		sge = (struct ibv_sge){ (uintptr_t)hole + i * chunk, alen, mr->lkey };
+		ret = ibv_advise_mr(d.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
+				    IBV_ADVISE_MR_FLAG_FLUSH, &sge, 1);
+		if (ret != EFAULT) {
+			fprintf(stderr, "advice %d: %d (%s), wanted EFAULT\n", i, ret,
+				strerror(ret));
+			break;
+		}
+		ret = 0;
+		if (i % 8 == 7 && (grown = counter("odp_tracking_bytes") - t0) > bound) {
+			fprintf(stderr, "after %d advices odp_tracking_bytes grew by %llu\n",
+				i + 1, (unsigned long long)grown);
+			ret = -1;
+		}
+	}
+	/* WRITEs into the hole: a remote access error each (A starts over). */
+	for (int i = 0; i < 4 && !ret; i++) {
+		struct ibv_qp_attr reset = { .qp_state = IBV_QPS_RESET };
+
+		sge = (struct ibv_sge){ (uintptr_t)src, wlen, smr->lkey };
+		CHECK_EQ(vt_post_send(a.qp, IBV_WR_RDMA_WRITE, i, &sge, 1,
+				      (uintptr_t)hole + (200 + i) * chunk + i * PAGE,
+				      mr->rkey, 0), 0);
+		CHECK_EQ(vt_poll(a.scq, &wc, 20), 0);
+		CHECK_EQ(wc.status, IBV_WC_REM_ACCESS_ERR);
+		CHECK_EQ(ibv_modify_qp(a.qp, &reset, IBV_QP_STATE), 0);
+		CHECK_EQ(ibv_modify_qp(b.qp, &reset, IBV_QP_STATE), 0);
+		CHECK_EQ(vt_connect(&d, &a, &b), 0);
+	}
+	if (!ret) {
+		/* The asynchronous ones have started (each counts a request)... */
+		for (t = now_s(); counter("odp_prefetch_requests") - pr0 < 176 &&
+		     now_s() - t < 5;)
+			;
+		usleep(100000);	/* ...and are over */
+		grown = counter("odp_tracking_bytes") - t0;
+		printf("odp_tracking_bytes +%llu after 176 advices over 704 GiB of nothing\n",
+		       (unsigned long long)grown);
+		if (grown > bound)
+			ret = -1;
+	}
+	/* Deregistered either way: an old kernel's blocks go with it. */
+	CHECK_EQ(ibv_dereg_mr(mr), 0);
+	CHECK_EQ(ret, 0);
+	CHECK_EQ(ibv_dereg_mr(smr), 0);
+	vt_qp_destroy(&a);
+	vt_qp_destroy(&b);
+	vt_close(&d);
+	free(src);
+	return 0;
+}
+
+struct orphan_result {
+	pid_t pid;
+	int ret;	/* of ibv_advise_mr, or -1: the parent never went */
+};
+
+/*
+ * P: register an implicit ODP MR, fork C, exit.  C (out: the pipe to the
+ * test) waits until P is gone, then prefetches through P's MR.
+ */
+static int implicit_orphan_parent(int out)
+{
+	const size_t len = 16 * PAGE;
+	char *buf = malloc(len);
+	pid_t parent = getpid(), pid;
+	struct orphan_result r;
+	struct ibv_sge sge;
+	struct ibv_mr *imr;
+	struct vt_dev d;
+	double t0;
+
+	CHECK(buf);
+	memset(buf, 1, len);
+	CHECK_EQ(vt_open(&d), 0);
+	imr = ibv_reg_mr(d.pd, NULL, SIZE_MAX, ODP_ACCESS);
+	CHECK(imr);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid)
+		return 0;	/* P: its MR stays, held by C's copy of the fd */
+	for (t0 = now_s(); getppid() == parent && now_s() - t0 < 20;)
+		usleep(1000);
+	r.pid = getpid();
+	r.ret = -1;
+	if (getppid() != parent) {
+		sge = (struct ibv_sge){ (uintptr_t)buf, len, imr->lkey };
+		r.ret = ibv_advise_mr(d.pd, IBV_ADVISE_MR_ADVICE_PREFETCH,
+				      IBV_ADVISE_MR_FLAG_FLUSH, &sge, 1);
+	}
+	_exit(write(out, &r, sizeof(r)) == sizeof(r) ? 0 : 1);
+}
+
+/*
+ * An implicit MR whose process has exited: P registers an implicit ODP MR
+ * and forks C, which inherits the verbs file (so the MR lives on), and P
+ * exits.  C then prefetches through the MR: the implicit MR's child region
+ * is made for P's address space, which is gone.  That used to register an
+ * MMU notifier on an mm with no users, a kernel BUG in
+ * __mmu_notifier_register.  The advice must fail instead (there is no
+ * memory to prefetch), and C must then exit, its MR released, normally.
+ * The test process is the subreaper of both, so that it reaps C too.
+ */
+CHECK_CASE(odp_implicit_after_exit)
+{
+	struct orphan_result r;
+	struct pollfd pfd;
+	int fds[2], status;
+	pid_t p, c;
+	double t0;
+
+	CHECK_EQ(pipe(fds), 0);
+	CHECK_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	p = fork();
+	CHECK(p >= 0);
+	if (!p) {
+		close(fds[0]);
+		_exit(implicit_orphan_parent(fds[1]));
+	}
+	close(fds[1]);
+	CHECK_EQ(waitpid(p, &status, 0), p);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	pfd = (struct pollfd){ .fd = fds[0], .events = POLLIN };
+	CHECK_EQ(poll(&pfd, 1, 60 * 1000), 1);
+	/* Nothing to read: C died (the BUG kills the task that hits it). */
+	CHECK_EQ(read(fds[0], &r, sizeof(r)), sizeof(r));
+	close(fds[0]);
+	/* C exits, the MR of a gone mm released with its file. */
+	for (t0 = now_s(); !(c = waitpid(r.pid, &status, WNOHANG)) && now_s() - t0 < 30;)
+		usleep(10000);
+	CHECK_EQ(c, r.pid);
+	CHECK_EQ(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
+	printf("advice through the MR of an exited process: %d (%s)\n", r.ret,
+	       r.ret > 0 ? strerror(r.ret) : "-");
+	CHECK(r.ret != -1);	/* P did go */
+	CHECK(r.ret != 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return 0;
+}
+
+/* The "Anonymous:" kB of the VMA that starts at @start, or -1. */
+static long smaps_anon_kb(const void *start)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool in = false;
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (kb < 0 && fgets(line, sizeof(line), f)) {
+		unsigned long from, to;
+
+		if (sscanf(line, "%lx-%lx ", &from, &to) == 2)
+			in = from == (uintptr_t)start;
+		else if (in && !strncmp(line, "Anonymous:", 10))
+			kb = strtol(line + 10, NULL, 10);
+	}
+	fclose(f);
+	return kb;
+}
+
+/*
+ * A WRITE fills only what it writes: 1 MiB of sequential 4 KiB RDMA WRITEs
+ * into a fresh 8 MiB ODP region (small pages, between guard pages so that
+ * its VMA is its own).  Write fault-ahead used to write-fault pages ahead of
+ * each fault, its window doubling along the sequential pass up to 2 MiB:
+ * memory the device never touched (about 2 MiB too much here), and file
+ * pages dirtied for nothing.  Only what was written may be anonymous
+ * memory now (plus a little slack).
+ */
+CHECK_CASE(odp_write_no_fill)
+{
+	const size_t len = 8 << 20, written = 1 << 20;
+	char *guard = mmap(NULL, len + 2 * PAGE, PROT_NONE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	char *buf = guard + PAGE, *src = aligned_alloc(PAGE, PAGE);
+	struct ibv_mr *mr, *smr;
+	struct vt_dev d;
+	struct vt_qp a, b;
+	struct ibv_sge s;
+	struct ibv_wc wc;
+	long anon;
+
+	CHECK(guard != MAP_FAILED && src);
+	CHECK_EQ(mprotect(buf, len, PROT_READ | PROT_WRITE), 0);
+	CHECK_EQ(madvise(buf, len, MADV_NOHUGEPAGE), 0);
+	CHECK_EQ(smaps_anon_kb(buf), 0);
+	fill_pattern(src, PAGE, 61, 0);
+	CHECK_EQ(vt_open(&d), 0);
+	CHECK_EQ(vt_qp_create(&d, &a, IBV_QPT_RC, 4, NULL, false), 0);
+	CHECK_EQ(vt_qp_create(&d, &b, IBV_QPT_RC, 4, NULL, false), 0);
+	CHECK_EQ(vt_connect(&d, &a, &b), 0);
+	smr = ibv_reg_mr(d.pd, src, PAGE, VT_ALL_ACCESS);
+	mr = ibv_reg_mr(d.pd, buf, len, ODP_ACCESS);
+	CHECK(smr && mr);
+	s = (struct ibv_sge){ (uintptr_t)src, PAGE, smr->lkey };
+	for (size_t off = 0; off < written; off += PAGE) {
+		CHECK_EQ(vt_post_send(a.qp, IBV_WR_RDMA_WRITE, 1, &s, 1,
+				      (uintptr_t)buf + off, mr->rkey, 0), 0);
+		CHECK_EQ(vt_poll(a.scq, &wc, 20), 0);
+		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	}
+	anon = smaps_anon_kb(buf);
+	printf("anonymous memory after %zu KiB of 4 KiB WRITEs into 8 MiB: %ld KiB\n",
+	       written >> 10, anon);
+	CHECK(anon >= (long)(written >> 10));
+	CHECK(anon <= (long)(written >> 10) + 256);
+	CHECK_EQ(check_pattern(buf, PAGE, 61, 0), -1);
+	ibv_dereg_mr(mr);
+	ibv_dereg_mr(smr);
+	vt_qp_destroy(&a);
+	vt_qp_destroy(&b);
+	vt_close(&d);
+	munmap(guard, len + 2 * PAGE);
+	free(src);
+	return 0;
+}
+
+/*
+ * Two ODP regions of two processes over the same virtual addresses, in one
+ * WQE: the parent's region over its buffer and, after a fork, the child's
+ * region (registered by the child through the inherited context) over its
+ * own copy of the buffer, whose bytes differ.  A SEND gathers 32 KiB from
+ * the parent's region, then 4 KiB from the child's at an address inside
+ * the first 32 KiB.  The engine matched the span it held by address only,
+ * and read the second piece from the parent's pages.
+ */
+CHECK_CASE(odp_two_mms)
+{
+	const size_t len = 64 << 10, first = 32 << 10, second = PAGE;
+	struct opair p;
+	char *rbuf = aligned_alloc(PAGE, first + second);
+	struct ibv_mr *rmr;
+	struct ibv_sge s[2], rs;
+	struct ibv_wc wc;
+	uint32_t lkey2;
+	int to_child[2], to_parent[2], status;
+	pid_t pid;
+
+	CHECK(rbuf);
+	CHECK_EQ(opair_open(&p, len), 0);
+	fill_pattern(p.buf, len, 71, 0);
+	rmr = ibv_reg_mr(p.d.pd, rbuf, first + second, VT_ALL_ACCESS);
+	CHECK(rmr);
+	CHECK_EQ(pipe(to_child), 0);
+	CHECK_EQ(pipe(to_parent), 0);
+	fflush(stdout);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (!pid) {
+		struct ibv_mr *mr2;
+		char c;
+
+		/* The child's own pages (copy on write), with other bytes. */
+		fill_pattern(p.buf, len, 72, 0);
+		mr2 = ibv_reg_mr(p.d.pd, p.buf, len, ODP_ACCESS);
+		lkey2 = mr2 ? mr2->lkey : 0;
+		if (write(to_parent[1], &lkey2, sizeof(lkey2)) != sizeof(lkey2))
+			_exit(1);
+		/* Keep the pages and the region until the parent is done. */
+		if (read(to_child[0], &c, 1) < 0)
+			_exit(1);
+		_exit(mr2 && !ibv_dereg_mr(mr2) ? 0 : 1);
+	}
+	CHECK_EQ(read(to_parent[0], &lkey2, sizeof(lkey2)), sizeof(lkey2));
+	CHECK(lkey2);
+	rs = (struct ibv_sge){ (uintptr_t)rbuf, first + second, rmr->lkey };
+	CHECK_EQ(vt_post_recv(p.b.qp, 7, &rs, 1), 0);
+	s[0] = (struct ibv_sge){ (uintptr_t)p.buf, first, p.mr->lkey };
+	s[1] = (struct ibv_sge){ (uintptr_t)p.buf + PAGE, second, lkey2 };
+	CHECK_EQ(vt_post_send(p.a.qp, IBV_WR_SEND, 8, s, 2, 0, 0, 0), 0);
+	CHECK_EQ(vt_poll(p.a.scq, &wc, 20), 0);
+	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	CHECK_EQ(vt_poll(p.b.rcq, &wc, 20), 0);
+	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	CHECK_EQ(wc.byte_len, first + second);
+	CHECK_EQ(write(to_child[1], "x", 1), 1);
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status) && !WEXITSTATUS(status));
+	/* The parent's bytes, then the child's. */
+	CHECK_EQ(check_pattern(rbuf, first, 71, 0), -1);
+	CHECK_EQ(check_pattern(rbuf + first, second, 72, PAGE), -1);
+	CHECK_EQ(ibv_dereg_mr(rmr), 0);
+	opair_close(&p);
+	free(rbuf);
+	close(to_child[0]);
+	close(to_child[1]);
+	close(to_parent[0]);
+	close(to_parent[1]);
 	return 0;
 }

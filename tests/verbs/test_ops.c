@@ -112,12 +112,12 @@ static int send_case(bool imm)
 	return 0;
 }
 
-int test_rc_send(void)
+CHECK_CASE(rc_send)
 {
 	return send_case(false);
 }
 
-int test_rc_send_imm(void)
+CHECK_CASE(rc_send_imm)
 {
 	return send_case(true);
 }
@@ -167,17 +167,17 @@ static int write_case(bool imm)
 	return 0;
 }
 
-int test_rc_write(void)
+CHECK_CASE(rc_write)
 {
 	return write_case(false);
 }
 
-int test_rc_write_imm(void)
+CHECK_CASE(rc_write_imm)
 {
 	return write_case(true);
 }
 
-int test_rc_read(void)
+CHECK_CASE(rc_read)
 {
 	struct pair p;
 	struct ibv_wc wc;
@@ -225,7 +225,7 @@ int test_rc_read(void)
 	return 0;
 }
 
-int test_rc_atomics(void)
+CHECK_CASE(rc_atomics)
 {
 	struct pair p;
 	struct ibv_wc wc;
@@ -279,7 +279,7 @@ int test_rc_atomics(void)
 }
 
 /* Fetch-and-adds from two QPs and the CPU at once lose no update. */
-int test_rc_atomics_concurrent(void)
+CHECK_CASE(rc_atomics_concurrent)
 {
 	struct vt_dev d;
 	struct vt_qp q[4];
@@ -327,7 +327,7 @@ int test_rc_atomics_concurrent(void)
 }
 
 /* Inline data is taken at post time; unsignaled WRs complete silently. */
-int test_rc_inline_unsignaled(void)
+CHECK_CASE(rc_inline_unsignaled)
 {
 	struct pair p;
 	struct ibv_wc wc;
@@ -368,7 +368,7 @@ int test_rc_inline_unsignaled(void)
 	return 0;
 }
 
-int test_ud_send(void)
+CHECK_CASE(ud_send)
 {
 	struct vt_dev d;
 	struct vt_qp a, b;
@@ -482,7 +482,7 @@ int vt_wait_async(struct ibv_context *ctx, enum ibv_event_type type, double seco
 }
 
 /* Two QPs receive through one SRQ; the limit event fires. */
-int test_srq(void)
+CHECK_CASE(srq)
 {
 	struct vt_dev d;
 	struct ibv_srq_init_attr sia = { .attr = { .max_wr = 16, .max_sge = 1 } };
@@ -547,7 +547,7 @@ int test_srq(void)
 }
 
 /* Completion channel events; solicited-only arming. */
-int test_cq_events(void)
+CHECK_CASE(cq_events)
 {
 	struct vt_dev d;
 	struct vt_qp a, b;
@@ -609,7 +609,7 @@ int test_cq_events(void)
 }
 
 /* Resizing keeps pending completions and the CQ keeps working. */
-int test_cq_resize(void)
+CHECK_CASE(cq_resize)
 {
 	struct pair p;
 	struct ibv_wc wc;

@@ -65,7 +65,7 @@ static int stress_op(struct spair *p, uint64_t *rnd, int seq)
 	return 0;
 }
 
-int test_stress_many_qps(void)
+CHECK_CASE(stress_many_qps)
 {
 	struct vt_dev d;
 	struct spair *p = calloc(STRESS_PAIRS, sizeof(*p));
@@ -140,7 +140,7 @@ static void traffic_forever(void)
 }
 
 /* Processes killed mid-transfer leave nothing behind. */
-int test_kill_mid_transfer(void)
+CHECK_CASE(kill_mid_transfer)
 {
 	uint64_t rnd = 7;
 
@@ -164,7 +164,7 @@ int test_kill_mid_transfer(void)
  * The provider ABI: every operation libsodp installs is reached through
  * the public API and returns what only our code returns.
  */
-int test_provider_abi(void)
+CHECK_CASE(provider_abi)
 {
 	struct vt_dev d;
 	struct ibv_device_attr_ex dx;

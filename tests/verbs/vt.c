@@ -108,6 +108,14 @@ void vt_qp_destroy(struct vt_qp *q)
 int vt_rc_to_rts(struct vt_dev *d, struct ibv_qp *qp, uint32_t dqpn,
 		 int access, uint8_t rnr_retry, uint8_t min_rnr_timer)
 {
+	return vt_rc_to_rts_timeout(d, qp, dqpn, access, rnr_retry, min_rnr_timer,
+				    8, 2);
+}
+
+int vt_rc_to_rts_timeout(struct vt_dev *d, struct ibv_qp *qp, uint32_t dqpn,
+			 int access, uint8_t rnr_retry, uint8_t min_rnr_timer,
+			 uint8_t timeout, uint8_t retry_cnt)
+{
 	struct ibv_qp_attr a = {
 		.qp_state = IBV_QPS_INIT, .pkey_index = 0, .port_num = 1,
 		.qp_access_flags = access,
@@ -134,8 +142,8 @@ int vt_rc_to_rts(struct vt_dev *d, struct ibv_qp *qp, uint32_t dqpn,
 		return -1;
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTS;
-	a.timeout = 8;
-	a.retry_cnt = 2;
+	a.timeout = timeout;
+	a.retry_cnt = retry_cnt;
 	a.rnr_retry = rnr_retry;
 	a.sq_psn = 0;
 	a.max_rd_atomic = 4;

@@ -48,6 +48,10 @@ int vt_connect(struct vt_dev *d, struct vt_qp *a, struct vt_qp *b);
 int vt_ud_ready(struct vt_qp *q, uint32_t qkey);
 int vt_rc_to_rts(struct vt_dev *d, struct ibv_qp *qp, uint32_t dqpn,
 		 int access, uint8_t rnr_retry, uint8_t min_rnr_timer);
+/* The same with the ACK timeout (4.096 us * 2^timeout) and retry count asked. */
+int vt_rc_to_rts_timeout(struct vt_dev *d, struct ibv_qp *qp, uint32_t dqpn,
+			 int access, uint8_t rnr_retry, uint8_t min_rnr_timer,
+			 uint8_t timeout, uint8_t retry_cnt);
 
 /* Poll one completion within seconds; 0, or -1 on timeout. */
 int vt_poll(struct ibv_cq *cq, struct ibv_wc *wc, double seconds);

@@ -61,6 +61,28 @@ for _ in $(seq 50); do
 done
 ibv_devices | grep -q sodp0 && fail "sodp0 outlived its netdev"
 
+# A netdev that rxe uses too: deleting it removes both devices, whichever
+# came first.  A lookup that took the first device of any driver bound to
+# the netdev could see rxe's and leave sodp's, whose hold on the netdev
+# then made the deletion wait for ever.
+modprobe rdma_rxe || fail "rdma_rxe does not load"
+for order in "sodp rxe" "rxe sodp"; do
+	ip link add sodpnet5 type dummy || fail "cannot create sodpnet5"
+	ip addr add 10.77.5.1/24 dev sodpnet5
+	ip link set sodpnet5 up
+	for drv in $order; do
+		rdma link add ${drv}5 type $drv netdev sodpnet5 || fail "rdma link add ${drv}5"
+	done
+	timeout 30 ip link del sodpnet5 || fail "deleting a netdev shared with rxe ($order)"
+	for _ in $(seq 50); do
+		ls /sys/class/infiniband | grep -qE "sodp5|rxe5" || break
+		sleep 0.1
+	done
+	ls /sys/class/infiniband | grep -qE "sodp5|rxe5" &&
+		fail "a device outlived sodpnet5 ($order)"
+done
+rmmod rdma_rxe
+
 # Unloading with a device present removes it.
 sodp_setup sodp3 sodpnet3 10.77.3.1/24
 unload_sodp_modules rdma_sodp

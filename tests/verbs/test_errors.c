@@ -5,6 +5,7 @@
  *
  * Copyright (c) 2026 The sodp authors.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,6 +348,79 @@ CHECK_CASE(port_events)
 	CHECK_EQ(vt_wait_async(d.ctx, IBV_EVENT_PORT_ACTIVE, 10), 0);
 	CHECK_EQ(ibv_query_port(d.ctx, 1, &pa), 0);
 	CHECK_EQ(pa.state, IBV_PORT_ACTIVE);
+	vt_close(&d);
+	return 0;
+}
+
+/*
+ * Only what works is advertised: no SRQ resize (refused), no memory
+ * management extensions (no fast registration: kernel storage reads the
+ * flag and would fail later).
+ */
+CHECK_CASE(err_caps_honest)
+{
+	struct vt_dev d;
+	struct ibv_device_attr attr;
+	struct ibv_srq_init_attr init = { .attr = { .max_wr = 16, .max_sge = 1 } };
+	struct ibv_srq_attr sattr = { .max_wr = 64 };
+	struct ibv_srq *srq;
+
+	CHECK_EQ(vt_open(&d), 0);
+	CHECK_EQ(ibv_query_device(d.ctx, &attr), 0);
+	CHECK_EQ(attr.device_cap_flags & IBV_DEVICE_SRQ_RESIZE, 0);
+	CHECK_EQ(attr.device_cap_flags & IBV_DEVICE_MEM_MGT_EXTENSIONS, 0);
+	srq = ibv_create_srq(d.pd, &init);
+	CHECK(srq);
+	CHECK(ibv_modify_srq(srq, &sattr, IBV_SRQ_MAX_WR) != 0);
+	CHECK_EQ(ibv_destroy_srq(srq), 0);
+	vt_close(&d);
+	return 0;
+}
+
+/*
+ * path_mtu: a value that is no IB MTU is refused (it used to be taken, and
+ * a message then counted 0 packets); a valid one above what the port
+ * carries is clamped to the port's active MTU.
+ */
+CHECK_CASE(err_path_mtu)
+{
+	struct vt_dev d;
+	struct vt_qp a;
+	struct ibv_port_attr port;
+	struct ibv_qp_attr attr;
+	struct ibv_qp_init_attr init;
+	const int bad[] = { 0, 6, 7, 255 };
+
+	CHECK_EQ(vt_open(&d), 0);
+	CHECK_EQ(ibv_query_port(d.ctx, 1, &port), 0);
+	CHECK_EQ(vt_qp_create(&d, &a, IBV_QPT_RC, 4, NULL, false), 0);
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IBV_QPS_INIT;
+	attr.port_num = 1;
+	attr.qp_access_flags = VT_ALL_ACCESS;
+	CHECK_EQ(ibv_modify_qp(a.qp, &attr, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
+			       IBV_QP_PORT | IBV_QP_ACCESS_FLAGS), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(bad) + 1; i++) {
+		memset(&attr, 0, sizeof(attr));
+		attr.qp_state = IBV_QPS_RTR;
+		attr.path_mtu = i < ARRAY_SIZE(bad) ? bad[i] : IBV_MTU_4096;
+		attr.dest_qp_num = a.qp->qp_num;
+		attr.max_dest_rd_atomic = 1;
+		attr.min_rnr_timer = 1;
+		attr.ah_attr.is_global = 1;
+		attr.ah_attr.grh.dgid = d.gid;
+		attr.ah_attr.grh.sgid_index = d.gid_index;
+		attr.ah_attr.grh.hop_limit = 64;
+		attr.ah_attr.port_num = 1;
+		CHECK_EQ(ibv_modify_qp(a.qp, &attr, IBV_QP_STATE | IBV_QP_AV |
+				       IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
+				       IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
+				       IBV_QP_MIN_RNR_TIMER),
+			 i < ARRAY_SIZE(bad) ? EINVAL : 0);
+	}
+	CHECK_EQ(ibv_query_qp(a.qp, &attr, IBV_QP_PATH_MTU, &init), 0);
+	CHECK_EQ(attr.path_mtu, port.active_mtu);
+	vt_qp_destroy(&a);
 	vt_close(&d);
 	return 0;
 }

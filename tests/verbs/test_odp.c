@@ -895,3 +895,31 @@ CHECK_CASE(odp_two_mms)
 	close(to_parent[1]);
 	return 0;
 }
+
+/*
+ * PREFETCH_WRITE into a region the device may not write is refused with
+ * EPERM (as mlx5 does); a read prefetch of it is fine.  It used to map
+ * the pages for writing anyway.
+ */
+CHECK_CASE(odp_prefetch_write_readonly)
+{
+	struct vt_dev d;
+	char *buf = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct ibv_mr *mr;
+	struct ibv_sge s;
+
+	CHECK(buf != MAP_FAILED);
+	CHECK_EQ(vt_open(&d), 0);
+	mr = ibv_reg_mr(d.pd, buf, 16 * PAGE, IBV_ACCESS_ON_DEMAND | IBV_ACCESS_REMOTE_READ);
+	CHECK(mr);
+	s = (struct ibv_sge){ (uintptr_t)buf, 16 * PAGE, mr->lkey };
+	CHECK_EQ(ibv_advise_mr(d.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
+			       IBV_ADVISE_MR_FLAG_FLUSH, &s, 1), EPERM);
+	CHECK_EQ(ibv_advise_mr(d.pd, IBV_ADVISE_MR_ADVICE_PREFETCH,
+			       IBV_ADVISE_MR_FLAG_FLUSH, &s, 1), 0);
+	CHECK_EQ(ibv_dereg_mr(mr), 0);
+	vt_close(&d);
+	munmap(buf, 16 * PAGE);
+	return 0;
+}

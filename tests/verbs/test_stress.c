@@ -5,9 +5,12 @@
  *
  * Copyright (c) 2026 The sodp authors.
  */
+#include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -223,5 +226,109 @@ CHECK_CASE(provider_abi)
 	CHECK_EQ(ibv_destroy_srq(srq), 0);
 	CHECK_EQ(vt_dereg(mr), 0);
 	vt_close(&d);				/* dealloc_pd, free_context */
+	return 0;
+}
+
+/* Write a string to a cgroup file; 0 or -1. */
+static int cg_write(const char *path, const char *val)
+{
+	FILE *f = fopen(path, "w");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = fputs(val, f) < 0 ? -1 : 0;
+	return fclose(f) || ret ? -1 : 0;
+}
+
+#define CG_ROOT		"/sys/fs/cgroup"
+#define CG_DIR		CG_ROOT "/sodp-rings"
+#define CG_LIMIT	(64UL << 20)
+#define RING_CQE	65535		/* the largest CQ: a 3 MiB ring */
+#define RING_TRIES	100		/* 300 MiB of rings, well past the limit */
+
+/*
+ * In the cgroup: create the largest CQs until refused, saying the count
+ * after each one (the cgroup's OOM killer may end the process instead of
+ * a refusal), then the errno of the refusal.
+ */
+static int rings_child(int out)
+{
+	struct vt_dev d;
+	struct ibv_cq *cq[RING_TRIES];
+	char pid[32];
+	int n = 0, err = 0;
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (cg_write(CG_DIR "/cgroup.procs", pid)) {
+		perror("joining " CG_DIR);
+		return 1;
+	}
+	if (vt_open(&d)) {
+		perror("opening the device in " CG_DIR);
+		return 1;
+	}
+	while (n < RING_TRIES) {
+		cq[n] = ibv_create_cq(d.ctx, RING_CQE, NULL, NULL, 0);
+		if (!cq[n]) {
+			err = errno;
+			break;
+		}
+		n++;
+		if (write(out, &n, sizeof(n)) != sizeof(n))
+			return 1;
+	}
+	/* The end, negative: -1 - errno. */
+	err = -1 - err;
+	if (write(out, &err, sizeof(err)) != sizeof(err))
+		return 1;
+	while (n--)
+		ibv_destroy_cq(cq[n]);
+	vt_close(&d);
+	return 0;
+}
+
+/*
+ * The rings a process makes the kernel allocate are charged to its memory
+ * cgroup: in a cgroup of 64 MiB, creating 3.5 MiB CQs ends (ENOMEM, or the
+ * cgroup's OOM killer) before the rings pass the limit.  They used to be
+ * vmalloc_user() memory charged to nobody: a user could take gigabytes of
+ * kernel memory (4096 CQs of 3.5 MiB) past any limit.
+ */
+CHECK_CASE(rings_memcg)
+{
+	int fds[2], n = 0, v, err = 0, status;
+	pid_t pid;
+
+	if (access(CG_ROOT "/cgroup.controllers", F_OK) &&
+	    system("mount -t cgroup2 none " CG_ROOT))
+		return 1;
+	CHECK_EQ(cg_write(CG_ROOT "/cgroup.subtree_control", "+memory"), 0);
+	rmdir(CG_DIR);
+	CHECK_EQ(mkdir(CG_DIR, 0755), 0);
+	CHECK_EQ(cg_write(CG_DIR "/memory.max", "64M"), 0);
+	CHECK_EQ(pipe(fds), 0);
+	fflush(stdout);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (!pid)
+		_exit(rings_child(fds[1]));
+	close(fds[1]);
+	while (read(fds[0], &v, sizeof(v)) == sizeof(v)) {
+		if (v < 0)
+			err = -1 - v;
+		else
+			n = v;
+	}
+	close(fds[0]);
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK_EQ(rmdir(CG_DIR), 0);
+	printf("CQs of %d entries created in a 64 MiB cgroup: %d, then %s (status %#x)\n", RING_CQE, n,
+	       WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : strerror(err), status);
+	CHECK(n < RING_TRIES);
+	CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ||
+	      (WIFEXITED(status) && !WEXITSTATUS(status) && err == ENOMEM));
+	/* struct sodp_cqe is 56 bytes. */
+	CHECK((unsigned long)n * (RING_CQE + 1) * 56 <= CG_LIMIT);
 	return 0;
 }

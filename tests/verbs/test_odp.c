@@ -40,9 +40,7 @@ static int opair_open(struct opair *p, size_t len)
 {
 	memset(p, 0, sizeof(*p));
 	CHECK_EQ(vt_open(&p->d), 0);
-	CHECK_EQ(vt_qp_create(&p->d, &p->a, IBV_QPT_RC, 16, NULL, false), 0);
-	CHECK_EQ(vt_qp_create(&p->d, &p->b, IBV_QPT_RC, 16, NULL, false), 0);
-	CHECK_EQ(vt_connect(&p->d, &p->a, &p->b), 0);
+	CHECK_EQ(vt_pair(&p->d, &p->a, &p->b, 16), 0);
 	p->len = len;
 	p->buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -310,9 +308,7 @@ CHECK_CASE(odp_thp)
 	CHECK_EQ(madvise(buf, len, MADV_HUGEPAGE), 0);
 	fill_pattern(buf, len / 2, 9, 0);
 	CHECK_EQ(vt_open(&d), 0);
-	CHECK_EQ(vt_qp_create(&d, &a, IBV_QPT_RC, 4, NULL, false), 0);
-	CHECK_EQ(vt_qp_create(&d, &b, IBV_QPT_RC, 4, NULL, false), 0);
-	CHECK_EQ(vt_connect(&d, &a, &b), 0);
+	CHECK_EQ(vt_pair(&d, &a, &b, 4), 0);
 	mr = ibv_reg_mr(d.pd, buf, len, ODP_ACCESS);
 	CHECK(mr);
 	s = (struct ibv_sge){ (uintptr_t)buf + 777, len / 2 - 1500, mr->lkey };
@@ -462,9 +458,7 @@ static int no_pin_child(void)
 	imr = ibv_reg_mr(d.pd, NULL, SIZE_MAX, ODP_ACCESS);
 	CHECK(bigmr && imr);
 	CHECK_EQ(proc_status_kb("VmPin"), 0);
-	CHECK_EQ(vt_qp_create(&d, &a, IBV_QPT_RC, 4, NULL, false), 0);
-	CHECK_EQ(vt_qp_create(&d, &b, IBV_QPT_RC, 4, NULL, false), 0);
-	CHECK_EQ(vt_connect(&d, &a, &b), 0);
+	CHECK_EQ(vt_pair(&d, &a, &b, 4), 0);
 
 	fill_pattern(src, n * PAGE, 77, 0);
 	s = (struct ibv_sge){ (uintptr_t)src, n * PAGE, bigmr->lkey };
@@ -580,9 +574,7 @@ CHECK_CASE(odp_advise_unmapped)
 
 	CHECK(src);
 	CHECK_EQ(vt_open(&d), 0);
-	CHECK_EQ(vt_qp_create(&d, &a, IBV_QPT_RC, 4, NULL, false), 0);
-	CHECK_EQ(vt_qp_create(&d, &b, IBV_QPT_RC, 4, NULL, false), 0);
-	CHECK_EQ(vt_connect(&d, &a, &b), 0);
+	CHECK_EQ(vt_pair(&d, &a, &b, 4), 0);
 	smr = ibv_reg_mr(d.pd, src, wlen, VT_ALL_ACCESS);	/* pinned: tracks nothing */
 	CHECK(smr);
 	/* Everything this process maps is mapped by now: the hole stays empty. */
@@ -793,9 +785,7 @@ CHECK_CASE(odp_write_no_fill)
 	CHECK_EQ(smaps_anon_kb(buf), 0);
 	fill_pattern(src, PAGE, 61, 0);
 	CHECK_EQ(vt_open(&d), 0);
-	CHECK_EQ(vt_qp_create(&d, &a, IBV_QPT_RC, 4, NULL, false), 0);
-	CHECK_EQ(vt_qp_create(&d, &b, IBV_QPT_RC, 4, NULL, false), 0);
-	CHECK_EQ(vt_connect(&d, &a, &b), 0);
+	CHECK_EQ(vt_pair(&d, &a, &b, 4), 0);
 	smr = ibv_reg_mr(d.pd, src, PAGE, VT_ALL_ACCESS);
 	mr = ibv_reg_mr(d.pd, buf, len, ODP_ACCESS);
 	CHECK(smr && mr);

@@ -31,9 +31,7 @@ static int pair_open(struct pair *p)
 {
 	memset(p, 0, sizeof(*p));
 	CHECK_EQ(vt_open(&p->d), 0);
-	CHECK_EQ(vt_qp_create(&p->d, &p->a, IBV_QPT_RC, 64, NULL, false), 0);
-	CHECK_EQ(vt_qp_create(&p->d, &p->b, IBV_QPT_RC, 64, NULL, false), 0);
-	CHECK_EQ(vt_connect(&p->d, &p->a, &p->b), 0);
+	CHECK_EQ(vt_pair(&p->d, &p->a, &p->b, 64), 0);
 	p->abuf = malloc(BUF);
 	p->bbuf = malloc(BUF);
 	CHECK(p->abuf && p->bbuf);

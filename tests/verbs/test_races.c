@@ -162,9 +162,7 @@ CHECK_CASE(race_reset_under_write)
 
 	CHECK(abuf && bbuf);
 	CHECK_EQ(vt_open(&d), 0);
-	CHECK_EQ(vt_qp_create(&d, &a, IBV_QPT_RC, 16, NULL, false), 0);
-	CHECK_EQ(vt_qp_create(&d, &b, IBV_QPT_RC, 16, NULL, false), 0);
-	CHECK_EQ(vt_connect(&d, &a, &b), 0);
+	CHECK_EQ(vt_pair(&d, &a, &b, 16), 0);
 	amr = ibv_reg_mr(d.pd, abuf, len, VT_ALL_ACCESS);
 	bmr = ibv_reg_mr(d.pd, bbuf, len, VT_ALL_ACCESS);
 	CHECK(amr && bmr);
@@ -240,9 +238,7 @@ static int reset_round(struct vt_dev *d, struct ibv_mr *amr, size_t len, int rou
 	struct ibv_wc wc;
 
 	CHECK(bbuf != MAP_FAILED);
-	CHECK_EQ(vt_qp_create(d, &a, IBV_QPT_RC, 4, NULL, false), 0);
-	CHECK_EQ(vt_qp_create(d, &b, IBV_QPT_RC, 4, NULL, false), 0);
-	CHECK_EQ(vt_connect(d, &a, &b), 0);
+	CHECK_EQ(vt_pair(d, &a, &b, 4), 0);
 	bmr = ibv_reg_mr(d->pd, bbuf, len, VT_ALL_ACCESS | IBV_ACCESS_ON_DEMAND);
 	CHECK(bmr);
 	s = (struct ibv_sge){ (uintptr_t)amr->addr, len, amr->lkey };
@@ -317,9 +313,7 @@ static int err_round(struct vt_dev *d, struct ibv_mr *amr, char *abuf, char *bbu
 	struct ibv_wc wc;
 
 	memset(bbuf, 0, 2 * len);
-	CHECK_EQ(vt_qp_create(d, &a, IBV_QPT_RC, 4, NULL, false), 0);
-	CHECK_EQ(vt_qp_create(d, &b, IBV_QPT_RC, 4, NULL, false), 0);
-	CHECK_EQ(vt_connect(d, &a, &b), 0);
+	CHECK_EQ(vt_pair(d, &a, &b, 4), 0);
 	bmr = ibv_reg_mr(d->pd, bbuf, 2 * len, VT_ALL_ACCESS);
 	CHECK(bmr);
 	for (int i = 0; i < 2; i++) {
@@ -549,9 +543,7 @@ CHECK_CASE(race_foreign_qp)
 	CHECK(bbuf && rbuf && abuf);
 	fill_pattern(bbuf, FOREIGN_LEN, FOREIGN_SEED, 0);
 	CHECK_EQ(vt_open(&d), 0);
-	CHECK_EQ(vt_qp_create(&d, &a, IBV_QPT_RC, 4, NULL, false), 0);
-	CHECK_EQ(vt_qp_create(&d, &b, IBV_QPT_RC, 4, NULL, false), 0);
-	CHECK_EQ(vt_connect(&d, &a, &b), 0);
+	CHECK_EQ(vt_pair(&d, &a, &b, 4), 0);
 	bmr = ibv_reg_mr(d.pd, bbuf, FOREIGN_LEN, VT_ALL_ACCESS);
 	rmr = ibv_reg_mr(d.pd, rbuf, FOREIGN_LEN, VT_ALL_ACCESS);
 	amr = ibv_reg_mr(d.pd, abuf, FOREIGN_LEN, VT_ALL_ACCESS);

@@ -158,6 +158,22 @@ int vt_connect(struct vt_dev *d, struct vt_qp *a, struct vt_qp *b)
 	       vt_rc_to_rts(d, b->qp, a->qp->qp_num, VT_ALL_ACCESS, 7, 1) ? -1 : 0;
 }
 
+int vt_pair(struct vt_dev *d, struct vt_qp *a, struct vt_qp *b, int depth)
+{
+	if (vt_qp_create(d, a, IBV_QPT_RC, depth, NULL, false))
+		return -1;
+	if (vt_qp_create(d, b, IBV_QPT_RC, depth, NULL, false)) {
+		vt_qp_destroy(a);
+		return -1;
+	}
+	if (vt_connect(d, a, b)) {
+		vt_qp_destroy(a);
+		vt_qp_destroy(b);
+		return -1;
+	}
+	return 0;
+}
+
 int vt_ud_ready(struct vt_qp *q, uint32_t qkey)
 {
 	struct ibv_qp_attr a = {

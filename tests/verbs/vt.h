@@ -45,6 +45,8 @@ int vt_qp_create(struct vt_dev *d, struct vt_qp *q, enum ibv_qp_type type,
 void vt_qp_destroy(struct vt_qp *q);
 /* Connect two RC QPs of d to each other (or a UD QP to RTS). */
 int vt_connect(struct vt_dev *d, struct vt_qp *a, struct vt_qp *b);
+/* Two RC QPs of d (depth WRs each way), connected to each other. */
+int vt_pair(struct vt_dev *d, struct vt_qp *a, struct vt_qp *b, int depth);
 int vt_ud_ready(struct vt_qp *q, uint32_t qkey);
 int vt_rc_to_rts(struct vt_dev *d, struct ibv_qp *qp, uint32_t dqpn,
 		 int access, uint8_t rnr_retry, uint8_t min_rnr_timer);

@@ -310,6 +310,7 @@ static inline void *sodp_queue_slot(struct sodp_queue *q, u32 index)
 	return (u8 *)q->ring + SODP_RING_HDR_SIZE +
 	       (size_t)(index & (q->num_slots - 1)) * q->slot_size;
 }
+
 /* Consumer side: slots the producer filled and we have not taken. */
 u32 sodp_queue_count(struct sodp_queue *q);
 void sodp_queue_consume(struct sodp_queue *q);

@@ -136,6 +136,7 @@ bool sodp_queue_pop(struct sodp_queue *q, void *slot)
 void sodp_queue_drop_all(struct sodp_queue *q)
 {
 	q->cons = READ_ONCE(q->ring->producer);
+	/* As sodp_queue_consume(): the producer may reuse every slot now. */
 	smp_store_release(&q->ring->consumer, q->cons);
 }
 

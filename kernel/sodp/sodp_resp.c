@@ -369,7 +369,9 @@ access_err:
  */
 static bool sodp_resp_accepts(struct sodp_qp *qp, struct sodp_pkt *pkt)
 {
-	if (!sodp_qp_can_receive(qp) || pkt->ud != (qp->ibqp.qp_type != IB_QPT_RC))
+	bool ud_qp = qp->ibqp.qp_type != IB_QPT_RC;
+
+	if (!sodp_qp_can_receive(qp) || pkt->ud != ud_qp)
 		return false;
 	if (pkt->ud)
 		return pkt->qkey == qp->qkey;

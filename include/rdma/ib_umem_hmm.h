@@ -74,6 +74,8 @@ struct ib_umem_hmm_device {
  *	Called with the umem write-locked (no span of it is held), before the
  *	DMA unmap.  The device must not use those pages after it returns.
  *	It may sleep but must not allocate memory that can enter reclaim.
+ *	Never called from a non-blockable invalidation (one that finds
+ *	pages mapped is refused; one that finds none needs no call).
  */
 struct ib_umem_hmm_ops {
 	void (*invalidate)(struct ib_umem_hmm *umem, u64 start, u64 end);
@@ -104,7 +106,7 @@ struct ib_umem_hmm {
 	bool implicit;
 	void *priv;
 
-	/* private */
+	/* private: */
 	const struct ib_umem_hmm_ops *ops;
 	struct mm_struct *mm;
 	struct ib_umem_hmm *parent;
@@ -125,7 +127,7 @@ struct ib_umem_hmm {
 	struct work_struct reap_work;
 
 	atomic_t prefetches;		/* async prefetches in flight */
-	wait_queue_head_t prefetch_wait;
+	bool dying;			/* released: prefetches skip their work */
 };
 
 /**

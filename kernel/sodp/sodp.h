@@ -60,7 +60,7 @@ struct sodp_dev {
 	struct xarray ahs;		/* ah_num -> sodp_ah */
 	u32 next_qpn;
 	u32 next_mr_index;		/* cyclic, from a random start */
-	atomic_t num_qps, num_cqs, num_mrs, num_srqs, num_ahs, num_pds;
+	atomic_t num_qps, num_cqs, num_mrs, num_srqs, num_pds;
 	atomic64_t counters[SODP_NUM_ENGINE_COUNTERS];
 	struct ib_umem_hmm_device hmm;	/* ODP: page tracking, statistics */
 };
@@ -170,7 +170,12 @@ enum {
 	SODP_COPY_SHORT,		/* a side ran out of bytes */
 	SODP_COPY_SRC_FAULT,		/* an ODP page of the source failed */
 	SODP_COPY_DST_FAULT,		/* ... of the destination */
-	SODP_COPY_SRC_MISS,		/* a no_fault source page is not mapped */
+	/*
+	 * A page could not be had now, with nothing wrong with the memory: a
+	 * no_fault source page not mapped, or a fault interrupted by a signal,
+	 * short of memory, or outpaced by invalidations.  Try again.
+	 */
+	SODP_COPY_AGAIN,
 };
 
 /*
@@ -244,7 +249,7 @@ struct sodp_qp {
 	 * before we read them): the next first packet is its resend and may
 	 * reuse the receive WQE and WRITE state it set up.
 	 */
-	bool resp_resend;
+	bool resp_resend;	/* see sodp_resp_start() */
 	bool write_active;		/* an RDMA WRITE in progress: */
 	u32 write_rkey;			/* its region, checked on every packet */
 	u64 write_va;
@@ -348,14 +353,14 @@ void sodp_mr_put(struct sodp_mr *mr);
 void sodp_mem_init(struct sodp_mem *m);
 void sodp_mem_add_mr(struct sodp_mem *m, struct sodp_mr *mr, u64 va, u32 len);
 void sodp_mem_add_kbuf(struct sodp_mem *m, void *kbuf, u32 len);
-struct sodp_qp;
 int sodp_mem_add_sges(struct sodp_mem *m, struct sodp_qp *qp,
 		      const struct sodp_sge *sge, u32 num, int access);
 void sodp_mem_seek(struct sodp_mem *m, u32 offset);
 int sodp_mem_copy(struct sodp_mem *dst, struct sodp_mem *src, u32 len);
 int sodp_mem_atomic(struct sodp_mr *mr, u64 va, bool cmp_swp, u64 compare,
 		    u64 swap_add, u64 *orig);
-int sodp_mem_prefault(struct sodp_mem *m, bool write);
+int sodp_mem_prefault(struct sodp_mem *m, u32 off, u32 len, bool write);
+bool sodp_mem_fault_is_hard(int err);
 int sodp_mr_prefault(struct sodp_mr *mr, u64 va, u64 len, bool write);
 void sodp_mem_put(struct sodp_mem *m);
 

@@ -37,6 +37,14 @@ int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
 	struct sodp_mem src;
 	int ret;
 
+	/*
+	 * A UD sender learns nothing of the receiver (no ACKs on the wire):
+	 * only its own failures (and a resend request) concern it.
+	 */
+	if (pkt->ud && ack->syndrome != SODP_NAK_SRC_FAULT &&
+	    ack->syndrome != SODP_NAK_RESEND)
+		return IB_WC_SUCCESS;
+
 	switch (ack->syndrome) {
 	case SODP_ACK:
 		break;
@@ -51,8 +59,6 @@ int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		return SODP_REQ_WAIT;
 	case SODP_DROPPED:
 	case SODP_NAK_SEQ:
-		if (pkt->ud)
-			return IB_WC_SUCCESS;
 		/* As if the packet were lost: retransmit after the timeout. */
 		if (!qp->retry_left)
 			return IB_WC_RETRY_EXC_ERR;
@@ -66,7 +72,7 @@ int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		return IB_WC_REM_ACCESS_ERR;
 	case SODP_NAK_SRC_FAULT:
 		return IB_WC_LOC_PROT_ERR;
-	case SODP_NAK_SRC_RESEND:
+	case SODP_NAK_RESEND:
 		return SODP_REQ_RESEND;
 	case SODP_NAK_REM_OP:
 	default:
@@ -83,16 +89,19 @@ int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		sodp_mem_seek(local, 0);
 		ret = sodp_mem_copy(local, &src, ack->read_len);
 		sodp_mem_put(&src);
+		/* A READ may be served again: a page not to be had now is retried. */
 		return ret == SODP_COPY_OK ? IB_WC_SUCCESS :
+		       ret == SODP_COPY_AGAIN ? SODP_REQ_RESEND :
 		       ret == SODP_COPY_SRC_FAULT ? IB_WC_REM_ACCESS_ERR :
 		       ret == SODP_COPY_DST_FAULT ? IB_WC_LOC_PROT_ERR : IB_WC_LOC_LEN_ERR;
 	case SODP_OP_CMP_SWP:
 	case SODP_OP_FETCH_ADD:
 		sodp_mem_add_kbuf(&src, &ack->orig, sizeof(ack->orig));
 		sodp_mem_seek(local, 0);
+		/* Executed already: never sent again, whatever the copy says. */
 		ret = sodp_mem_copy(local, &src, sizeof(ack->orig));
 		return ret == SODP_COPY_OK ? IB_WC_SUCCESS :
-		       ret == SODP_COPY_DST_FAULT ? IB_WC_LOC_PROT_ERR : IB_WC_LOC_LEN_ERR;
+		       ret == SODP_COPY_SHORT ? IB_WC_LOC_LEN_ERR : IB_WC_LOC_PROT_ERR;
 	default:
 		return IB_WC_SUCCESS;
 	}

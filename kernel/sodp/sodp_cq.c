@@ -82,6 +82,14 @@ int sodp_resize_cq(struct ib_cq *ibcq, int cqe, struct ib_udata *udata)
 	ret = sodp_queue_init(&nq, udata, cqe + 1, sizeof(struct sodp_cqe), &resp.cq);
 	if (ret)
 		return ret;
+	/* Before the swap: CQEs posted to the new ring must not be lost. */
+	if (udata) {
+		ret = ib_copy_to_udata(udata, &resp, sizeof(resp));
+		if (ret) {
+			sodp_queue_cleanup(&nq);
+			return ret;
+		}
+	}
 
 	spin_lock_irq(&cq->lock);
 	n = sodp_queue_used(&cq->q);
@@ -101,19 +109,6 @@ int sodp_resize_cq(struct ib_cq *ibcq, int cqe, struct ib_udata *udata)
 	cq->q = nq;
 	ibcq->cqe = nq.num_slots - 1;
 	spin_unlock_irq(&cq->lock);
-
-	if (udata) {
-		ret = ib_copy_to_udata(udata, &resp, sizeof(resp));
-		if (ret) {
-			/* The process keeps polling the old ring: put it back. */
-			spin_lock_irq(&cq->lock);
-			cq->q = oq;
-			ibcq->cqe = oq.num_slots - 1;
-			spin_unlock_irq(&cq->lock);
-			sodp_queue_cleanup(&nq);
-			return ret;
-		}
-	}
 	sodp_queue_cleanup(&oq);
 	return 0;
 }

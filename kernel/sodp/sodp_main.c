@@ -40,16 +40,19 @@ struct sodp_dev *sodp_find_dev_by_gid(struct sodp_dev *from, const union ib_gid 
 	list_for_each_entry_rcu(sdev, &sodp_devices, entry) {
 		const struct ib_gid_attr *attr;
 
-		if (!net_eq(dev_net(sdev->ndev), net))
+		/* Listed before it is registered: only a live device is looked at. */
+		if (!ib_device_try_get(&sdev->ibdev))
 			continue;
-		attr = rdma_find_gid_by_port(&sdev->ibdev, gid,
-					     IB_GID_TYPE_ROCE_UDP_ENCAP, 1, NULL);
-		if (IS_ERR(attr))
-			continue;
-		rdma_put_gid_attr(attr);
-		if (ib_device_try_get(&sdev->ibdev))
-			found = sdev;
-		break;
+		if (net_eq(dev_net(sdev->ndev), net)) {
+			attr = rdma_find_gid_by_port(&sdev->ibdev, gid,
+						     IB_GID_TYPE_ROCE_UDP_ENCAP, 1, NULL);
+			if (!IS_ERR(attr)) {
+				rdma_put_gid_attr(attr);
+				found = sdev;
+				break;
+			}
+		}
+		ib_device_put(&sdev->ibdev);
 	}
 	rcu_read_unlock();
 	return found;
@@ -83,8 +86,10 @@ void sodp_port_event(struct sodp_dev *sdev, enum ib_event_type type)
 }
 
 /*
- * Register a new device.  On failure the caller deallocates it, which runs
- * sodp_dealloc_driver(): everything set up here is undone there.
+ * Register a new device, with sodp_devices_lock held.  It is listed first
+ * (lookups skip it until it is live), so that an "rdma link delete" right
+ * after ib_register_device() finds it listed.  On failure the caller
+ * unlists and deallocates it; sodp_dealloc_driver() undoes the rest.
  */
 static int sodp_register(struct sodp_dev *sdev, const char *name)
 {
@@ -116,14 +121,21 @@ static int sodp_register(struct sodp_dev *sdev, const char *name)
 	ret = ib_device_set_netdev(ibdev, sdev->ndev, 1);
 	if (ret)
 		return ret;
-	/* A soft device: "DMA" addresses are kernel virtual addresses. */
-	ret = ib_register_device(ibdev, name, NULL);
-	if (ret)
-		return ret;
-
 	list_add_tail_rcu(&sdev->entry, &sodp_devices);
 	sdev->listed = true;
-	return 0;
+	/* A soft device: "DMA" addresses are kernel virtual addresses. */
+	return ib_register_device(ibdev, name, NULL);
+}
+
+static void sodp_unlist(struct sodp_dev *sdev)
+{
+	lockdep_assert_held(&sodp_devices_lock);
+	if (!sdev->listed)
+		return;
+	list_del_rcu(&sdev->entry);
+	sdev->listed = false;
+	/* Lookups under RCU may still be walking past it. */
+	synchronize_rcu();
 }
 
 static int sodp_newlink(const char *name, struct net_device *ndev)
@@ -147,10 +159,17 @@ static int sodp_newlink(const char *name, struct net_device *ndev)
 		ret = -ENOMEM;
 		goto out;
 	}
+	/* Ours until dealloc_driver: the core drops its own hold earlier. */
+	dev_hold(ndev);
 	sdev->ndev = ndev;
 	ret = sodp_register(sdev, name);
-	if (ret)
+	if (ret) {
+		sodp_unlist(sdev);
 		ib_dealloc_device(&sdev->ibdev);
+	} else if (READ_ONCE(ndev->reg_state) != NETREG_REGISTERED) {
+		/* Its NETDEV_UNREGISTER came before we could see it. */
+		ib_unregister_device_queued(&sdev->ibdev);
+	}
 out:
 	mutex_unlock(&sodp_devices_lock);
 	return ret;
@@ -164,13 +183,13 @@ void sodp_dealloc_driver(struct ib_device *ibdev)
 {
 	struct sodp_dev *sdev = to_sdev(ibdev);
 
+	/* A failed newlink unlisted it already (and holds the lock). */
 	if (sdev->listed) {
 		mutex_lock(&sodp_devices_lock);
-		list_del_rcu(&sdev->entry);
+		sodp_unlist(sdev);
 		mutex_unlock(&sodp_devices_lock);
-		/* Lookups under RCU may still be walking past it. */
-		synchronize_rcu();
 	}
+	dev_put(sdev->ndev);
 	ib_umem_hmm_device_cleanup(&sdev->hmm);
 	WARN_ON(!xa_empty(&sdev->qps));
 	WARN_ON(!xa_empty(&sdev->mrs));

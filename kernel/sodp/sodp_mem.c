@@ -23,6 +23,23 @@
 /* Pages of an ODP region held at once by one side of a copy. */
 #define SODP_SPAN_MAX	(64 * 1024)
 
+/* Rounds of faulting one piece in before a copy gives up (SODP_COPY_AGAIN). */
+#define SODP_HOLD_TRIES	16
+
+/**
+ * sodp_mem_fault_is_hard - is an ib_umem_hmm error the memory's own?
+ * @err: a negative errno of ib_umem_hmm_map() or ib_umem_hmm_lock()
+ *
+ * Return: true for no VMA or no permission (-EFAULT, -EPERM, -EINVAL): an
+ * access error of whoever registered the memory.  False for a signal to
+ * the faulting task, no memory, or a range busy with invalidations: not
+ * the memory's fault, and worth another try.
+ */
+bool sodp_mem_fault_is_hard(int err)
+{
+	return err == -EFAULT || err == -EPERM || err == -EINVAL;
+}
+
 void sodp_mem_init(struct sodp_mem *m)
 {
 	m->nseg = 0;
@@ -140,11 +157,7 @@ static bool sodp_mem_covered(struct sodp_mem *m)
 	       va >= m->span.start && va < m->span.start + m->span.len;
 }
 
-/*
- * Hold the ODP pages at the cursor (up to SODP_SPAN_MAX bytes of the
- * segment).  @flags: IB_UMEM_HMM_WRITE, and NO_FAULT | TRYLOCK when the
- * other side holds a span.
- */
+/* Bytes from the cursor to the end of its page (or segment). */
 static u32 sodp_mem_page_left(struct sodp_mem *m)
 {
 	struct sodp_mem_seg *seg = &m->seg[m->cur];
@@ -156,7 +169,9 @@ static u32 sodp_mem_page_left(struct sodp_mem *m)
 /*
  * Hold the ODP pages at the cursor: up to SODP_SPAN_MAX bytes, or just the
  * current page with @one_page (or once a longer span failed: the copy then
- * goes up to a hole, page by page, and fails exactly there).
+ * goes up to a hole, page by page, and fails exactly there).  @flags:
+ * IB_UMEM_HMM_WRITE, and NO_FAULT | TRYLOCK when the other side holds a
+ * span.
  */
 static int sodp_mem_hold(struct sodp_mem *m, unsigned int flags, bool one_page)
 {
@@ -223,17 +238,22 @@ static int sodp_mem_hold_both(struct sodp_mem *dst, struct sodp_mem *src)
 {
 	struct sodp_mem_seg *dseg;
 	bool one_page = false;		/* a hole ahead: go page by page */
+	unsigned int tries = 0;
 	u32 len;
 	int ret;
 
 	for (;;) {
+		/* Invalidations may take the pages back each time: bounded. */
+		if (++tries > SODP_HOLD_TRIES)
+			return SODP_COPY_AGAIN;
 		if (!sodp_mem_covered(src)) {
 			/* May fault: hold nothing else meanwhile. */
 			sodp_mem_release(dst);
 			ret = sodp_mem_hold(src, src->no_fault ? IB_UMEM_HMM_NO_FAULT : 0,
 					    false);
-			if (ret == -EAGAIN && src->no_fault)
-				return SODP_COPY_SRC_MISS;
+			if ((ret == -EAGAIN && src->no_fault) ||
+			    (ret && !sodp_mem_fault_is_hard(ret)))
+				return SODP_COPY_AGAIN;
 			if (ret)
 				return SODP_COPY_SRC_FAULT;
 		}
@@ -247,7 +267,8 @@ static int sodp_mem_hold_both(struct sodp_mem *dst, struct sodp_mem *src)
 		if (!ret)
 			return SODP_COPY_OK;
 		if (ret != -EAGAIN)
-			return SODP_COPY_DST_FAULT;
+			return sodp_mem_fault_is_hard(ret) ? SODP_COPY_DST_FAULT :
+							     SODP_COPY_AGAIN;
 		/*
 		 * Not mapped (or busy): let go, fault the window in, try again;
 		 * if the window holds a hole, up to it page by page.
@@ -256,9 +277,12 @@ static int sodp_mem_hold_both(struct sodp_mem *dst, struct sodp_mem *src)
 		dseg = &dst->seg[dst->cur];
 		len = one_page ? sodp_mem_page_left(dst) :
 		      min_t(u32, dseg->len - dst->off, SODP_SPAN_MAX);
-		if (!ib_umem_hmm_map(dseg->mr->odp, dseg->va + dst->off, len,
-				     IB_UMEM_HMM_WRITE))
+		ret = ib_umem_hmm_map(dseg->mr->odp, dseg->va + dst->off, len,
+				      IB_UMEM_HMM_WRITE);
+		if (!ret)
 			continue;
+		if (!sodp_mem_fault_is_hard(ret))
+			return SODP_COPY_AGAIN;
 		if (one_page)
 			return SODP_COPY_DST_FAULT;
 		one_page = true;
@@ -273,8 +297,8 @@ static int sodp_mem_hold_both(struct sodp_mem *dst, struct sodp_mem *src)
  *
  * Return: SODP_COPY_OK; SODP_COPY_SHORT if either runs out first;
  * SODP_COPY_SRC_FAULT or SODP_COPY_DST_FAULT if a page of an on-demand
- * region cannot be had (no VMA, or no write permission); SODP_COPY_SRC_MISS
- * if a page of a no_fault source is not mapped.  Nothing is undone.
+ * region cannot be had (no VMA, or no write permission); SODP_COPY_AGAIN if
+ * a page could not be had now (see the enum).  Nothing is undone.
  */
 int sodp_mem_copy(struct sodp_mem *dst, struct sodp_mem *src, u32 len)
 {
@@ -311,7 +335,9 @@ int sodp_mem_copy(struct sodp_mem *dst, struct sodp_mem *src, u32 len)
  * @len: bytes
  * @write: for writing
  *
- * Called with no span held.  Return: 0, or the ib_umem_hmm_map() error.
+ * Called with no span held.
+ *
+ * Return: 0, or the ib_umem_hmm_map() error.
  */
 int sodp_mr_prefault(struct sodp_mr *mr, u64 va, u64 len, bool write)
 {
@@ -320,18 +346,28 @@ int sodp_mr_prefault(struct sodp_mr *mr, u64 va, u64 len, bool write)
 	return ib_umem_hmm_map(mr->odp, va, len, write ? IB_UMEM_HMM_WRITE : 0);
 }
 
-/* Fault in every ODP page of a scatter list. */
-int sodp_mem_prefault(struct sodp_mem *m, bool write)
+/* Fault in the ODP pages of bytes [@off, @off + @len) of a scatter list. */
+int sodp_mem_prefault(struct sodp_mem *m, u32 off, u32 len, bool write)
 {
 	unsigned int i;
 	int ret;
 
-	for (i = 0; i < m->nseg; i++) {
-		if (!m->seg[i].mr)
+	for (i = 0; i < m->nseg && len; i++) {
+		struct sodp_mem_seg *seg = &m->seg[i];
+		u32 n;
+
+		if (off >= seg->len) {
+			off -= seg->len;
 			continue;
-		ret = sodp_mr_prefault(m->seg[i].mr, m->seg[i].va, m->seg[i].len, write);
-		if (ret)
-			return ret;
+		}
+		n = min(seg->len - off, len);
+		if (seg->mr) {
+			ret = sodp_mr_prefault(seg->mr, seg->va + off, n, write);
+			if (ret)
+				return ret;
+		}
+		off = 0;
+		len -= n;
 	}
 	return 0;
 }

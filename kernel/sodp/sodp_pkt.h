@@ -74,16 +74,18 @@ enum sodp_syndrome {
 	SODP_DROPPED,			/* nothing came back */
 	/*
 	 * In-kernel delivery only: the payload, read from the sender's pages
-	 * by reference, could not be read (they were unmapped meanwhile).  On
-	 * a wire the sender would have failed before sending.
+	 * by reference, could not be read (no VMA or no permission there any
+	 * more).  On a wire the sender would have failed before sending.
 	 */
 	SODP_NAK_SRC_FAULT,
 	/*
-	 * In-kernel delivery only: a page of the payload was not mapped when
-	 * the responder read it (the responder never faults the sender's
-	 * pages); nothing of the packet was applied: fault and send it again.
+	 * In-kernel delivery only: nothing of the packet was applied, because
+	 * a page could not be had now (a page of the payload not mapped when
+	 * the responder read it, since it never faults the sender's pages; or
+	 * a fault of the responder's own pages interrupted, short of memory
+	 * or outpaced by invalidations): fault the payload and send it again.
 	 */
-	SODP_NAK_SRC_RESEND,
+	SODP_NAK_RESEND,
 };
 
 struct sodp_ack {

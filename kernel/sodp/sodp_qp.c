@@ -5,6 +5,14 @@
  * and flushing.
  *
  * Locking: sq_lock (requester) -> rq_lock (responder, any QP) -> state_lock.
+ * The requester of QP X holds X.sq_lock while the responder of QP Y (any
+ * QP, X too) takes Y.rq_lock; modify_qp takes rq_lock, and sq_lock before
+ * it for RESET.  Completion and event callbacks run under these: X's send
+ * CQEs under X.sq_lock; Y's receive CQEs and SRQ events under Y.rq_lock
+ * and X.sq_lock; Y's QP error events under X.sq_lock.  A kernel consumer's
+ * handler must therefore not modify, destroy or drain those QPs itself
+ * (ib_core's CQ handlers and uverbs only queue work).  No QP lock is taken
+ * while an ODP span is held.
  *
  * Lifetime: the core frees a QP when destroy_qp returns.  Until then the
  * engine reaches it by number (sodp_qp_get(): a reference taken under the
@@ -202,7 +210,7 @@ int sodp_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 		qp->qkey = IB_QP1_QKEY;
 	/* UD messages are one packet of the port's MTU. */
 	if (init->qp_type != IB_QPT_RC)
-		qp->mtu = ib_mtu_enum_to_int(iboe_get_mtu(sdev->ndev->mtu));
+		qp->mtu = max(ib_mtu_enum_to_int(iboe_get_mtu(sdev->ndev->mtu)), 256);
 
 	ret = sodp_qp_alloc_qpn(sdev, qp, init->qp_type);
 	if (ret)
@@ -315,6 +323,9 @@ static void sodp_qp_reset(struct sodp_qp *qp)
 		sodp_queue_drop_all(&qp->rq);
 	cancel_delayed_work(&qp->retry_work);
 	qp->waiting = false;
+	/* A WQE of an SRQ in the middle of a message is the SRQ's: give it back. */
+	if (qp->srq && qp->recv.active)
+		sodp_flush_recv(qp, qp->recv.wqe.wr_id);
 	sodp_resp_forget(qp);
 	qp->resp_msn = 0;
 }

@@ -35,6 +35,8 @@ int sodp_mmap(struct ib_ucontext *uctx, struct vm_area_struct *vma)
 	sentry = container_of(entry, struct sodp_mmap_entry, rdma);
 	if (vma->vm_end - vma->vm_start != entry->npages << PAGE_SHIFT)
 		ret = -EINVAL;
+	/* As remap_vmalloc_range() would: no growing by mremap, no core dump. */
+	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
 	for (off = 0; !ret && off < vma->vm_end - vma->vm_start; off += PAGE_SIZE)
 		ret = vm_insert_page(vma, vma->vm_start + off,
 				     vmalloc_to_page(sentry->addr + off));
@@ -67,7 +69,8 @@ int sodp_queue_init(struct sodp_queue *q, struct ib_udata *udata,
 	q->size = PAGE_ALIGN(SODP_RING_HDR_SIZE + (size_t)q->num_slots * slot_size);
 	q->prod = 0;
 	q->cons = 0;
-	q->ring = __vmalloc(q->size, GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	/* A process's rings are charged to it; a kernel consumer's to nobody. */
+	q->ring = __vmalloc(q->size, (udata ? GFP_KERNEL_ACCOUNT : GFP_KERNEL) | __GFP_ZERO);
 	if (!q->ring)
 		return -ENOMEM;
 	if (!udata)
@@ -109,15 +112,19 @@ void sodp_queue_cleanup(struct sodp_queue *q)
 
 u32 sodp_queue_count(struct sodp_queue *q)
 {
-	/* Pairs with the producer's release (ours, or the provider's). */
-	return smp_load_acquire(&q->ring->producer) - q->cons;
+	/*
+	 * Pairs with the producer's release (ours, or the provider's).  The
+	 * doorbell peeks at the count without the consumer's lock.
+	 */
+	return smp_load_acquire(&q->ring->producer) - READ_ONCE(q->cons);
 }
 
 /* The slot at the consumer index was copied out: give it back. */
 void sodp_queue_consume(struct sodp_queue *q)
 {
+	WRITE_ONCE(q->cons, q->cons + 1);
 	/* Our reads of the slot before the index: the producer may reuse it. */
-	smp_store_release(&q->ring->consumer, ++q->cons);
+	smp_store_release(&q->ring->consumer, q->cons);
 }
 
 /* Copy the oldest slot out and free it; false if empty or corrupt. */
@@ -135,7 +142,7 @@ bool sodp_queue_pop(struct sodp_queue *q, void *slot)
 /* Forget every slot posted so far (a QP back in RESET). */
 void sodp_queue_drop_all(struct sodp_queue *q)
 {
-	q->cons = READ_ONCE(q->ring->producer);
+	WRITE_ONCE(q->cons, READ_ONCE(q->ring->producer));
 	/* As sodp_queue_consume(): the producer may reuse every slot now. */
 	smp_store_release(&q->ring->consumer, q->cons);
 }

@@ -116,9 +116,10 @@ static struct sodp_qp *sodp_req_route(struct sodp_qp *qp, struct sodp_send_wqe *
 }
 
 /*
- * Resends of one packet whose payload pages keep being taken back between
- * our fault and the responder's copy; then the WQE fails.  Reached only
- * when the process unmaps its own buffer over and over during the send.
+ * Times one packet is sent again after the responder could not apply it
+ * (a page not to be had at that moment, see SODP_NAK_RESEND); then the
+ * WQE fails as a transport retry would.  Reached only when pages are taken
+ * back over and over faster than they can be used.
  */
 #define SODP_RESEND_MAX		1000
 
@@ -129,6 +130,39 @@ static u32 sodp_npkts(u32 len, u32 mtu)
 }
 
 /*
+ * Send one packet (bytes [@off, @off + pkt->paylen) of @local for SEND and
+ * WRITE) and interpret its answer.  A packet the responder did not apply
+ * is sent again, our own pages of it faulted in first.  Returns the
+ * completer's status.
+ */
+static int sodp_req_packet(struct sodp_qp *qp, struct sodp_qp *dst,
+			   struct sodp_pkt *pkt, struct sodp_mem *local, u32 off)
+{
+	bool inbound = pkt->op != SODP_OP_SEND && pkt->op != SODP_OP_WRITE;
+	unsigned int resends = 0;
+	struct sodp_ack ack;
+	int status;
+
+	for (;;) {
+		sodp_mem_seek(local, off);
+		memset(&ack, 0, sizeof(ack));
+		if (dst)
+			sodp_net_xmit(dst, pkt, &ack);
+		else
+			ack.syndrome = SODP_DROPPED;
+		sodp_count(qp->dev, SODP_CNT_SENT_PKTS, pkt->npkts);
+		status = sodp_comp_ack(qp, pkt, &ack, local);
+		if (status != SODP_REQ_RESEND)
+			return status;
+		if (++resends > SODP_RESEND_MAX)
+			return IB_WC_RETRY_EXC_ERR;
+		if (sodp_mem_prefault(local, off, inbound ? U32_MAX : pkt->paylen, inbound))
+			return IB_WC_LOC_PROT_ERR;
+		cond_resched();
+	}
+}
+
+/*
  * Run one WQE to its end.  Returns the completion status, or SODP_REQ_WAIT
  * when it is to be retried later.
  */
@@ -136,11 +170,10 @@ static int sodp_req_execute(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 			    u32 *byte_len)
 {
 	struct sodp_pkt pkt = {};
-	struct sodp_ack ack;
 	struct sodp_mem local;
 	struct sodp_qp *dst;
 	u32 len = 0, off = 0, psn = qp->sq_psn;
-	unsigned int resends = 0;
+	bool inbound;
 	int status;
 
 	status = sodp_req_decode(qp, wqe, &pkt);
@@ -154,7 +187,8 @@ static int sodp_req_execute(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 	 * A NIC reads what it sends, and checks where responses land, before
 	 * it sends: on-demand pages of the local buffers are faulted now.
 	 */
-	if (sodp_mem_prefault(&local, pkt.op != SODP_OP_SEND && pkt.op != SODP_OP_WRITE)) {
+	inbound = pkt.op != SODP_OP_SEND && pkt.op != SODP_OP_WRITE;
+	if (sodp_mem_prefault(&local, 0, len, inbound)) {
 		sodp_mem_put(&local);
 		return IB_WC_LOC_PROT_ERR;
 	}
@@ -173,37 +207,20 @@ static int sodp_req_execute(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 	pkt.swap_add = pkt.op == SODP_OP_CMP_SWP ? wqe->swap : wqe->compare_add;
 	pkt.payload = &local;
 
-	if (pkt.op == SODP_OP_SEND || pkt.op == SODP_OP_WRITE) {
+	if (!inbound) {
 		u32 burst = pkt.ud ? qp->mtu : max_t(u32, qp->mtu,
 			    rounddown(SODP_BURST_BYTES, qp->mtu));
 
 		/* The responder reads these pages; only we fault them. */
 		local.no_fault = true;
-
 		do {
 			pkt.paylen = min(len - off, burst);
 			pkt.npkts = sodp_npkts(pkt.paylen, qp->mtu);
 			pkt.first = !off;
 			pkt.last = off + pkt.paylen == len;
 			pkt.psn = psn;
-			sodp_mem_seek(&local, off);
-			memset(&ack, 0, sizeof(ack));
-			if (dst)
-				sodp_net_xmit(dst, &pkt, &ack);
-			else
-				ack.syndrome = SODP_DROPPED;
-			sodp_count(qp->dev, SODP_CNT_SENT_PKTS, pkt.npkts);
+			status = sodp_req_packet(qp, dst, &pkt, &local, off);
 			sodp_count(qp->dev, SODP_CNT_SENT_BYTES, pkt.paylen);
-			status = sodp_comp_ack(qp, &pkt, &ack, &local);
-			if (status == SODP_REQ_RESEND) {
-				if (++resends > SODP_RESEND_MAX ||
-				    sodp_mem_prefault(&local, false)) {
-					status = IB_WC_LOC_PROT_ERR;
-					break;
-				}
-				cond_resched();
-				continue;
-			}
 			if (status)
 				break;
 			psn = (psn + pkt.npkts) & 0xffffff;
@@ -213,13 +230,7 @@ static int sodp_req_execute(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 		pkt.first = pkt.last = true;
 		pkt.npkts = 1;
 		pkt.psn = psn;
-		memset(&ack, 0, sizeof(ack));
-		if (dst)
-			sodp_net_xmit(dst, &pkt, &ack);
-		else
-			ack.syndrome = SODP_DROPPED;
-		sodp_count(qp->dev, SODP_CNT_SENT_PKTS, 1);
-		status = sodp_comp_ack(qp, &pkt, &ack, &local);
+		status = sodp_req_packet(qp, dst, &pkt, &local, 0);
 		if (!status)
 			psn = (psn + (pkt.op == SODP_OP_READ ? sodp_npkts(len, qp->mtu) : 1)) &
 			      0xffffff;
@@ -292,13 +303,19 @@ static bool sodp_req_run(struct sodp_qp *qp, unsigned int budget)
 	}
 }
 
+/* WQEs the work runs before it lets go of sq_lock (a RESET may wait). */
+#define SODP_WORK_BUDGET	64
+
 void sodp_req_work(struct work_struct *work)
 {
 	struct sodp_qp *qp = container_of(work, struct sodp_qp, req_work);
+	bool more;
 
 	mutex_lock(&qp->sq_lock);
-	sodp_req_run(qp, UINT_MAX);
+	more = sodp_req_run(qp, SODP_WORK_BUDGET);
 	mutex_unlock(&qp->sq_lock);
+	if (more)
+		sodp_req_kick(qp);
 }
 
 /* Have the requester work run the send queue (or flush it, in error). */

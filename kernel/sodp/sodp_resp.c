@@ -111,20 +111,46 @@ static void sodp_build_grh(struct sodp_pkt *pkt, u8 *grh)
 	}
 }
 
-/*
- * A first packet while a message is unfinished: a request out of sequence,
- * unless it is the resend of a first packet that was not applied.
- */
-static bool sodp_resp_busy(struct sodp_qp *qp, struct sodp_pkt *pkt,
-			   struct sodp_ack *ack)
+/* A receive WQE taken for a message its requester gave up: it ends here. */
+static void sodp_recv_abort(struct sodp_qp *qp)
 {
-	if (qp->resp_resend || (!qp->recv.active && !qp->write_active))
-		return false;
+	struct sodp_cqe cqe = {
+		.wr_id = qp->recv.wqe.wr_id,
+		.status = IB_WC_REM_ABORT_ERR,
+		.opcode = IB_WC_RECV,
+		.qp_num = qp->ibqp.qp_num,
+	};
+
+	qp->recv.active = false;
+	sodp_cq_post(qp->rcq, &cqe, true);
+}
+
+/*
+ * May a first packet start a message?  With a message still open it is a
+ * request out of sequence (false, the NAK set), unless the last packet was
+ * not applied (SODP_NAK_RESEND): this is then the requester's next try, of
+ * the same packet or, if it gave up, of a new message.  What the open
+ * message holds is kept for it if it needs it (@wants_recv: its receive
+ * WQE), and let go otherwise.
+ */
+static bool sodp_resp_start(struct sodp_qp *qp, struct sodp_pkt *pkt,
+			    struct sodp_ack *ack, bool wants_recv)
+{
+	if (qp->resp_resend) {
+		if (qp->recv.active && !wants_recv)
+			sodp_recv_abort(qp);
+		qp->write_active = false;
+		if (qp->recv.active)
+			qp->recv.offset = 0;
+		return true;
+	}
+	if (!qp->recv.active && !qp->write_active)
+		return true;
 	ack->syndrome = SODP_NAK_INV_REQ;
 	if (qp->recv.active)
 		sodp_recv_complete(qp, pkt, IB_WC_REM_INV_REQ_ERR, IB_WC_RECV, 0);
 	qp->write_active = false;
-	return true;
+	return false;
 }
 
 static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *pkt,
@@ -135,12 +161,10 @@ static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *
 	int ret;
 
 	if (pkt->first) {
-		if (sodp_resp_busy(qp, pkt, ack))
+		if (!sodp_resp_start(qp, pkt, ack, true))
 			return SODP_RESP_REQ_ERR;
 		/* A resent first packet lands in the WQE it had taken. */
-		if (qp->resp_resend && qp->recv.active) {
-			qp->recv.offset = 0;
-		} else if (!sodp_recv_take(qp)) {
+		if (!qp->recv.active && !sodp_recv_take(qp)) {
 			ack->syndrome = pkt->ud ? SODP_DROPPED : SODP_RNR_NAK;
 			ack->rnr_timer = qp->min_rnr_timer;
 			return SODP_RESP_OK;
@@ -150,8 +174,13 @@ static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *
 		return SODP_RESP_REQ_ERR;
 	}
 	if (!sodp_recv_resolve(qp)) {
-		ack->syndrome = SODP_NAK_REM_OP;
+		/* The receiver's own error: a UD sender never hears of it. */
 		sodp_recv_complete(qp, pkt, IB_WC_LOC_PROT_ERR, IB_WC_RECV, 0);
+		if (pkt->ud) {
+			ack->syndrome = SODP_DROPPED;
+			return SODP_RESP_OK;
+		}
+		ack->syndrome = SODP_NAK_REM_OP;
 		return SODP_RESP_LOCAL_ERR;
 	}
 	if (pkt->first) {
@@ -160,6 +189,10 @@ static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *
 			sodp_mem_init(&grh);
 			sodp_mem_add_kbuf(&grh, hdr, sizeof(hdr));
 			ret = sodp_mem_copy(&qp->resp_mem, &grh, sizeof(hdr));
+			if (ret == SODP_COPY_AGAIN) {
+				ack->syndrome = SODP_NAK_RESEND;
+				return SODP_RESP_OK;
+			}
 			if (ret) {
 				sodp_recv_complete(qp, pkt, ret == SODP_COPY_SHORT ?
 						   IB_WC_LOC_LEN_ERR : IB_WC_LOC_PROT_ERR,
@@ -175,9 +208,9 @@ static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *
 	switch (ret) {
 	case SODP_COPY_OK:
 		break;
-	case SODP_COPY_SRC_MISS:
+	case SODP_COPY_AGAIN:
 		/* Nothing applied (the offset stays): the sender resends. */
-		ack->syndrome = SODP_NAK_SRC_RESEND;
+		ack->syndrome = SODP_NAK_RESEND;
 		return SODP_RESP_OK;
 	case SODP_COPY_SRC_FAULT:
 		/* The sender could not read what it sent: it fails, we abort. */
@@ -211,14 +244,13 @@ static enum sodp_resp_fault __sodp_resp_write(struct sodp_qp *qp, struct sodp_pk
 	struct sodp_mr *mr;
 
 	if (pkt->first) {
-		if (sodp_resp_busy(qp, pkt, ack))
+		if (!sodp_resp_start(qp, pkt, ack, pkt->imm))
 			return SODP_RESP_REQ_ERR;
 		/*
 		 * WRITE with immediate needs a receive WQE: check before writing
 		 * (a resent first packet keeps the one it had taken).
 		 */
-		if (pkt->imm && !(qp->resp_resend && qp->recv.active) &&
-		    !sodp_recv_take(qp)) {
+		if (pkt->imm && !qp->recv.active && !sodp_recv_take(qp)) {
 			ack->syndrome = SODP_RNR_NAK;
 			ack->rnr_timer = qp->min_rnr_timer;
 			return SODP_RESP_OK;
@@ -256,11 +288,15 @@ static enum sodp_resp_fault __sodp_resp_write(struct sodp_qp *qp, struct sodp_pk
 		switch (sodp_mem_copy(&qp->resp_mem, pkt->payload, pkt->paylen)) {
 		case SODP_COPY_OK:
 			break;
-		case SODP_COPY_SRC_MISS:
+		case SODP_COPY_AGAIN:
 			/* Nothing applied (the address stays): the sender resends. */
-			ack->syndrome = SODP_NAK_SRC_RESEND;
+			ack->syndrome = SODP_NAK_RESEND;
 			return SODP_RESP_OK;
 		case SODP_COPY_SRC_FAULT:
+			/* The sender could not read what it sent: it fails, we abort. */
+			if (pkt->imm && qp->recv.active)
+				sodp_recv_complete(qp, pkt, IB_WC_REM_ABORT_ERR,
+						   IB_WC_RECV_RDMA_WITH_IMM, 0);
 			ack->syndrome = SODP_NAK_SRC_FAULT;
 			return SODP_RESP_OK;
 		case SODP_COPY_DST_FAULT:
@@ -299,7 +335,7 @@ static enum sodp_resp_fault sodp_resp_write(struct sodp_qp *qp, struct sodp_pkt 
 	 * resend request leaves it as it was).
 	 */
 	if (ack->syndrome != SODP_ACK && ack->syndrome != SODP_RNR_NAK &&
-	    ack->syndrome != SODP_NAK_SRC_RESEND)
+	    ack->syndrome != SODP_NAK_RESEND)
 		qp->write_active = false;
 	return fault;
 }
@@ -307,6 +343,10 @@ static enum sodp_resp_fault sodp_resp_write(struct sodp_qp *qp, struct sodp_pkt 
 static enum sodp_resp_fault sodp_resp_read(struct sodp_qp *qp, struct sodp_pkt *pkt,
 					   struct sodp_ack *ack)
 {
+	int ret;
+
+	if (!sodp_resp_start(qp, pkt, ack, false))
+		return SODP_RESP_REQ_ERR;
 	if (!pkt->dma_len)
 		return SODP_RESP_OK;
 	if (!(qp->access & IB_ACCESS_REMOTE_READ))
@@ -316,10 +356,14 @@ static enum sodp_resp_fault sodp_resp_read(struct sodp_qp *qp, struct sodp_pkt *
 	if (!ack->read_mr)
 		goto access_err;
 	/* The responder reads what it returns: fault it in now. */
-	if (sodp_mr_prefault(ack->read_mr, pkt->va, pkt->dma_len, false)) {
+	ret = sodp_mr_prefault(ack->read_mr, pkt->va, pkt->dma_len, false);
+	if (ret) {
 		sodp_mr_put(ack->read_mr);
 		ack->read_mr = NULL;
-		goto access_err;
+		if (sodp_mem_fault_is_hard(ret))
+			goto access_err;
+		ack->syndrome = SODP_NAK_RESEND;
+		return SODP_RESP_OK;
 	}
 	/* The response carries the payload by reference (and the MR ref). */
 	ack->read_va = pkt->va;
@@ -336,6 +380,8 @@ static enum sodp_resp_fault sodp_resp_atomic(struct sodp_qp *qp, struct sodp_pkt
 	struct sodp_mr *mr;
 	int ret;
 
+	if (!sodp_resp_start(qp, pkt, ack, false))
+		return SODP_RESP_REQ_ERR;
 	if (!IS_ALIGNED(pkt->va, 8)) {
 		ack->syndrome = SODP_NAK_INV_REQ;
 		return SODP_RESP_REQ_ERR;
@@ -353,8 +399,12 @@ static enum sodp_resp_fault sodp_resp_atomic(struct sodp_qp *qp, struct sodp_pkt
 		ack->syndrome = SODP_NAK_INV_REQ;
 		return SODP_RESP_REQ_ERR;
 	}
-	if (ret)	/* an ODP page with no VMA or no write permission */
+	/* Not executed: an ODP page with no VMA or no write permission ... */
+	if (ret && sodp_mem_fault_is_hard(ret))
 		goto access_err;
+	/* ... or one not to be had now: the requester sends it again. */
+	if (ret)
+		ack->syndrome = SODP_NAK_RESEND;
 	return SODP_RESP_OK;
 access_err:
 	ack->syndrome = SODP_NAK_REM_ACCESS;
@@ -415,7 +465,7 @@ void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ac
 			      max_t(u32, 1, DIV_ROUND_UP(pkt->dma_len, qp->mtu)) :
 			      pkt->npkts)) & 0xffffff;
 	ack->msn = ++qp->resp_msn;
-	qp->resp_resend = ack->syndrome == SODP_NAK_SRC_RESEND;
+	qp->resp_resend = ack->syndrome == SODP_NAK_RESEND;
 	/* Nothing stays referenced past the packet. */
 	sodp_mem_put(&qp->resp_mem);
 out:

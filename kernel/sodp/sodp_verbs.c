@@ -192,7 +192,7 @@ static int sodp_create_ah(struct ib_ah *ibah, struct rdma_ah_init_attr *init,
 		xa_unlock_irqrestore(&sdev->ahs, irqflags);
 	}
 	if (ret)
-		return ret;
+		return ret == -EBUSY ? -ENOMEM : ret;
 	if (udata && udata->outlen) {
 		resp.ah_num = ah->num;
 		ret = ib_copy_to_udata(udata, &resp, min(udata->outlen, sizeof(resp)));

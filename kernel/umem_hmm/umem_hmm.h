@@ -8,7 +8,9 @@
 #define UMEM_HMM_H
 
 #include <linux/bits.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
+#include <linux/sched/mm.h>
 #include <linux/xarray.h>
 #include <rdma/ib_umem_hmm.h>
 #include <rdma/ib_verbs.h>
@@ -16,8 +18,9 @@
 /*
  * Page tracking.  A umem's span is cut into blocks of 512 pages (2 MiB,
  * aligned, so a block is exactly one PMD-sized huge page).  A block's
- * entries are allocated on the first fault in it; each is one unsigned long
- * per 4 KiB page: the page frame number and the state bits below.  A
+ * entries are allocated when a fault first maps a page in it, and freed
+ * when an invalidation leaves it with none; each is one unsigned long per
+ * 4 KiB page: the page frame number and the state bits below.  A
  * virtual-DMA device derives its DMA address from the pfn; only a
  * bus-mastering device needs the parallel dma[] block.
  */

@@ -374,13 +374,19 @@ static void umem_hmm_mark_dirty(struct ib_umem_hmm *umem, u64 start, u64 end)
 	}
 }
 
+/* Faults a lock makes before it gives up: invalidations outpacing it. */
+#define UMEM_HMM_LOCK_TRIES	16
+
 int umem_hmm_lock_leaf(struct ib_umem_hmm *umem, u64 addr, u64 length,
 		       unsigned int flags, struct ib_umem_hmm_span *span)
 {
+	unsigned int tries = 0;
 	u64 end = addr + length;
 	int ret;
 
 	for (;;) {
+		if (++tries > UMEM_HMM_LOCK_TRIES)
+			return -EBUSY;
 		if (flags & IB_UMEM_HMM_TRYLOCK) {
 			if (!down_read_trylock(&umem->lock))
 				return -EAGAIN;
@@ -467,7 +473,8 @@ int umem_hmm_map_range(struct ib_umem_hmm *umem, u64 addr, u64 length,
  *
  * Return: 0; -EINVAL if the range is not inside the umem; -EFAULT if an
  * address has no VMA or one the device cannot use; -EPERM if a write was
- * asked of a read-only mapping; -ENOMEM; -EINTR on a fatal signal.
+ * asked of a read-only mapping; -ENOMEM; -EINTR on a fatal signal; -EBUSY
+ * if invalidations kept the range changing for too long.
  */
 int ib_umem_hmm_map(struct ib_umem_hmm *umem, u64 addr, u64 length,
 		    unsigned int flags)
@@ -494,7 +501,8 @@ EXPORT_SYMBOL_GPL(ib_umem_hmm_map);
  * @length when an implicit umem's range crosses a chunk; lock the rest
  * separately.  Written pages are marked dirty when they are unmapped.
  *
- * Return: 0, or the errors of ib_umem_hmm_map(), or -EAGAIN.
+ * Return: 0, or the errors of ib_umem_hmm_map() (-EBUSY also when the
+ * pages were taken back again after each of several faults), or -EAGAIN.
  */
 int ib_umem_hmm_lock(struct ib_umem_hmm *umem, u64 addr, u64 length,
 		     unsigned int flags, struct ib_umem_hmm_span *span)
@@ -542,6 +550,8 @@ EXPORT_SYMBOL_GPL(ib_umem_hmm_unlock);
  *	DMA space and inside the span (to the end of the page or huge page)
  *
  * For a virtual-DMA device the address is a kernel virtual address.
+ *
+ * Return: the DMA address of @addr.
  */
 u64 ib_umem_hmm_span_dma(const struct ib_umem_hmm_span *span, u64 addr,
 			 u64 *contig)

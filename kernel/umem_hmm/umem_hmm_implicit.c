@@ -165,7 +165,6 @@ struct ib_umem_hmm *ib_umem_hmm_get_implicit(struct ib_umem_hmm_device *hdev,
 	xa_init(&umem->children);
 	INIT_WORK(&umem->reap_work, umem_hmm_reap_work);
 	atomic_set(&umem->prefetches, 0);
-	init_waitqueue_head(&umem->prefetch_wait);
 	umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_UMEMS, 1);
 	return umem;
 }

@@ -6,6 +6,7 @@
  */
 
 #include <linux/slab.h>
+#include <linux/wait_bit.h>
 #include <linux/workqueue.h>
 
 #include "umem_hmm.h"
@@ -31,11 +32,19 @@ static void umem_hmm_prefetch_work(struct work_struct *work)
 		container_of(work, struct umem_hmm_prefetch_work, work);
 	struct ib_umem_hmm *umem = pw->umem;
 
-	/* Best effort, as ibv_advise_mr() without IBV_ADVISE_MR_FLAG_FLUSH. */
-	umem_hmm_prefetch_sync(umem, pw->addr, pw->length, pw->flags);
+	/*
+	 * Best effort, as ibv_advise_mr() without IBV_ADVISE_MR_FLAG_FLUSH;
+	 * nothing to do once the umem is being released.
+	 */
+	if (!READ_ONCE(umem->dying))
+		umem_hmm_prefetch_sync(umem, pw->addr, pw->length, pw->flags);
 	kfree(pw);
+	/*
+	 * The umem may be freed as soon as the count drops: wake_up_var()
+	 * only uses its address as a key, it does not touch it.
+	 */
 	if (atomic_dec_and_test(&umem->prefetches))
-		wake_up(&umem->prefetch_wait);
+		wake_up_var(&umem->prefetches);
 }
 
 /**
@@ -72,7 +81,7 @@ int ib_umem_hmm_prefetch(struct ib_umem_hmm *umem, u64 addr, u64 length,
 	pw = kmalloc(sizeof(*pw), GFP_KERNEL_ACCOUNT);
 	if (!pw) {
 		if (atomic_dec_and_test(&umem->prefetches))
-			wake_up(&umem->prefetch_wait);
+			wake_up_var(&umem->prefetches);
 		return -ENOMEM;
 	}
 	INIT_WORK(&pw->work, umem_hmm_prefetch_work);

@@ -10,6 +10,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/wait_bit.h>
 #include <rdma/ib_verbs.h>
 
 #include "umem_hmm.h"
@@ -211,14 +212,20 @@ static bool umem_hmm_any_valid(const unsigned long *hmm_pfns, u64 start,
  * Make sure a block exists for every page hmm_range_fault() returned in
  * [start, end) (@hmm_pfns holds its result): only there, so that asking
  * for ranges with nothing mapped allocates nothing.  Charged to the
- * process's memory cgroup.  No umem lock is held (this may reclaim).
+ * memory cgroup of the process whose memory it is.  No umem lock is held
+ * (this may reclaim).
  */
 int umem_hmm_alloc_blocks(struct ib_umem_hmm *umem, u64 start, u64 end,
 			  const unsigned long *hmm_pfns)
 {
 	size_t size = umem_hmm_block_bytes(umem) - sizeof(void *);
+	struct mem_cgroup *memcg, *old_memcg;
+	int ret = 0;
 	u64 from;
 
+	/* The owner pays, not whoever faults (a peer's thread, a kworker). */
+	memcg = get_mem_cgroup_from_mm(umem->mm);
+	old_memcg = set_active_memcg(memcg);
 	for (from = start; from < end; from = umem_hmm_block_end(from, end)) {
 		unsigned long b = umem_hmm_block_index(umem, from);
 		struct umem_hmm_block *blk, *old;
@@ -228,19 +235,25 @@ int umem_hmm_alloc_blocks(struct ib_umem_hmm *umem, u64 start, u64 end,
 					umem_hmm_block_end(from, end)))
 			continue;
 		blk = kzalloc(size, GFP_KERNEL_ACCOUNT);
-		if (!blk)
-			return -ENOMEM;
+		if (!blk) {
+			ret = -ENOMEM;
+			break;
+		}
 		/* Two faults may race to allocate the same block. */
 		old = xa_cmpxchg(&umem->blocks, b, NULL, blk, GFP_KERNEL_ACCOUNT);
 		if (old) {
 			kfree(blk);
-			if (xa_is_err(old))
-				return xa_err(old);
+			if (xa_is_err(old)) {
+				ret = xa_err(old);
+				break;
+			}
 			continue;
 		}
 		umem_hmm_account_tracking(umem, umem_hmm_block_bytes(umem));
 	}
-	return 0;
+	set_active_memcg(old_memcg);
+	mem_cgroup_put(memcg);
+	return ret;
 }
 
 /* A umem that tracks pages itself: explicit, or a child of an implicit one. */
@@ -266,7 +279,6 @@ struct ib_umem_hmm *umem_hmm_alloc_leaf(struct ib_umem_hmm_device *hdev,
 	init_rwsem(&umem->lock);
 	spin_lock_init(&umem->ahead_lock);
 	atomic_set(&umem->prefetches, 0);
-	init_waitqueue_head(&umem->prefetch_wait);
 	refcount_set(&umem->users, 1);
 
 	umem->base = ALIGN_DOWN(addr, UMEM_HMM_BLOCK_SIZE);
@@ -364,7 +376,9 @@ EXPORT_SYMBOL_GPL(ib_umem_hmm_get);
  */
 void ib_umem_hmm_release(struct ib_umem_hmm *umem)
 {
-	wait_event(umem->prefetch_wait, !atomic_read(&umem->prefetches));
+	/* Queued prefetches skip their work; the one running ends its pass. */
+	WRITE_ONCE(umem->dying, true);
+	wait_var_event(&umem->prefetches, !atomic_read(&umem->prefetches));
 	if (umem->implicit) {
 		umem_hmm_release_children(umem);
 		umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_UMEMS, -1);

@@ -335,7 +335,8 @@ int sodp_destroy_cq(struct ib_cq *ibcq, struct ib_udata *udata);
 int sodp_resize_cq(struct ib_cq *ibcq, int cqe, struct ib_udata *udata);
 int sodp_poll_cq(struct ib_cq *ibcq, int num, struct ib_wc *wc);
 int sodp_req_notify_cq(struct ib_cq *ibcq, enum ib_cq_notify_flags flags);
-void sodp_cq_post(struct sodp_cq *cq, const struct sodp_cqe *cqe, bool solicited);
+void sodp_cq_post(struct sodp_cq *cq, struct sodp_qp *qp, const struct sodp_cqe *cqe,
+		  bool solicited);
 
 /* sodp_mr.c */
 struct ib_mr *sodp_get_dma_mr(struct ib_pd *pd, int access);

@@ -139,5 +139,5 @@ void sodp_comp_send(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 	if (status == IB_WC_SUCCESS && !qp->sq_sig_all &&
 	    !(wqe->send_flags & IB_SEND_SIGNALED))
 		return;
-	sodp_cq_post(qp->scq, &cqe, false);
+	sodp_cq_post(qp->scq, qp, &cqe, false);
 }

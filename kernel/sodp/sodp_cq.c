@@ -113,7 +113,13 @@ int sodp_resize_cq(struct ib_cq *ibcq, int cqe, struct ib_udata *udata)
 	return 0;
 }
 
-void sodp_cq_post(struct sodp_cq *cq, const struct sodp_cqe *cqe, bool solicited)
+/*
+ * Post a completion of @qp.  A kernel CQ's ring is the kernel's own: it
+ * also keeps the QP (reserved1), for wc->qp, as the QP number may be
+ * reused by the time the consumer polls.
+ */
+void sodp_cq_post(struct sodp_cq *cq, struct sodp_qp *qp, const struct sodp_cqe *cqe,
+		  bool solicited)
 {
 	unsigned long flags;
 	bool notify = false, overrun = false;
@@ -123,7 +129,11 @@ void sodp_cq_post(struct sodp_cq *cq, const struct sodp_cqe *cqe, bool solicited
 		overrun = !cq->overflow;
 		cq->overflow = true;
 	} else {
-		memcpy(sodp_queue_slot(&cq->q, cq->q.prod), cqe, sizeof(*cqe));
+		struct sodp_cqe *slot = sodp_queue_slot(&cq->q, cq->q.prod);
+
+		memcpy(slot, cqe, sizeof(*cqe));
+		if (!cq->is_user)
+			slot->reserved1 = (uintptr_t)&qp->ibqp;
 		sodp_queue_publish(&cq->q);
 		if (cq->notify == IB_CQ_NEXT_COMP ||
 		    (cq->notify == IB_CQ_SOLICITED && solicited)) {
@@ -148,11 +158,9 @@ void sodp_cq_post(struct sodp_cq *cq, const struct sodp_cqe *cqe, bool solicited
 		cq->ibcq.comp_handler(&cq->ibcq, cq->ibcq.cq_context);
 }
 
-static void sodp_cqe_to_wc(const struct sodp_cqe *cqe, struct ib_wc *wc,
-			   struct sodp_cq *cq)
+/* A kernel CQ's completion for its kernel consumer. */
+static void sodp_cqe_to_wc(const struct sodp_cqe *cqe, struct ib_wc *wc)
 {
-	struct sodp_qp *qp;
-
 	memset(wc, 0, sizeof(*wc));
 	wc->wr_id = cqe->wr_id;
 	wc->status = cqe->status;
@@ -168,9 +176,8 @@ static void sodp_cqe_to_wc(const struct sodp_cqe *cqe, struct ib_wc *wc,
 	wc->dlid_path_bits = cqe->dlid_path_bits;
 	wc->network_hdr_type = cqe->network_hdr_type;
 	wc->port_num = 1;
-	/* Kernel consumers want the ib_qp: look it up by number. */
-	qp = xa_load(&to_sdev(cq->ibcq.device)->qps, cqe->qp_num);
-	wc->qp = qp ? &qp->ibqp : NULL;
+	/* Kept at post time (sodp_cq_post()); consumers drain a QP before they destroy it. */
+	wc->qp = (struct ib_qp *)(uintptr_t)cqe->reserved1;
 }
 
 int sodp_poll_cq(struct ib_cq *ibcq, int num, struct ib_wc *wc)
@@ -182,7 +189,7 @@ int sodp_poll_cq(struct ib_cq *ibcq, int num, struct ib_wc *wc)
 
 	spin_lock_irqsave(&cq->lock, flags);
 	while (n < num && sodp_queue_pop(&cq->q, &cqe))
-		sodp_cqe_to_wc(&cqe, &wc[n++], cq);
+		sodp_cqe_to_wc(&cqe, &wc[n++]);
 	spin_unlock_irqrestore(&cq->lock, flags);
 	return n;
 }

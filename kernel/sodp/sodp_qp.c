@@ -105,7 +105,7 @@ static void sodp_flush_recv(struct sodp_qp *qp, u64 wr_id)
 		.qp_num = qp->ibqp.qp_num,
 	};
 
-	sodp_cq_post(qp->rcq, &cqe, false);
+	sodp_cq_post(qp->rcq, qp, &cqe, false);
 }
 
 /* Forget a message being received (nothing of it is held). */

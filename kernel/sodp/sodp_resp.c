@@ -51,7 +51,7 @@ static void sodp_recv_complete(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		cqe.network_hdr_type = pkt->net_type;
 	}
 	qp->recv.active = false;
-	sodp_cq_post(qp->rcq, &cqe, pkt->solicited || status != IB_WC_SUCCESS);
+	sodp_cq_post(qp->rcq, qp, &cqe, pkt->solicited || status != IB_WC_SUCCESS);
 }
 
 /* Take the next receive WQE (from the SRQ if there is one). */
@@ -122,7 +122,7 @@ static void sodp_recv_abort(struct sodp_qp *qp)
 	};
 
 	qp->recv.active = false;
-	sodp_cq_post(qp->rcq, &cqe, true);
+	sodp_cq_post(qp->rcq, qp, &cqe, true);
 }
 
 /*

@@ -14,6 +14,7 @@
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
+#include <rdma/ib_addr.h>
 #include <rdma/ib_verbs.h>
 #include <rdma/ib_umem.h>
 #include <rdma/ib_umem_hmm.h>
@@ -64,6 +65,12 @@ struct sodp_dev {
 	atomic64_t counters[SODP_NUM_ENGINE_COUNTERS];
 	struct ib_umem_hmm_device hmm;	/* ODP: page tracking, statistics */
 };
+
+/* The largest IB MTU (bytes, at least 256) the netdev's MTU carries. */
+static inline int sodp_port_mtu(struct sodp_dev *sdev)
+{
+	return max(ib_mtu_enum_to_int(iboe_get_mtu(sdev->ndev->mtu)), 256);
+}
 
 static inline void sodp_count(struct sodp_dev *sdev, enum sodp_counter c, s64 n)
 {
@@ -394,6 +401,7 @@ void sodp_qp_put(struct sodp_qp *qp);
 void sodp_qp_error(struct sodp_qp *qp);
 void sodp_qp_fatal(struct sodp_qp *qp, enum ib_event_type event);
 void sodp_qp_flush_rq(struct sodp_qp *qp);
+void sodp_recv_error(struct sodp_qp *qp, u64 wr_id, enum ib_wc_status status);
 bool sodp_qp_can_receive(struct sodp_qp *qp);
 
 /* sodp_req.c */

@@ -251,11 +251,10 @@ static int sodp_mem_hold_both(struct sodp_mem *dst, struct sodp_mem *src)
 			sodp_mem_release(dst);
 			ret = sodp_mem_hold(src, src->no_fault ? IB_UMEM_HMM_NO_FAULT : 0,
 					    false);
-			if ((ret == -EAGAIN && src->no_fault) ||
-			    (ret && !sodp_mem_fault_is_hard(ret)))
-				return SODP_COPY_AGAIN;
+			/* (-EAGAIN: a no_fault page not mapped.) */
 			if (ret)
-				return SODP_COPY_SRC_FAULT;
+				return sodp_mem_fault_is_hard(ret) ? SODP_COPY_SRC_FAULT :
+								     SODP_COPY_AGAIN;
 		}
 		if (sodp_mem_covered(dst))
 			return SODP_COPY_OK;

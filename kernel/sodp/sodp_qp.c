@@ -96,16 +96,21 @@ void sodp_qp_fatal(struct sodp_qp *qp, enum ib_event_type event)
 		qp->ibqp.event_handler(&ev, qp->ibqp.qp_context);
 }
 
-static void sodp_flush_recv(struct sodp_qp *qp, u64 wr_id)
+/*
+ * A receive WQE ends in error with nothing received (a flush, or a message
+ * its requester gave up).  A flush is no news to whoever moved the QP to
+ * error: only other errors wake a CQ armed for solicited completions.
+ */
+void sodp_recv_error(struct sodp_qp *qp, u64 wr_id, enum ib_wc_status status)
 {
 	struct sodp_cqe cqe = {
 		.wr_id = wr_id,
-		.status = IB_WC_WR_FLUSH_ERR,
+		.status = status,
 		.opcode = IB_WC_RECV,
 		.qp_num = qp->ibqp.qp_num,
 	};
 
-	sodp_cq_post(qp->rcq, qp, &cqe, false);
+	sodp_cq_post(qp->rcq, qp, &cqe, status != IB_WC_WR_FLUSH_ERR);
 }
 
 /* Forget a message being received (nothing of it is held). */
@@ -125,10 +130,10 @@ void sodp_qp_flush_rq(struct sodp_qp *qp)
 	mutex_lock(&qp->rq_lock);
 	if (READ_ONCE(qp->state) == IB_QPS_ERR) {
 		if (qp->recv.active)
-			sodp_flush_recv(qp, qp->recv.wqe.wr_id);
+			sodp_recv_error(qp, qp->recv.wqe.wr_id, IB_WC_WR_FLUSH_ERR);
 		sodp_resp_forget(qp);
 		while (!qp->srq && sodp_queue_pop(&qp->rq, &wqe))
-			sodp_flush_recv(qp, wqe.wr_id);
+			sodp_recv_error(qp, wqe.wr_id, IB_WC_WR_FLUSH_ERR);
 	}
 	mutex_unlock(&qp->rq_lock);
 }
@@ -210,7 +215,7 @@ int sodp_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 		qp->qkey = IB_QP1_QKEY;
 	/* UD messages are one packet of the port's MTU. */
 	if (init->qp_type != IB_QPT_RC)
-		qp->mtu = max(ib_mtu_enum_to_int(iboe_get_mtu(sdev->ndev->mtu)), 256);
+		qp->mtu = sodp_port_mtu(sdev);
 
 	ret = sodp_qp_alloc_qpn(sdev, qp, init->qp_type);
 	if (ret)
@@ -325,7 +330,7 @@ static void sodp_qp_reset(struct sodp_qp *qp)
 	qp->waiting = false;
 	/* A WQE of an SRQ in the middle of a message is the SRQ's: give it back. */
 	if (qp->srq && qp->recv.active)
-		sodp_flush_recv(qp, qp->recv.wqe.wr_id);
+		sodp_recv_error(qp, qp->recv.wqe.wr_id, IB_WC_WR_FLUSH_ERR);
 	sodp_resp_forget(qp);
 	qp->resp_msn = 0;
 }
@@ -333,11 +338,9 @@ static void sodp_qp_reset(struct sodp_qp *qp)
 /* The path MTU: a valid IB MTU, at most what the port carries. */
 static int sodp_qp_set_mtu(struct sodp_qp *qp, enum ib_mtu mtu)
 {
-	int port_mtu = ib_mtu_enum_to_int(iboe_get_mtu(qp->dev->ndev->mtu));
-
 	if (mtu < IB_MTU_256 || mtu > IB_MTU_4096)
 		return -EINVAL;
-	qp->mtu = min(ib_mtu_enum_to_int(mtu), max(port_mtu, 256));
+	qp->mtu = min(ib_mtu_enum_to_int(mtu), sodp_port_mtu(qp->dev));
 	return 0;
 }
 

@@ -111,20 +111,6 @@ static void sodp_build_grh(struct sodp_pkt *pkt, u8 *grh)
 	}
 }
 
-/* A receive WQE taken for a message its requester gave up: it ends here. */
-static void sodp_recv_abort(struct sodp_qp *qp)
-{
-	struct sodp_cqe cqe = {
-		.wr_id = qp->recv.wqe.wr_id,
-		.status = IB_WC_REM_ABORT_ERR,
-		.opcode = IB_WC_RECV,
-		.qp_num = qp->ibqp.qp_num,
-	};
-
-	qp->recv.active = false;
-	sodp_cq_post(qp->rcq, qp, &cqe, true);
-}
-
 /*
  * May a first packet start a message?  With a message still open it is a
  * request out of sequence (false, the NAK set), unless the last packet was
@@ -137,8 +123,11 @@ static bool sodp_resp_start(struct sodp_qp *qp, struct sodp_pkt *pkt,
 			    struct sodp_ack *ack, bool wants_recv)
 {
 	if (qp->resp_resend) {
-		if (qp->recv.active && !wants_recv)
-			sodp_recv_abort(qp);
+		/* A receive WQE taken for a message given up ends here. */
+		if (qp->recv.active && !wants_recv) {
+			sodp_recv_error(qp, qp->recv.wqe.wr_id, IB_WC_REM_ABORT_ERR);
+			qp->recv.active = false;
+		}
 		qp->write_active = false;
 		if (qp->recv.active)
 			qp->recv.offset = 0;
@@ -258,12 +247,15 @@ static enum sodp_resp_fault __sodp_resp_write(struct sodp_qp *qp, struct sodp_pk
 		if (pkt->dma_len) {
 			if (!(qp->access & IB_ACCESS_REMOTE_WRITE))
 				goto access_err;
-			/* The whole message must fit the region, before a byte lands. */
+			/*
+			 * The whole message must fit the region, before a byte
+			 * lands; the region serves this packet (put with it).
+			 */
 			mr = sodp_mr_get(qp->dev, pkt->rkey, qp->ibqp.pd, pkt->va,
 					 pkt->dma_len, IB_ACCESS_REMOTE_WRITE);
 			if (!mr)
 				goto access_err;
-			sodp_mr_put(mr);
+			sodp_mem_add_mr(&qp->resp_mem, mr, pkt->va, pkt->paylen);
 		}
 		qp->write_active = true;
 		qp->write_rkey = pkt->rkey;
@@ -279,12 +271,14 @@ static enum sodp_resp_fault __sodp_resp_write(struct sodp_qp *qp, struct sodp_pk
 		return SODP_RESP_REQ_ERR;
 	}
 	if (pkt->paylen) {
-		/* Deregistered since the first packet: as a bad rkey. */
-		mr = sodp_mr_get(qp->dev, qp->write_rkey, qp->ibqp.pd, qp->write_va,
-				 pkt->paylen, IB_ACCESS_REMOTE_WRITE);
-		if (!mr)
-			goto access_err;
-		sodp_mem_add_mr(&qp->resp_mem, mr, qp->write_va, pkt->paylen);
+		/* Later packets look it up again: deregistered means a bad rkey. */
+		if (!qp->resp_mem.nseg) {
+			mr = sodp_mr_get(qp->dev, qp->write_rkey, qp->ibqp.pd,
+					 qp->write_va, pkt->paylen, IB_ACCESS_REMOTE_WRITE);
+			if (!mr)
+				goto access_err;
+			sodp_mem_add_mr(&qp->resp_mem, mr, qp->write_va, pkt->paylen);
+		}
 		switch (sodp_mem_copy(&qp->resp_mem, pkt->payload, pkt->paylen)) {
 		case SODP_COPY_OK:
 			break;

@@ -76,7 +76,7 @@ static int sodp_query_port(struct ib_device *ibdev, u32 port,
 	attr->phys_state = up ? IB_PORT_PHYS_STATE_LINK_UP :
 				IB_PORT_PHYS_STATE_DISABLED;
 	attr->max_mtu = IB_MTU_4096;
-	attr->active_mtu = min(IB_MTU_4096, iboe_get_mtu(ndev->mtu));
+	attr->active_mtu = ib_mtu_int_to_enum(sodp_port_mtu(to_sdev(ibdev)));
 	attr->gid_tbl_len = SODP_GID_TABLE_LEN;
 	attr->port_cap_flags = IB_PORT_CM_SUP;
 	attr->max_msg_sz = SODP_MAX_MSG_SIZE;

@@ -85,6 +85,7 @@ static unsigned long umem_hmm_unmap(struct ib_umem_hmm *umem, u64 start,
 			  umem_hmm_block_index(umem, end - 1)) {
 		u64 from = umem_hmm_block_start(umem, b);
 		u64 to = umem_hmm_block_end(from, end);
+		unsigned long before = unmapped;
 
 		for (addr = max(start, from); addr < to; addr += PAGE_SIZE) {
 			unsigned long slot = umem_hmm_slot(umem, addr);
@@ -116,7 +117,7 @@ static unsigned long umem_hmm_unmap(struct ib_umem_hmm *umem, u64 start,
 		 * Tracking lives only where pages are mapped: a block left
 		 * empty goes (faults allocate it again, after this sequence).
 		 */
-		if (umem_hmm_block_empty(blk)) {
+		if (unmapped != before && umem_hmm_block_empty(blk)) {
 			xa_erase(&umem->blocks, b);
 			kfree(blk);
 			freed += umem_hmm_block_bytes(umem);
@@ -219,13 +220,11 @@ int umem_hmm_alloc_blocks(struct ib_umem_hmm *umem, u64 start, u64 end,
 			  const unsigned long *hmm_pfns)
 {
 	size_t size = umem_hmm_block_bytes(umem) - sizeof(void *);
-	struct mem_cgroup *memcg, *old_memcg;
+	struct mem_cgroup *memcg = NULL, *old_memcg = NULL;
+	bool charging = false;
 	int ret = 0;
 	u64 from;
 
-	/* The owner pays, not whoever faults (a peer's thread, a kworker). */
-	memcg = get_mem_cgroup_from_mm(umem->mm);
-	old_memcg = set_active_memcg(memcg);
 	for (from = start; from < end; from = umem_hmm_block_end(from, end)) {
 		unsigned long b = umem_hmm_block_index(umem, from);
 		struct umem_hmm_block *blk, *old;
@@ -234,6 +233,12 @@ int umem_hmm_alloc_blocks(struct ib_umem_hmm *umem, u64 start, u64 end,
 		    !umem_hmm_any_valid(hmm_pfns, start, from,
 					umem_hmm_block_end(from, end)))
 			continue;
+		/* The owner pays, not whoever faults (a peer's thread, a kworker). */
+		if (!charging) {
+			memcg = get_mem_cgroup_from_mm(umem->mm);
+			old_memcg = set_active_memcg(memcg);
+			charging = true;
+		}
 		blk = kzalloc(size, GFP_KERNEL_ACCOUNT);
 		if (!blk) {
 			ret = -ENOMEM;
@@ -251,8 +256,10 @@ int umem_hmm_alloc_blocks(struct ib_umem_hmm *umem, u64 start, u64 end,
 		}
 		umem_hmm_account_tracking(umem, umem_hmm_block_bytes(umem));
 	}
-	set_active_memcg(old_memcg);
-	mem_cgroup_put(memcg);
+	if (charging) {
+		set_active_memcg(old_memcg);
+		mem_cgroup_put(memcg);
+	}
 	return ret;
 }
 

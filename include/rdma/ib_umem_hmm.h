@@ -119,8 +119,14 @@ struct ib_umem_hmm {
 	struct rcu_head rcu;
 
 	spinlock_t ahead_lock;		/* fault-ahead state */
-	u64 ahead_next;
+	u64 ahead_req_end;		/* end of what the last fault asked for */
+	u64 ahead_next;			/* ... and of what it faulted ahead */
 	unsigned int ahead_pages;
+	u64 stream_end;			/* write stream: faulted ahead up to here */
+	u64 stream_limit;		/* ... and never past here (its VMA) */
+	u64 stream_work_start;		/* the range stream_work maps next */
+	u64 stream_work_end;
+	struct work_struct stream_work;
 
 	struct mutex children_lock;	/* implicit: creating/reaping */
 	struct xarray children;		/* implicit: chunk index -> child */

@@ -42,6 +42,7 @@ enum sodp_counter {
 	SODP_CNT_RETRANSMITS,		/* requests retried after no answer */
 	SODP_CNT_REM_ACCESS_ERR,	/* requests its responders refused */
 	SODP_CNT_CQ_OVERRUN,
+	SODP_CNT_ODP_RESENDS,		/* packets resent: an ODP page not to be had */
 	SODP_NUM_ENGINE_COUNTERS,
 	/* then ib_umem_hmm's statistics, in enum ib_umem_hmm_stat order */
 	SODP_NUM_COUNTERS = SODP_NUM_ENGINE_COUNTERS + IB_UMEM_HMM_NUM_STATS

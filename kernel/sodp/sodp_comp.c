@@ -31,9 +31,13 @@ static void sodp_retry_later(struct sodp_qp *qp, unsigned long delay)
 	mod_delayed_work(sodp_wq, &qp->retry_work, delay);
 }
 
+/* Times a READ response is landed again before the READ is resent. */
+#define SODP_READ_LAND_TRIES	16
+
 int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		  struct sodp_ack *ack, struct sodp_mem *local)
 {
+	unsigned int tries;
 	struct sodp_mem src;
 	int ret;
 
@@ -86,8 +90,20 @@ int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
 			return IB_WC_SUCCESS;
 		/* The response payload lands in the WQE's local SGEs. */
 		sodp_mem_add_mr(&src, ack->read_mr, ack->read_va, ack->read_len);
-		sodp_mem_seek(local, 0);
-		ret = sodp_mem_copy(local, &src, ack->read_len);
+		for (tries = 0;; tries++) {
+			sodp_mem_seek(local, 0);
+			sodp_mem_seek(&src, 0);
+			ret = sodp_mem_copy(local, &src, ack->read_len);
+			/*
+			 * A page of ours not to be had beside the held source
+			 * (busy with an invalidation or a fault): the response
+			 * is still there, so fault ours in and land it again.
+			 */
+			if (ret != SODP_COPY_AGAIN || tries == SODP_READ_LAND_TRIES ||
+			    sodp_mem_prefault(local, 0, ack->read_len, true))
+				break;
+			cond_resched();
+		}
 		sodp_mem_put(&src);
 		/* A READ may be served again: a page not to be had now is retried. */
 		return ret == SODP_COPY_OK ? IB_WC_SUCCESS :

@@ -154,6 +154,7 @@ static int sodp_req_packet(struct sodp_qp *qp, struct sodp_qp *dst,
 		status = sodp_comp_ack(qp, pkt, &ack, local);
 		if (status != SODP_REQ_RESEND)
 			return status;
+		sodp_count(qp->dev, SODP_CNT_ODP_RESENDS, 1);
 		if (++resends > SODP_RESEND_MAX)
 			return IB_WC_RETRY_EXC_ERR;
 		if (sodp_mem_prefault(local, off, inbound ? U32_MAX : pkt->paylen, inbound))

@@ -23,6 +23,7 @@ static const struct rdma_stat_desc sodp_counter_descs[] = {
 	[SODP_CNT_RETRANSMITS].name = "completer_retry_err",
 	[SODP_CNT_REM_ACCESS_ERR].name = "rcvd_remote_access_err",
 	[SODP_CNT_CQ_OVERRUN].name = "cq_overrun",
+	[SODP_CNT_ODP_RESENDS].name = "odp_resends",
 #define SODP_ODP(stat) (SODP_NUM_ENGINE_COUNTERS + IB_UMEM_HMM_STAT_##stat)
 	[SODP_ODP(FAULTS)].name = "odp_fault_events",
 	[SODP_ODP(PAGES_FAULTED)].name = "page_faults",

@@ -29,27 +29,99 @@ MODULE_PARM_DESC(fault_ahead_max,
 		 "Most pages a fault maps beyond the faulting range (0: off; default 512)");
 
 /*
- * Fault-ahead: a fault that starts where the previous one ended is part of
- * a sequential pass, so it maps a window beyond what was asked for, and the
- * window doubles each time up to fault_ahead_max pages.  Returns the end
- * of the range to fault (clamped to the umem by the caller).
+ * Fault-ahead: a fault that starts at or past the end of what the previous
+ * one asked for, and no further than what was mapped ahead of it, is part
+ * of a sequential pass, so it maps a window beyond what was asked for, and
+ * the window doubles each time up to fault_ahead_max pages.  Returns the
+ * end of the range to fault (clamped to the umem by the caller) and
+ * whether the pass is sequential.
  */
-static u64 umem_hmm_ahead_end(struct ib_umem_hmm *umem, u64 start, u64 end)
+static u64 umem_hmm_ahead_end(struct ib_umem_hmm *umem, u64 start, u64 end,
+			      bool *sequential)
 {
 	unsigned int max = READ_ONCE(fault_ahead_max);
 	unsigned int pages;
 
 	spin_lock(&umem->ahead_lock);
-	if (start == umem->ahead_next && umem->ahead_pages)
+	*sequential = umem->ahead_pages && start >= umem->ahead_req_end &&
+		      start <= max(umem->ahead_next, umem->stream_end);
+	if (*sequential) {
 		umem->ahead_pages = umem->ahead_pages * 2;
-	else
+	} else {
 		umem->ahead_pages = UMEM_HMM_AHEAD_MIN;
+		umem->stream_end = 0;
+	}
 	umem->ahead_pages = min(umem->ahead_pages, max);
 	pages = umem->ahead_pages;
+	umem->ahead_req_end = end;
 	end += (u64)pages << PAGE_SHIFT;
 	umem->ahead_next = end;
 	spin_unlock(&umem->ahead_lock);
 	return end;
+}
+
+/*
+ * Write streams.  Ahead of a write only what the CPU maps already is
+ * mapped synchronously (write-faulting pages the device may never touch
+ * would fill them), but a sequential pass of write faults through
+ * anonymous memory is a stream that will go on, and each fault of it
+ * would make the device wait for page allocation and clearing.  So the
+ * window ahead of it is faulted by the umem's stream work, on another CPU,
+ * while the device copies; and each time the device's writes come within
+ * a window of its end, the next window is queued.  The stream ends at its
+ * VMA's end or at a fault elsewhere.
+ */
+static void umem_hmm_stream_queue(struct ib_umem_hmm *umem, u64 from, u64 to)
+{
+	lockdep_assert_held(&umem->ahead_lock);
+	if (work_pending(&umem->stream_work))
+		return;
+	from = max(from, umem->stream_end);
+	to = min(to, umem->stream_limit);
+	if (from >= to)
+		return;
+	umem->stream_work_start = from;
+	umem->stream_work_end = to;
+	umem->stream_end = to;
+	queue_work(umem_hmm_wq, &umem->stream_work);
+}
+
+/*
+ * Called on every locked write: a few loads unless the device has come
+ * within a window of the stream's end, when the next window is queued (and
+ * the window doubles, as for faults: the stream goes on).  May run with a
+ * span held: queueing the umem's own work allocates nothing.
+ */
+static void umem_hmm_stream_advance(struct ib_umem_hmm *umem, u64 pos)
+{
+	u64 end = READ_ONCE(umem->stream_end);
+	u64 window = (u64)READ_ONCE(umem->ahead_pages) << PAGE_SHIFT;
+
+	if (!end || pos > end || pos + window < end)
+		return;
+	spin_lock(&umem->ahead_lock);
+	if (umem->stream_end && !work_pending(&umem->stream_work)) {
+		umem->ahead_pages = min(umem->ahead_pages * 2,
+					READ_ONCE(fault_ahead_max));
+		umem_hmm_stream_queue(umem, umem->stream_end, umem->stream_end +
+				      ((u64)umem->ahead_pages << PAGE_SHIFT));
+	}
+	spin_unlock(&umem->ahead_lock);
+}
+
+void umem_hmm_stream_work(struct work_struct *work)
+{
+	struct ib_umem_hmm *umem = container_of(work, struct ib_umem_hmm,
+						stream_work);
+	u64 start, end;
+
+	spin_lock(&umem->ahead_lock);
+	start = umem->stream_work_start;
+	end = umem->stream_work_end;
+	spin_unlock(&umem->ahead_lock);
+	/* A hint: an error (the VMA changed, no memory) just ends it here. */
+	if (!READ_ONCE(umem->dying))
+		umem_hmm_map_leaf(umem, start, end, IB_UMEM_HMM_WRITE, true);
 }
 
 static u64 umem_hmm_entry_dma(struct ib_umem_hmm *umem, u64 addr,
@@ -240,18 +312,24 @@ out:
 	return ret;
 }
 
-/* End of the VMA holding @addr, or @addr if there is none. */
-static u64 umem_hmm_vma_end(struct ib_umem_hmm *umem, u64 addr)
+/*
+ * End of the VMA holding @addr, or @addr if there is none; *@anon: whether
+ * it is private anonymous memory.
+ */
+static u64 umem_hmm_vma_end(struct ib_umem_hmm *umem, u64 addr, bool *anon)
 {
 	struct vm_area_struct *vma;
 	u64 end = addr;
 
+	*anon = false;
 	if (!mmget_not_zero(umem->mm))
 		return addr;
 	if (!mmap_read_lock_killable(umem->mm)) {
 		vma = vma_lookup(umem->mm, addr);
-		if (vma)
+		if (vma) {
 			end = vma->vm_end;
+			*anon = vma_is_anonymous(vma);
+		}
 		mmap_read_unlock(umem->mm);
 	}
 	mmput_async(umem->mm);
@@ -276,17 +354,27 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 	u64 limit = umem_hmm_end_page(umem);
 	ktime_t t0 = ktime_get();
 	unsigned int ahead_flags;
-	u64 addr, req_end;
+	u64 addr, req_end, vma_end;
+	bool sequential, anon;
 	int ret;
 
 	start = ALIGN_DOWN(start, PAGE_SIZE);
 	end = ALIGN(end, PAGE_SIZE);
 	req_end = end;
 	if (fault && !prefetch) {
-		end = umem_hmm_ahead_end(umem, start, end);
+		end = umem_hmm_ahead_end(umem, start, end, &sequential);
 		end = min(end, limit);
-		if (end > req_end)
-			end = max(req_end, min(end, umem_hmm_vma_end(umem, req_end - PAGE_SIZE)));
+		if (end > req_end) {
+			vma_end = umem_hmm_vma_end(umem, req_end - PAGE_SIZE, &anon);
+			end = max(req_end, min(end, vma_end));
+		}
+		if (end > req_end && sequential && anon && (flags & IB_UMEM_HMM_WRITE)) {
+			spin_lock(&umem->ahead_lock);
+			umem->stream_limit = min(vma_end, limit);
+			umem_hmm_stream_queue(umem, req_end, end);
+			spin_unlock(&umem->ahead_lock);
+			end = req_end;
+		}
 	}
 
 	/*
@@ -402,8 +490,10 @@ int umem_hmm_lock_leaf(struct ib_umem_hmm *umem, u64 addr, u64 length,
 		if (ret)
 			return ret;
 	}
-	if (flags & IB_UMEM_HMM_WRITE)
+	if (flags & IB_UMEM_HMM_WRITE) {
 		umem_hmm_mark_dirty(umem, addr, end);
+		umem_hmm_stream_advance(umem, end);
+	}
 	span->leaf = umem;
 	span->start = addr;
 	span->len = length;

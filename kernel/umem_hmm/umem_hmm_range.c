@@ -285,6 +285,7 @@ struct ib_umem_hmm *umem_hmm_alloc_leaf(struct ib_umem_hmm_device *hdev,
 	umem->mm = mm;
 	init_rwsem(&umem->lock);
 	spin_lock_init(&umem->ahead_lock);
+	INIT_WORK(&umem->stream_work, umem_hmm_stream_work);
 	atomic_set(&umem->prefetches, 0);
 	refcount_set(&umem->users, 1);
 
@@ -317,6 +318,9 @@ void umem_hmm_free_leaf(struct ib_umem_hmm *umem)
 	 * concurrent munmap waits for our lock in its invalidation, so every
 	 * page is still alive when set_page_dirty() touches it.
 	 */
+	/* Nothing locks the umem any more, so nothing queues this again. */
+	cancel_work_sync(&umem->stream_work);
+
 	down_write(&umem->lock);
 	umem_hmm_unmap(umem, umem_hmm_start_page(umem), umem_hmm_end_page(umem));
 	up_write(&umem->lock);

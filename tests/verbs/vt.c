@@ -18,6 +18,7 @@ int vt_open(struct vt_dev *d)
 
 	memset(d, 0, sizeof(*d));
 	d->gid_index = -1;
+	d->path_mtu = IBV_MTU_1024;
 	for (int i = 0; list && list[i]; i++)
 		if (!strcmp(ibv_get_device_name(list[i]), name))
 			d->ctx = ibv_open_device(list[i]);
@@ -126,7 +127,7 @@ int vt_rc_to_rts_timeout(struct vt_dev *d, struct ibv_qp *qp, uint32_t dqpn,
 		return -1;
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTR;
-	a.path_mtu = IBV_MTU_1024;
+	a.path_mtu = d->path_mtu;
 	a.dest_qp_num = dqpn;
 	a.rq_psn = 0;
 	a.max_dest_rd_atomic = 4;

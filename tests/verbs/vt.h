@@ -28,6 +28,7 @@ struct vt_dev {
 	struct ibv_mr *implicit;
 	int gid_index;		/* a RoCEv2 IPv4 GID */
 	union ibv_gid gid;
+	enum ibv_mtu path_mtu;	/* of RC connections: 1024 unless set */
 };
 
 struct vt_qp {

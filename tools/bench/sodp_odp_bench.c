@@ -1,12 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
- * sodp-odp-bench: RDMA WRITE bandwidth of 64 KiB messages on a loopback RC
- * pair of an sodp device, with the target memory pinned, ODP warm, ODP
- * cold (every page first touched by the device during the run), behind one
- * implicit MR, and prefetched (ibv_advise_mr) after being zapped; the
- * guest's memcpy of the same messages into warm and into first-touched
- * pages (what a fault that allocates and zeroes a page costs the CPU
- * itself).  Prints "name<TAB>MB/s" rows.
+ * sodp-odp-bench: what on-demand paging costs as users meet it.
+ *
+ * "sodp-odp-bench" (the matrix): for each opcode (RDMA WRITE, RDMA READ,
+ * SEND, UD SEND, atomics) and each placement of ODP (both sides pinned;
+ * both ODP; the requester's side only; the responder's side only; one
+ * implicit MR for both), two fresh regions are mapped as a user maps them
+ * (no madvise: transparent huge pages as the system has them), the source
+ * is written by the CPU, and messages walk the regions, DEPTH in flight:
+ * first a cold pass (the device meets every page for the first time), then
+ * warm passes over the same pages.  Every pass is checked word by word.
+ * Sizes: 64 KiB messages over 64 MiB, 4 KiB messages over 16 MiB (UD: one
+ * path-MTU message, atomics: one 8-byte atomic per 4 KiB page, over 16 MiB).
+ * Then the CPU's own cost of first touch: memcpy of 64 KiB messages into
+ * first-touched and into warm pages.  Prints one tab-separated row per
+ * pass kind:
+ *
+ *	op  size  region  mrs  pass  value  unit  faulted  prefetched
+ *	invalidated  resends
+ *
+ * value in MB/s (kops/s for atomics); the counters (4 KiB pages, and
+ * packets resent) are the device's over that pass, or over all warm passes
+ * for "warm", whose value is the best of WARM_ROUNDS.
+ * $SODP_BENCH_MIB sets the big region's size (default 64).  Arguments
+ * OP [MRS [SIZE]] (names as printed) select runs: "RDMA_WRITE 'ODP both' 4096".
  *
  * "sodp-odp-bench registration NAME": the time to register 1 GiB the
  * process has touched, pinned and (where the device has ODP) ODP, on
@@ -18,12 +35,59 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "vt.h"
 
-#define MSG	(64 * 1024)
-#define DEPTH	16
-#define ROUNDS	3
+#define DEPTH		16
+#define WARM_ROUNDS	3
+#define GRH_BYTES	40
+#define QKEY		0x11
+#define HUGE_UNIT	(2UL << 20)
+
+enum op { OP_WRITE, OP_READ, OP_SEND, OP_UD_SEND, OP_ATOMIC, NOP };
+enum mrs { MRS_PINNED, MRS_ODP, MRS_ODP_REQ, MRS_ODP_RESP, MRS_IMPLICIT, NMRS };
+
+static const char *const op_name[NOP] = {
+	[OP_WRITE] = "RDMA_WRITE", [OP_READ] = "RDMA_READ", [OP_SEND] = "SEND",
+	[OP_UD_SEND] = "UD_SEND", [OP_ATOMIC] = "ATOMIC",
+};
+
+static const char *const mrs_name[NMRS] = {
+	[MRS_PINNED] = "pinned", [MRS_ODP] = "ODP both",
+	[MRS_ODP_REQ] = "ODP requester", [MRS_ODP_RESP] = "ODP responder",
+	[MRS_IMPLICIT] = "implicit ODP",
+};
+
+/* The device counters read around each pass. */
+enum { CNT_FAULTS, CNT_PREFETCHED, CNT_INVALIDATIONS, CNT_RESENDS, NCNT };
+static const char *const cnt_file[NCNT] = {
+	"page_faults", "page_prefetch", "page_invalidations", "odp_resends",
+};
+
+struct bench {
+	struct vt_dev d;
+	const char *dev;
+	struct vt_qp rc_a, rc_b, ud_a, ud_b;
+	struct ibv_ah *ah;
+	struct ibv_mr *implicit, *grh_mr;
+	char *grh;
+	uint32_t mtu;
+};
+
+/* One (opcode, size, placement): two regions and how to walk them. */
+struct run {
+	enum op op;
+	enum mrs mrs;
+	size_t msg;		/* bytes per message */
+	size_t stride;		/* bytes between messages */
+	size_t len;		/* of each region */
+	size_t n;		/* messages per pass */
+	char *req, *resp;	/* the requester's and the responder's region */
+	char *resp_map;		/* the mapping resp lies in */
+	struct ibv_mr *req_mr, *resp_mr;
+	uint64_t seed;		/* of the pass's data */
+};
 
 static void die(const char *what)
 {
@@ -38,35 +102,439 @@ static char *fresh(size_t len)
 
 	if (p == MAP_FAILED)
 		die("mmap");
-	madvise(p, len, MADV_NOHUGEPAGE);
 	return p;
 }
 
-/* MB/s of n WRITEs from src into dst + i * MSG (wrapping at dst_len). */
-static double write_bw(struct vt_qp *q, char *src, uint32_t lkey, char *dst,
-		       uint32_t rkey, size_t dst_len, int n)
+/* The data: every 8-byte word says its seed (the pass) and its place. */
+static uint64_t word(uint64_t seed, size_t i)
 {
-	struct ibv_sge s = { (uintptr_t)src, MSG, lkey };
-	struct ibv_wc wc;
-	int posted = 0, done = 0;
-	double t0 = now_s();
+	return (seed << 48) ^ (i * 0x9e3779b97f4a7c15ULL);
+}
 
-	while (done < n) {
-		while (posted < n && posted - done < DEPTH) {
-			size_t off = ((size_t)posted * MSG) % dst_len;
+static void fill(char *buf, size_t len, uint64_t seed)
+{
+	uint64_t *w = (uint64_t *)buf;
 
-			if (vt_post_send(q->qp, IBV_WR_RDMA_WRITE, posted, &s, 1,
-					 (uintptr_t)dst + off, rkey, 0))
-				die("post");
-			posted++;
-		}
-		if (vt_poll(q->scq, &wc, 60) || wc.status != IBV_WC_SUCCESS) {
-			fprintf(stderr, "completion: %s\n", ibv_wc_status_str(wc.status));
+	for (size_t i = 0; i < len / 8; i++)
+		w[i] = word(seed, i);
+}
+
+static void check_words(const char *what, const char *buf, size_t len,
+			uint64_t seed)
+{
+	const uint64_t *w = (const uint64_t *)buf;
+
+	for (size_t i = 0; i < len / 8; i++)
+		if (w[i] != word(seed, i)) {
+			fprintf(stderr, "%s: word %zu is %#llx, not %#llx\n", what, i,
+				(unsigned long long)w[i],
+				(unsigned long long)word(seed, i));
 			exit(1);
 		}
-		done++;
+}
+
+static void read_counters(const char *dev, long long *v)
+{
+	char path[256];
+
+	/* The core caches hw counters for 10 ms: read past that. */
+	usleep(20000);
+	for (int i = 0; i < NCNT; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path),
+			 "/sys/class/infiniband/%s/ports/1/hw_counters/%s", dev, cnt_file[i]);
+		f = fopen(path, "r");
+		v[i] = 0;
+		if (f && fscanf(f, "%lld", &v[i]) != 1)
+			v[i] = 0;
+		if (f)
+			fclose(f);
 	}
-	return (double)n * MSG / (now_s() - t0) / 1e6;
+}
+
+static struct ibv_mr *reg(struct bench *b, char *buf, size_t len, bool odp)
+{
+	struct ibv_mr *mr;
+
+	if (odp && !buf)
+		return b->implicit;
+	mr = ibv_reg_mr(b->d.pd, buf, len,
+			VT_ALL_ACCESS | (odp ? IBV_ACCESS_ON_DEMAND : 0));
+	if (!mr)
+		die("ibv_reg_mr");
+	return mr;
+}
+
+/* The region the CPU writes before a pass, and the one the device fills. */
+static char *source(struct run *r)
+{
+	return r->op == OP_READ || r->op == OP_ATOMIC ? r->resp : r->req;
+}
+
+static char *sink(struct run *r)
+{
+	return r->op == OP_READ || r->op == OP_ATOMIC ? r->req : r->resp;
+}
+
+static void post_recv(struct bench *b, struct run *r, size_t i)
+{
+	struct ibv_sge sge[2] = {
+		{ (uintptr_t)b->grh, GRH_BYTES, b->grh_mr->lkey },
+		{ (uintptr_t)r->resp + i * r->stride, r->msg, r->resp_mr->lkey },
+	};
+	bool ud = r->op == OP_UD_SEND;
+
+	if (vt_post_recv(ud ? b->ud_b.qp : b->rc_b.qp, i, ud ? sge : sge + 1,
+			 ud ? 2 : 1))
+		die("ibv_post_recv");
+}
+
+static void post_send(struct bench *b, struct run *r, size_t i)
+{
+	size_t off = i * r->stride;
+	struct ibv_sge sge = { (uintptr_t)r->req + off, r->msg, r->req_mr->lkey };
+	struct ibv_send_wr wr = {
+		.wr_id = i, .sg_list = &sge, .num_sge = 1,
+		.send_flags = IBV_SEND_SIGNALED,
+	}, *bad;
+	uint64_t orig = word(r->seed, off / 8);
+	struct ibv_qp *qp = b->rc_a.qp;
+
+	switch (r->op) {
+	case OP_WRITE:
+	case OP_READ:
+		wr.opcode = r->op == OP_WRITE ? IBV_WR_RDMA_WRITE : IBV_WR_RDMA_READ;
+		wr.wr.rdma.remote_addr = (uintptr_t)r->resp + off;
+		wr.wr.rdma.rkey = r->resp_mr->rkey;
+		break;
+	case OP_SEND:
+		wr.opcode = IBV_WR_SEND;
+		break;
+	case OP_UD_SEND:
+		wr.opcode = IBV_WR_SEND;
+		wr.wr.ud.ah = b->ah;
+		wr.wr.ud.remote_qpn = b->ud_b.qp->qp_num;
+		wr.wr.ud.remote_qkey = QKEY;
+		qp = b->ud_a.qp;
+		break;
+	case OP_ATOMIC:
+		/* Even pages: add one; odd pages: swap in the complement. */
+		wr.wr.atomic.remote_addr = (uintptr_t)r->resp + off;
+		wr.wr.atomic.rkey = r->resp_mr->rkey;
+		if (i % 2) {
+			wr.opcode = IBV_WR_ATOMIC_CMP_AND_SWP;
+			wr.wr.atomic.compare_add = orig;
+			wr.wr.atomic.swap = ~orig;
+		} else {
+			wr.opcode = IBV_WR_ATOMIC_FETCH_AND_ADD;
+			wr.wr.atomic.compare_add = 1;
+		}
+		break;
+	default:
+		break;
+	}
+	if (ibv_post_send(qp, &wr, &bad))
+		die("ibv_post_send");
+}
+
+/* Completions of one CQ: how many, each checked; dies after 60 s idle. */
+static size_t reap(struct ibv_cq *cq)
+{
+	struct ibv_wc wc[DEPTH];
+	int n = ibv_poll_cq(cq, DEPTH, wc);
+
+	if (n < 0)
+		die("ibv_poll_cq");
+	for (int i = 0; i < n; i++)
+		if (wc[i].status != IBV_WC_SUCCESS) {
+			fprintf(stderr, "completion of %llu: %s\n",
+				(unsigned long long)wc[i].wr_id,
+				ibv_wc_status_str(wc[i].status));
+			exit(1);
+		}
+	return n;
+}
+
+/* One pass over the regions: seconds. */
+static double pass(struct bench *b, struct run *r)
+{
+	bool recv = r->op == OP_SEND || r->op == OP_UD_SEND;
+	bool ud = r->op == OP_UD_SEND;
+	struct ibv_cq *scq = ud ? b->ud_a.scq : b->rc_a.scq;
+	struct ibv_cq *rcq = ud ? b->ud_b.rcq : b->rc_b.rcq;
+	size_t posted = 0, done = 0, rposted = 0, rdone = recv ? 0 : r->n;
+	double t0 = now_s(), idle = t0;
+
+	while (done < r->n || rdone < r->n) {
+		size_t got;
+
+		/* A receive is posted before the send that lands in it. */
+		while (recv && rposted < r->n && rposted - rdone < DEPTH)
+			post_recv(b, r, rposted++);
+		while (posted < r->n && posted - done < DEPTH &&
+		       (!recv || posted < rposted))
+			post_send(b, r, posted++);
+		got = reap(scq);
+		done += got;
+		if (recv) {
+			size_t rgot = reap(rcq);
+
+			rdone += rgot;
+			got += rgot;
+		}
+		if (got) {
+			idle = now_s();
+		} else if (now_s() - idle > 60) {
+			fprintf(stderr, "%s %s: no completion for 60 s (%zu/%zu sent, %zu/%zu received)\n",
+				op_name[r->op], mrs_name[r->mrs], done, r->n, rdone, r->n);
+			exit(1);
+		}
+	}
+	return now_s() - t0;
+}
+
+/* After a pass: the sink holds exactly what the pass moved. */
+static void verify(struct run *r)
+{
+	const char *what = op_name[r->op];
+
+	if (r->op != OP_ATOMIC) {
+		check_words(what, sink(r), r->len, r->seed);
+		return;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		size_t w = i * r->stride / 8;
+		uint64_t orig = word(r->seed, w);
+		uint64_t now = ((uint64_t *)r->resp)[w];
+		uint64_t fetched = ((uint64_t *)r->req)[w];
+
+		if (fetched != orig || now != (i % 2 ? ~orig : orig + 1)) {
+			fprintf(stderr, "%s %zu: fetched %#llx (not %#llx), memory %#llx\n",
+				what, i, (unsigned long long)fetched,
+				(unsigned long long)orig, (unsigned long long)now);
+			exit(1);
+		}
+	}
+}
+
+static void print_row(struct run *r, const char *kind, double value,
+		      const long long *cnt)
+{
+	printf("%s\t%zu\t%zu\t%s\t%s\t%.1f\t%s\t%lld\t%lld\t%lld\t%lld\n",
+	       op_name[r->op], r->msg, r->len, mrs_name[r->mrs], kind, value,
+	       r->op == OP_ATOMIC ? "kops/s" : "MB/s", cnt[CNT_FAULTS],
+	       cnt[CNT_PREFETCHED], cnt[CNT_INVALIDATIONS], cnt[CNT_RESENDS]);
+	fflush(stdout);
+}
+
+/* Map the regions of @r, write its source, register both. */
+static void run_prepare(struct bench *b, struct run *r)
+{
+	bool req_odp = r->mrs != MRS_PINNED && r->mrs != MRS_ODP_RESP;
+	bool resp_odp = r->mrs != MRS_PINNED && r->mrs != MRS_ODP_REQ;
+	bool implicit = r->mrs == MRS_IMPLICIT;
+
+	r->n = r->len / r->stride;
+	r->req = fresh(r->len);
+	/*
+	 * The responder's region starts one page further into its 2 MiB unit
+	 * than the requester's.  At equal offsets, the source and destination
+	 * pages of every copy are equal offsets into two huge pages, which in
+	 * a TCG guest share an entry of QEMU's direct-mapped TLB: each copy
+	 * then runs 3-5x slower, pinned and ODP alike, in a lottery of
+	 * physical placement that has nothing to do with ODP.
+	 */
+	r->resp_map = fresh(r->len + HUGE_UNIT);
+	r->resp = r->resp_map +
+		  (((uintptr_t)r->req + 4096 - (uintptr_t)r->resp_map) % HUGE_UNIT);
+	r->seed = 1;
+	fill(source(r), r->len, r->seed);
+	r->req_mr = reg(b, implicit ? NULL : r->req, r->len, req_odp);
+	r->resp_mr = reg(b, implicit ? NULL : r->resp, r->len, resp_odp);
+}
+
+static void run_release(struct run *r)
+{
+	if (r->mrs != MRS_IMPLICIT) {
+		ibv_dereg_mr(r->req_mr);
+		ibv_dereg_mr(r->resp_mr);
+	}
+	munmap(r->req, r->len);
+	munmap(r->resp_map, r->len + HUGE_UNIT);
+}
+
+/* One checked pass with new data: MB/s (kops/s); the counters over it. */
+static double run_pass(struct bench *b, struct run *r, long long *cnt)
+{
+	long long before[NCNT], after[NCNT];
+	double t;
+
+	if (r->seed > 1)
+		fill(source(r), r->len, r->seed);
+	read_counters(b->dev, before);
+	t = pass(b, r);
+	read_counters(b->dev, after);
+	verify(r);
+	r->seed++;
+	for (int i = 0; i < NCNT; i++)
+		cnt[i] += after[i] - before[i];
+	return r->op == OP_ATOMIC ? r->n / t / 1e3 : r->n * (double)r->msg / t / 1e6;
+}
+
+/*
+ * Every placement of ODP for one opcode and size, measured side by side:
+ * the cold passes, then WARM_ROUNDS rounds of one warm pass each, the
+ * order rotated each round (the speed of an emulated machine drifts; no
+ * placement should always go first).  Warm: the best pass.
+ */
+static void run_group(struct bench *b, enum op op, size_t msg, size_t stride,
+		      size_t len, const bool *want)
+{
+	long long cold_cnt[NMRS][NCNT] = { 0 }, warm_cnt[NMRS][NCNT] = { 0 };
+	double cold[NMRS] = { 0 }, warm[NMRS] = { 0 };
+	struct run r[NMRS];
+
+	for (int m = 0; m < NMRS; m++) {
+		r[m] = (struct run){ .op = op, .mrs = m, .msg = msg, .stride = stride,
+				     .len = len };
+		if (want[m])
+			run_prepare(b, &r[m]);
+	}
+	for (int m = 0; m < NMRS; m++) {
+		if (!want[m])
+			continue;
+		if (getenv("SODP_BENCH_VERBOSE"))
+			fprintf(stderr, "  %s %zu %s: cold\n", op_name[op], msg, mrs_name[m]);
+		cold[m] = run_pass(b, &r[m], cold_cnt[m]);
+	}
+	for (int round = 0; round < WARM_ROUNDS; round++) {
+		for (int i = 0; i < NMRS; i++) {
+			int m = (i + round * 2) % NMRS;
+			double v;
+
+			if (!want[m])
+				continue;
+			v = run_pass(b, &r[m], warm_cnt[m]);
+			if (getenv("SODP_BENCH_VERBOSE"))
+				fprintf(stderr, "  %s %zu %s: %.1f\n", op_name[op], msg,
+					mrs_name[m], v);
+			warm[m] = v > warm[m] ? v : warm[m];
+		}
+	}
+	for (int m = 0; m < NMRS; m++) {
+		if (!want[m])
+			continue;
+		print_row(&r[m], "cold", cold[m], cold_cnt[m]);
+		print_row(&r[m], "warm", warm[m], warm_cnt[m]);
+		run_release(&r[m]);
+	}
+}
+
+/* The CPU's own first touch: memcpy of 64 KiB messages into new pages. */
+static void cpu_first_touch(size_t len)
+{
+	const size_t msg = 64 * 1024;
+	char *src = fresh(msg), *dst = fresh(len);
+	double t[2];
+
+	fill(src, msg, 1);
+	for (int p = 0; p < 2; p++) {
+		double t0 = now_s();
+
+		for (size_t off = 0; off < len; off += msg)
+			memcpy(dst + off, src, msg);
+		t[p] = now_s() - t0;
+	}
+	printf("memcpy\t%zu\t%zu\tCPU\tcold\t%.1f\tMB/s\t0\t0\t0\t0\n", msg, len,
+	       len / t[0] / 1e6);
+	printf("memcpy\t%zu\t%zu\tCPU\twarm\t%.1f\tMB/s\t0\t0\t0\t0\n", msg, len,
+	       len / t[1] / 1e6);
+	munmap(src, msg);
+	munmap(dst, len);
+}
+
+static void setup(struct bench *b)
+{
+	struct ibv_port_attr port;
+	struct ibv_ah_attr ah = {
+		.is_global = 1, .port_num = 1,
+	};
+
+	b->dev = getenv("SODP_TEST_DEVICE") ?: "sodp0";
+	if (vt_open(&b->d) || ibv_query_port(b->d.ctx, 1, &port))
+		die("open");
+	b->d.path_mtu = port.active_mtu;
+	b->mtu = 128u << port.active_mtu;
+	if (vt_pair(&b->d, &b->rc_a, &b->rc_b, DEPTH) ||
+	    vt_qp_create(&b->d, &b->ud_a, IBV_QPT_UD, DEPTH, NULL, false) ||
+	    vt_qp_create(&b->d, &b->ud_b, IBV_QPT_UD, DEPTH, NULL, false) ||
+	    vt_ud_ready(&b->ud_a, QKEY) || vt_ud_ready(&b->ud_b, QKEY))
+		die("QPs");
+	ah.grh.dgid = b->d.gid;
+	ah.grh.sgid_index = b->d.gid_index;
+	ah.grh.hop_limit = 64;
+	b->ah = ibv_create_ah(b->d.pd, &ah);
+	b->grh = fresh(4096);
+	b->grh_mr = ibv_reg_mr(b->d.pd, b->grh, 4096, IBV_ACCESS_LOCAL_WRITE);
+	b->implicit = ibv_reg_mr(b->d.pd, NULL, SIZE_MAX,
+				 VT_ALL_ACCESS | IBV_ACCESS_ON_DEMAND);
+	if (!b->ah || !b->grh_mr || !b->implicit)
+		die("setup");
+}
+
+static void teardown(struct bench *b)
+{
+	ibv_dereg_mr(b->implicit);
+	ibv_dereg_mr(b->grh_mr);
+	ibv_destroy_ah(b->ah);
+	vt_qp_destroy(&b->ud_a);
+	vt_qp_destroy(&b->ud_b);
+	vt_qp_destroy(&b->rc_a);
+	vt_qp_destroy(&b->rc_b);
+	vt_close(&b->d);
+}
+
+/* Does the command line (OP [MRS [SIZE]], empty: all) select this run? */
+static bool selected(char **sel, int nsel, int op, int mrs, size_t msg)
+{
+	return (nsel < 1 || !strcmp(sel[0], op_name[op])) &&
+	       (nsel < 2 || !strcmp(sel[1], mrs_name[mrs])) &&
+	       (nsel < 3 || strtoul(sel[2], NULL, 0) == msg);
+}
+
+static int matrix(char **sel, int nsel)
+{
+	const char *mib = getenv("SODP_BENCH_MIB");
+	size_t big = (mib ? strtoul(mib, NULL, 0) : 64) << 20, small = big / 4;
+	struct bench b;
+
+	setup(&b);
+	for (int op = 0; op < NOP; op++) {
+		bool want[NMRS], want_small[NMRS];
+
+		for (int m = 0; m < NMRS; m++) {
+			want[m] = selected(sel, nsel, op, m, op == OP_UD_SEND ? b.mtu :
+					   op == OP_ATOMIC ? 8 : 64 * 1024);
+			want_small[m] = selected(sel, nsel, op, m, 4096);
+		}
+		switch (op) {
+		case OP_UD_SEND:
+			run_group(&b, op, b.mtu, b.mtu, small, want);
+			break;
+		case OP_ATOMIC:
+			run_group(&b, op, 8, 4096, small, want);
+			break;
+		default:
+			run_group(&b, op, 64 * 1024, 64 * 1024, big, want);
+			run_group(&b, op, 4096, 4096, small, want_small);
+			break;
+		}
+	}
+	if (!nsel)
+		cpu_first_touch(big);
+	teardown(&b);
+	return 0;
 }
 
 static double reg_time(struct vt_dev *d, char *buf, size_t len, int access)
@@ -79,79 +547,6 @@ static double reg_time(struct vt_dev *d, char *buf, size_t len, int access)
 		die("reg_mr");
 	ibv_dereg_mr(mr);
 	return t;
-}
-
-/* MB/s of n memcpy()s of MSG bytes from src into dst + i * MSG. */
-static double memcpy_bw(char *src, char *dst, size_t dst_len, int n)
-{
-	double t0 = now_s();
-
-	for (int i = 0; i < n; i++)
-		memcpy(dst + ((size_t)i * MSG) % dst_len, src, MSG);
-	return (double)n * MSG / (now_s() - t0) / 1e6;
-}
-
-enum config {
-	PINNED, ODP_WARM, ODP_COLD, ODP_PREFETCHED, IMPLICIT_WARM,
-	CPU_WARM, CPU_COLD, NCONFIG
-};
-
-static const char *const config_name[NCONFIG] = {
-	[PINNED] = "sodp pinned, same loop, RDMA WRITE 65536 B",
-	[ODP_WARM] = "sodp ODP warm, same loop, RDMA WRITE 65536 B",
-	[ODP_COLD] = "sodp ODP cold (first touch), RDMA WRITE 65536 B",
-	[ODP_PREFETCHED] = "sodp ODP prefetched, RDMA WRITE 65536 B",
-	[IMPLICIT_WARM] = "sodp implicit ODP warm, RDMA WRITE 65536 B",
-	[CPU_WARM] = "guest memcpy into warm pages, same loop, 65536 B",
-	[CPU_COLD] = "guest memcpy into first-touched pages, 65536 B",
-};
-
-struct bw_run {
-	struct vt_dev *d;
-	struct vt_qp *q;
-	char *src, *dst, *cold;
-	size_t warm_len, cold_len;
-	struct ibv_mr *smr, *pmr, *omr, *cmr, *imr;
-	int n;
-};
-
-static double run_config(struct bw_run *r, enum config c)
-{
-	struct ibv_sge sge;
-
-	switch (c) {
-	case PINNED:
-		return write_bw(r->q, r->src, r->smr->lkey, r->dst, r->pmr->rkey,
-				r->warm_len, r->n);
-	case ODP_WARM:
-		return write_bw(r->q, r->src, r->smr->lkey, r->dst, r->omr->rkey,
-				r->warm_len, r->n);
-	case IMPLICIT_WARM:
-		return write_bw(r->q, r->src, r->imr->lkey, r->dst, r->imr->rkey,
-				r->warm_len, r->n);
-	case ODP_COLD:
-		/* Every page of the target is new: the device faults each in. */
-		madvise(r->cold, r->cold_len, MADV_DONTNEED);
-		return write_bw(r->q, r->src, r->smr->lkey, r->cold, r->cmr->rkey,
-				r->cold_len, r->cold_len / MSG);
-	case ODP_PREFETCHED:
-		/* Zapped, then prefetched before the loop. */
-		madvise(r->cold, r->cold_len, MADV_DONTNEED);
-		sge = (struct ibv_sge){ (uintptr_t)r->cold, (uint32_t)r->warm_len,
-					r->cmr->lkey };
-		if (ibv_advise_mr(r->d->pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
-				  IBV_ADVISE_MR_FLAG_FLUSH, &sge, 1))
-			die("advise_mr");
-		return write_bw(r->q, r->src, r->smr->lkey, r->cold, r->cmr->rkey,
-				r->warm_len, r->n);
-	case CPU_WARM:
-		return memcpy_bw(r->src, r->dst, r->warm_len, r->n);
-	case CPU_COLD:
-		madvise(r->cold, r->cold_len, MADV_DONTNEED);
-		return memcpy_bw(r->src, r->cold, r->cold_len, r->cold_len / MSG);
-	default:
-		return 0;
-	}
 }
 
 /* Best of three, each kind in its own loop. */
@@ -167,91 +562,37 @@ static double best_reg_time(struct vt_dev *d, char *buf, size_t len, int access)
 	return best;
 }
 
-static int registration(struct vt_dev *d, const char *name)
+static int registration(const char *name)
 {
 	const size_t gib = 1UL << 30;
 	struct ibv_device_attr_ex attr;
 	char *big = fresh(gib);
+	struct vt_dev d;
 
+	if (vt_open(&d))
+		die("open");
 	/*
 	 * Right after a 1 GiB unpin the system is still busy with it, which
 	 * is not the cost of the registration that follows: hence loops.
 	 */
 	memset(big, 3, gib);
-	printf("%s pinned\t%.1f\n", name, best_reg_time(d, big, gib, VT_ALL_ACCESS) * 1e6);
-	if (!ibv_query_device_ex(d->ctx, NULL, &attr) &&
+	printf("%s pinned\t%.1f\n", name, best_reg_time(&d, big, gib, VT_ALL_ACCESS) * 1e6);
+	if (!ibv_query_device_ex(d.ctx, NULL, &attr) &&
 	    (attr.odp_caps.general_caps & IBV_ODP_SUPPORT))
 		printf("%s ODP\t%.1f\n", name,
-		       best_reg_time(d, big, gib, VT_ALL_ACCESS | IBV_ACCESS_ON_DEMAND) * 1e6);
+		       best_reg_time(&d, big, gib, VT_ALL_ACCESS | IBV_ACCESS_ON_DEMAND) * 1e6);
 	munmap(big, gib);
-	return 0;
-}
-
-static int bandwidth(struct vt_dev *d)
-{
-	const int odp = VT_ALL_ACCESS | IBV_ACCESS_ON_DEMAND;
-	struct bw_run r = { .warm_len = 4 << 20, .cold_len = 128 << 20, .n = 1024 };
-	double best[NCONFIG] = { 0 };
-	struct vt_qp a, b;
-
-	if (vt_qp_create(d, &a, IBV_QPT_RC, DEPTH, NULL, false) ||
-	    vt_qp_create(d, &b, IBV_QPT_RC, DEPTH, NULL, false) || vt_connect(d, &a, &b))
-		die("setup");
-	r.d = d;
-	r.q = &a;
-	r.src = fresh(MSG);
-	r.dst = fresh(r.warm_len);
-	r.cold = fresh(r.cold_len);
-	memset(r.src, 1, MSG);
-	memset(r.dst, 2, r.warm_len);
-	r.smr = ibv_reg_mr(d->pd, r.src, MSG, VT_ALL_ACCESS);
-	r.pmr = ibv_reg_mr(d->pd, r.dst, r.warm_len, VT_ALL_ACCESS);
-	r.omr = ibv_reg_mr(d->pd, r.dst, r.warm_len, odp);
-	r.cmr = ibv_reg_mr(d->pd, r.cold, r.cold_len, odp);
-	r.imr = ibv_reg_mr(d->pd, NULL, SIZE_MAX, odp);
-	if (!r.smr || !r.pmr || !r.omr || !r.cmr || !r.imr)
-		die("reg");
-	/* Fault the warm targets in once, and warm the code paths up. */
-	for (int c = 0; c < NCONFIG; c++)
-		if (c != ODP_COLD && c != CPU_COLD)
-			run_config(&r, c);
-	/*
-	 * Best of ROUNDS, the order rotated each round: under emulation the
-	 * machine's speed drifts, and no configuration should always go first.
-	 */
-	for (int round = 0; round < ROUNDS; round++) {
-		for (int i = 0; i < NCONFIG; i++) {
-			enum config c = (i + round * 2) % NCONFIG;
-			double bw = run_config(&r, c);
-
-			best[c] = bw > best[c] ? bw : best[c];
-		}
-	}
-	for (int c = 0; c < NCONFIG; c++)
-		printf("%s\t%.1f\n", config_name[c], best[c]);
-	ibv_dereg_mr(r.imr);
-	ibv_dereg_mr(r.cmr);
-	ibv_dereg_mr(r.omr);
-	ibv_dereg_mr(r.pmr);
-	ibv_dereg_mr(r.smr);
-	vt_qp_destroy(&a);
-	vt_qp_destroy(&b);
+	vt_close(&d);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	bool reg = argc == 3 && !strcmp(argv[1], "registration");
-	struct vt_dev d;
-	int ret;
-
-	if (argc != 1 && !reg) {
-		fprintf(stderr, "usage: %s [registration NAME]\n", argv[0]);
+	if (argc == 3 && !strcmp(argv[1], "registration"))
+		return registration(argv[2]);
+	if (argc > 4 || (argc > 1 && !strcmp(argv[1], "registration"))) {
+		fprintf(stderr, "usage: %s [OP [MRS [SIZE]]] | registration NAME\n", argv[0]);
 		return 2;
 	}
-	if (vt_open(&d))
-		die("open");
-	ret = reg ? registration(&d, argv[2]) : bandwidth(&d);
-	vt_close(&d);
-	return ret;
+	return matrix(argv + 1, argc - 1);
 }

@@ -67,9 +67,9 @@ static u64 umem_hmm_ahead_end(struct ib_umem_hmm *umem, u64 start, u64 end,
  * anonymous memory is a stream that will go on, and each fault of it
  * would make the device wait for page allocation and clearing.  So the
  * window ahead of it is faulted by the umem's stream work, on another CPU,
- * while the device copies; and each time the device's writes come within
- * a window of its end, the next window is queued.  The stream ends at its
- * VMA's end or at a fault elsewhere.
+ * while the device copies, and extended as the device's writes come near
+ * its end, never more than a window (fault_ahead_max pages) past them.
+ * The stream ends at its VMA's end or at a fault elsewhere.
  */
 static void umem_hmm_stream_queue(struct ib_umem_hmm *umem, u64 from, u64 to)
 {
@@ -88,22 +88,24 @@ static void umem_hmm_stream_queue(struct ib_umem_hmm *umem, u64 from, u64 to)
 
 /*
  * Called on every locked write: a few loads unless the device has come
- * within a window of the stream's end, when the next window is queued (and
- * the window doubles, as for faults: the stream goes on).  May run with a
- * span held: queueing the umem's own work allocates nothing.
+ * within half a window of the stream's end, when the stream is extended
+ * to a window past the device (the window doubling, as for faults: the
+ * stream goes on).  So it never runs more than a window ahead of the
+ * device.  May run with a span held: queueing the umem's own work
+ * allocates nothing.
  */
 static void umem_hmm_stream_advance(struct ib_umem_hmm *umem, u64 pos)
 {
 	u64 end = READ_ONCE(umem->stream_end);
 	u64 window = (u64)READ_ONCE(umem->ahead_pages) << PAGE_SHIFT;
 
-	if (!end || pos > end || pos + window < end)
+	if (!end || pos > end || pos + window / 2 < end)
 		return;
 	spin_lock(&umem->ahead_lock);
 	if (umem->stream_end && !work_pending(&umem->stream_work)) {
 		umem->ahead_pages = min(umem->ahead_pages * 2,
 					READ_ONCE(fault_ahead_max));
-		umem_hmm_stream_queue(umem, umem->stream_end, umem->stream_end +
+		umem_hmm_stream_queue(umem, umem->stream_end, PAGE_ALIGN(pos) +
 				      ((u64)umem->ahead_pages << PAGE_SHIFT));
 	}
 	spin_unlock(&umem->ahead_lock);

@@ -34,6 +34,12 @@ echo "== every opcode with ODP MRs"
 SODP_TEST_MR=odp "$t" $ops stress_many_qps || rc=1
 echo "== every opcode with one implicit MR"
 SODP_TEST_MR=implicit "$t" $ops || rc=1
+# The ODP benchmark's matrix, small: every opcode, every placement of ODP,
+# cold and warm passes with new data each, every byte checked (a READ
+# whose landing pages were busy once failed here).
+echo "== the ODP benchmark matrix, 8 MiB regions"
+rows=$(SODP_BENCH_MIB=8 timeout 300 "$SODP_BUILD/tools/bench/sodp-odp-bench" | wc -l)
+[ "$rows" = 82 ] || { echo "FAIL: sodp-odp-bench printed $rows rows, not 82"; rc=1; }
 
 info=$(ibv_devinfo -v -d sodp0)
 for cap in ODP_SUPPORT ODP_SUPPORT_IMPLICIT SUPPORT_SEND SUPPORT_RECV \

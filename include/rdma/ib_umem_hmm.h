@@ -119,10 +119,13 @@ struct ib_umem_hmm {
 	struct rcu_head rcu;
 
 	spinlock_t ahead_lock;		/* fault-ahead state */
-	u64 ahead_req_end;		/* end of what the last fault asked for */
-	u64 ahead_next;			/* ... and of what it faulted ahead */
-	unsigned int ahead_pages;
+	struct {
+		u64 req_end;		/* end of what the last fault asked for */
+		u64 next;		/* ... and of what it mapped ahead */
+		unsigned int pages;	/* the window */
+	} ahead[2];			/* of read faults, of write faults */
 	u64 stream_end;			/* write stream: faulted ahead up to here */
+	u64 stream_done;		/* ... of which the work has mapped this much */
 	u64 stream_limit;		/* ... and never past here (its VMA) */
 	u64 stream_work_start;		/* the range stream_work maps next */
 	u64 stream_work_end;
@@ -148,6 +151,8 @@ struct ib_umem_hmm_span {
 	u64 start;
 	u64 len;
 	bool write;
+	/* private: the tracking block of @start, looked up once */
+	void *blk;
 };
 
 int ib_umem_hmm_device_init(struct ib_umem_hmm_device *hdev,

@@ -185,14 +185,13 @@ static int sodp_req_execute(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 		return status;
 	*byte_len = len;
 	/*
-	 * A NIC reads what it sends, and checks where responses land, before
-	 * it sends: on-demand pages of the local buffers are faulted now.
+	 * On-demand pages of the local buffers are not faulted here, which
+	 * would cost a walk per message when they are mapped (the usual
+	 * case): the responder reads what we send only where it is mapped
+	 * and otherwise asks for a resend, before which sodp_req_packet()
+	 * faults it in; responses land through holds that fault.
 	 */
 	inbound = pkt.op != SODP_OP_SEND && pkt.op != SODP_OP_WRITE;
-	if (sodp_mem_prefault(&local, 0, len, inbound)) {
-		sodp_mem_put(&local);
-		return IB_WC_LOC_PROT_ERR;
-	}
 
 	dst = sodp_req_route(qp, wqe, &pkt);
 	if (IS_ERR(dst)) {

@@ -30,32 +30,35 @@ MODULE_PARM_DESC(fault_ahead_max,
 
 /*
  * Fault-ahead: a fault that starts at or past the end of what the previous
- * one asked for, and no further than what was mapped ahead of it, is part
- * of a sequential pass, so it maps a window beyond what was asked for, and
- * the window doubles each time up to fault_ahead_max pages.  Returns the
- * end of the range to fault (clamped to the umem by the caller) and
- * whether the pass is sequential.
+ * one in the same direction asked for, and no further than what was
+ * mapped ahead of it, is part of a sequential pass, so it maps a window
+ * beyond what was asked for, and the window doubles each time up to
+ * fault_ahead_max pages.  Reads and writes are followed apart: a copy
+ * between two regions of one umem (implicit ODP) interleaves a read pass
+ * and a write pass.  Returns the end of the range to fault (clamped to
+ * the umem by the caller) and whether the pass is sequential.
  */
 static u64 umem_hmm_ahead_end(struct ib_umem_hmm *umem, u64 start, u64 end,
-			      bool *sequential)
+			      bool write, bool *sequential)
 {
 	unsigned int max = READ_ONCE(fault_ahead_max);
 	unsigned int pages;
 
 	spin_lock(&umem->ahead_lock);
-	*sequential = umem->ahead_pages && start >= umem->ahead_req_end &&
-		      start <= max(umem->ahead_next, umem->stream_end);
+	*sequential = umem->ahead[write].pages && start >= umem->ahead[write].req_end &&
+		      start <= max(umem->ahead[write].next, write ? umem->stream_end : 0);
 	if (*sequential) {
-		umem->ahead_pages = umem->ahead_pages * 2;
+		pages = umem->ahead[write].pages * 2;
 	} else {
-		umem->ahead_pages = UMEM_HMM_AHEAD_MIN;
-		umem->stream_end = 0;
+		pages = UMEM_HMM_AHEAD_MIN;
+		if (write)
+			umem->stream_end = 0;
 	}
-	umem->ahead_pages = min(umem->ahead_pages, max);
-	pages = umem->ahead_pages;
-	umem->ahead_req_end = end;
+	pages = min(pages, max);
+	umem->ahead[write].pages = pages;
+	umem->ahead[write].req_end = end;
 	end += (u64)pages << PAGE_SHIFT;
-	umem->ahead_next = end;
+	umem->ahead[write].next = end;
 	spin_unlock(&umem->ahead_lock);
 	return end;
 }
@@ -68,14 +71,16 @@ static u64 umem_hmm_ahead_end(struct ib_umem_hmm *umem, u64 start, u64 end,
  * would make the device wait for page allocation and clearing.  So the
  * window ahead of it is faulted by the umem's stream work, on another CPU,
  * while the device copies, and extended as the device's writes come near
- * its end, never more than a window (fault_ahead_max pages) past them.
- * The stream ends at its VMA's end or at a fault elsewhere.
+ * its end, never more than a window (at most twice fault_ahead_max pages)
+ * past them.  The stream ends at its VMA's end or at a fault elsewhere.
  */
 static void umem_hmm_stream_queue(struct ib_umem_hmm *umem, u64 from, u64 to)
 {
 	lockdep_assert_held(&umem->ahead_lock);
 	if (work_pending(&umem->stream_work))
 		return;
+	if (!umem->stream_end)
+		umem->stream_done = from;
 	from = max(from, umem->stream_end);
 	to = min(to, umem->stream_limit);
 	if (from >= to)
@@ -89,26 +94,47 @@ static void umem_hmm_stream_queue(struct ib_umem_hmm *umem, u64 from, u64 to)
 /*
  * Called on every locked write: a few loads unless the device has come
  * within half a window of the stream's end, when the stream is extended
- * to a window past the device (the window doubling, as for faults: the
- * stream goes on).  So it never runs more than a window ahead of the
- * device.  May run with a span held: queueing the umem's own work
- * allocates nothing.
+ * to a window past the device.  The window doubles, as for faults, up to
+ * twice fault_ahead_max: with transparent huge pages a fault maps (and
+ * clears) a whole 2 MiB unit, and the next unit must be started while the
+ * device is still at the beginning of the current one.  May run with a
+ * span held: queueing the umem's own work allocates nothing.
  */
 static void umem_hmm_stream_advance(struct ib_umem_hmm *umem, u64 pos)
 {
 	u64 end = READ_ONCE(umem->stream_end);
-	u64 window = (u64)READ_ONCE(umem->ahead_pages) << PAGE_SHIFT;
+	u64 window = (u64)READ_ONCE(umem->ahead[1].pages) << PAGE_SHIFT;
+	unsigned int pages;
 
 	if (!end || pos > end || pos + window / 2 < end)
 		return;
 	spin_lock(&umem->ahead_lock);
 	if (umem->stream_end && !work_pending(&umem->stream_work)) {
-		umem->ahead_pages = min(umem->ahead_pages * 2,
-					READ_ONCE(fault_ahead_max));
-		umem_hmm_stream_queue(umem, umem->stream_end, PAGE_ALIGN(pos) +
-				      ((u64)umem->ahead_pages << PAGE_SHIFT));
+		pages = min(umem->ahead[1].pages * 2, 2 * READ_ONCE(fault_ahead_max));
+		umem->ahead[1].pages = pages;
+		umem_hmm_stream_queue(umem, umem->stream_end,
+				      PAGE_ALIGN(pos) + ((u64)pages << PAGE_SHIFT));
 	}
 	spin_unlock(&umem->ahead_lock);
+}
+
+/*
+ * A device fault inside the windows the stream work has yet to map
+ * ([stream_done, stream_end)) waits for it rather than fault (and
+ * allocate, and clear) the same pages beside it.  Returns true if it
+ * waited.
+ */
+static bool umem_hmm_stream_wait(struct ib_umem_hmm *umem, u64 start, u64 end)
+{
+	bool inside;
+
+	spin_lock(&umem->ahead_lock);
+	inside = start < umem->stream_end && end > umem->stream_done &&
+		 work_busy(&umem->stream_work);
+	spin_unlock(&umem->ahead_lock);
+	if (inside)
+		flush_work(&umem->stream_work);
+	return inside;
 }
 
 void umem_hmm_stream_work(struct work_struct *work)
@@ -124,13 +150,17 @@ void umem_hmm_stream_work(struct work_struct *work)
 	/* A hint: an error (the VMA changed, no memory) just ends it here. */
 	if (!READ_ONCE(umem->dying))
 		umem_hmm_map_leaf(umem, start, end, IB_UMEM_HMM_WRITE, true);
+	spin_lock(&umem->ahead_lock);
+	umem->stream_done = max(umem->stream_done, end);
+	spin_unlock(&umem->ahead_lock);
 }
 
-static u64 umem_hmm_entry_dma(struct ib_umem_hmm *umem, u64 addr,
+static u64 umem_hmm_entry_dma(struct ib_umem_hmm *umem,
+			      struct umem_hmm_block *blk, u64 addr,
 			      unsigned long e)
 {
 	if (umem_hmm_bus_dma(umem))
-		return umem_hmm_block(umem, addr)->dma[umem_hmm_slot(umem, addr)];
+		return blk->dma[umem_hmm_slot(umem, addr)];
 	return (uintptr_t)page_address(pfn_to_page(e & UMEM_HMM_PFN_MASK));
 }
 
@@ -338,6 +368,9 @@ static u64 umem_hmm_vma_end(struct ib_umem_hmm *umem, u64 addr, bool *anon)
 	return end;
 }
 
+static bool umem_hmm_all_present(struct ib_umem_hmm *umem, u64 start, u64 end,
+				 unsigned int flags);
+
 /*
  * umem_hmm_map_leaf - map [start, end) of a leaf umem for the device
  *
@@ -363,8 +396,12 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 	start = ALIGN_DOWN(start, PAGE_SIZE);
 	end = ALIGN(end, PAGE_SIZE);
 	req_end = end;
+	if (fault && !prefetch && umem_hmm_stream_wait(umem, start, end) &&
+	    umem_hmm_all_present(umem, start, end, flags))
+		return 0;
 	if (fault && !prefetch) {
-		end = umem_hmm_ahead_end(umem, start, end, &sequential);
+		end = umem_hmm_ahead_end(umem, start, end, flags & IB_UMEM_HMM_WRITE,
+					 &sequential);
 		end = min(end, limit);
 		if (end > req_end) {
 			vma_end = umem_hmm_vma_end(umem, req_end - PAGE_SIZE, &anon);
@@ -425,9 +462,14 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 	return ret;
 }
 
-/* Is every page of [start, end) mapped with the access @flags need? */
+/*
+ * Is every page of [start, end) mapped with the access @flags need?  With
+ * @dirty, a write lock's pages are marked dirty on the way (if the answer
+ * is no, some of them were marked for nothing: harmless).  *@first, if not
+ * NULL: the block of @start.
+ */
 static bool umem_hmm_present(struct ib_umem_hmm *umem, u64 start, u64 end,
-			     unsigned int flags)
+			     unsigned int flags, bool dirty, void **first)
 {
 	unsigned long need = UMEM_HMM_VALID;
 	u64 addr;
@@ -440,28 +482,18 @@ static bool umem_hmm_present(struct ib_umem_hmm *umem, u64 start, u64 end,
 
 		if (!blk)
 			return false;
-		for (; addr < next; addr += PAGE_SIZE)
-			if ((blk->entries[umem_hmm_slot(umem, addr)] & need) != need)
-				return false;
-	}
-	return true;
-}
-
-static void umem_hmm_mark_dirty(struct ib_umem_hmm *umem, u64 start, u64 end)
-{
-	u64 addr;
-
-	for (addr = ALIGN_DOWN(start, PAGE_SIZE); addr < end;) {
-		struct umem_hmm_block *blk = umem_hmm_block(umem, addr);
-		u64 next = umem_hmm_block_end(addr, end);
-
+		if (first && addr <= start)
+			*first = blk;
 		for (; addr < next; addr += PAGE_SIZE) {
 			unsigned long *e = &blk->entries[umem_hmm_slot(umem, addr)];
 
-			if (!(*e & UMEM_HMM_DIRTY))
+			if ((*e & need) != need)
+				return false;
+			if (dirty && !(*e & UMEM_HMM_DIRTY))
 				set_bit(UMEM_HMM_DIRTY_BIT, e);
 		}
 	}
+	return true;
 }
 
 /* Faults a lock makes before it gives up: invalidations outpacing it. */
@@ -483,7 +515,8 @@ int umem_hmm_lock_leaf(struct ib_umem_hmm *umem, u64 addr, u64 length,
 		} else {
 			down_read(&umem->lock);
 		}
-		if (umem_hmm_present(umem, addr, end, flags))
+		if (umem_hmm_present(umem, addr, end, flags,
+				     flags & IB_UMEM_HMM_WRITE, &span->blk))
 			break;
 		up_read(&umem->lock);
 		if (flags & IB_UMEM_HMM_NO_FAULT)
@@ -492,10 +525,8 @@ int umem_hmm_lock_leaf(struct ib_umem_hmm *umem, u64 addr, u64 length,
 		if (ret)
 			return ret;
 	}
-	if (flags & IB_UMEM_HMM_WRITE) {
-		umem_hmm_mark_dirty(umem, addr, end);
+	if (flags & IB_UMEM_HMM_WRITE)
 		umem_hmm_stream_advance(umem, end);
-	}
 	span->leaf = umem;
 	span->start = addr;
 	span->len = length;
@@ -518,7 +549,7 @@ static bool umem_hmm_all_present(struct ib_umem_hmm *umem, u64 start, u64 end,
 	bool present;
 
 	down_read(&umem->lock);
-	present = umem_hmm_present(umem, start, end, flags);
+	present = umem_hmm_present(umem, start, end, flags, false, NULL);
 	up_read(&umem->lock);
 	return present;
 }
@@ -649,7 +680,10 @@ u64 ib_umem_hmm_span_dma(const struct ib_umem_hmm_span *span, u64 addr,
 			 u64 *contig)
 {
 	struct ib_umem_hmm *umem = span->leaf;
-	unsigned long e = *umem_hmm_entry(umem, addr);
+	struct umem_hmm_block *blk =
+		umem_hmm_block_index(umem, addr) == umem_hmm_block_index(umem, span->start) ?
+		span->blk : umem_hmm_block(umem, addr);
+	unsigned long e = blk->entries[umem_hmm_slot(umem, addr)];
 	u64 page = ALIGN_DOWN(addr, PAGE_SIZE);
 
 	if (contig) {
@@ -659,7 +693,7 @@ u64 ib_umem_hmm_span_dma(const struct ib_umem_hmm_span *span, u64 addr,
 
 		*contig = min(unit_end, span->start + span->len) - addr;
 	}
-	return umem_hmm_entry_dma(umem, page, e) + (addr - page);
+	return umem_hmm_entry_dma(umem, blk, page, e) + (addr - page);
 }
 EXPORT_SYMBOL_GPL(ib_umem_hmm_span_dma);
 

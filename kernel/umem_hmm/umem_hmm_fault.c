@@ -28,6 +28,11 @@ module_param(fault_ahead_max, uint, 0644);
 MODULE_PARM_DESC(fault_ahead_max,
 		 "Most pages a fault maps beyond the faulting range (0: off; default 512)");
 
+static bool write_streams = true;
+module_param(write_streams, bool, 0644);
+MODULE_PARM_DESC(write_streams,
+		 "Fault ahead of sequential writes into anonymous memory in the background (default on)");
+
 /*
  * Fault-ahead: a fault that starts at or past the end of what the previous
  * one in the same direction asked for, and no further than what was
@@ -57,8 +62,13 @@ static u64 umem_hmm_ahead_end(struct ib_umem_hmm *umem, u64 start, u64 end,
 	pages = min(pages, max);
 	umem->ahead[write].pages = pages;
 	umem->ahead[write].req_end = end;
+	/*
+	 * A fault into a transparent huge page maps its whole 2 MiB: the
+	 * next fault of the pass comes at the next unit at the earliest.
+	 */
+	umem->ahead[write].next = max(end + ((u64)pages << PAGE_SHIFT),
+				      ALIGN(end, UMEM_HMM_BLOCK_SIZE));
 	end += (u64)pages << PAGE_SHIFT;
-	umem->ahead[write].next = end;
 	spin_unlock(&umem->ahead_lock);
 	return end;
 }
@@ -407,7 +417,8 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 			vma_end = umem_hmm_vma_end(umem, req_end - PAGE_SIZE, &anon);
 			end = max(req_end, min(end, vma_end));
 		}
-		if (end > req_end && sequential && anon && (flags & IB_UMEM_HMM_WRITE)) {
+		if (end > req_end && sequential && anon && (flags & IB_UMEM_HMM_WRITE) &&
+		    READ_ONCE(write_streams)) {
 			spin_lock(&umem->ahead_lock);
 			umem->stream_limit = min(vma_end, limit);
 			umem_hmm_stream_queue(umem, req_end, end);

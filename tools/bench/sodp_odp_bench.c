@@ -22,7 +22,8 @@
  * value in MB/s (kops/s for atomics); the counters (4 KiB pages, and
  * packets resent) are the device's over that pass, or over all warm passes
  * for "warm", whose value is the best of WARM_ROUNDS.
- * $SODP_BENCH_MIB sets the big region's size (default 64).  Arguments
+ * $SODP_BENCH_MIB sets the big region's size (default 64),
+ * $SODP_BENCH_ROUNDS the warm rounds (default 3).  Arguments
  * OP [MRS [SIZE]] (names as printed) select runs: "RDMA_WRITE 'ODP both' 4096".
  *
  * "sodp-odp-bench registration NAME": the time to register 1 GiB the
@@ -382,6 +383,14 @@ static double run_pass(struct bench *b, struct run *r, long long *cnt)
 	return r->op == OP_ATOMIC ? r->n / t / 1e3 : r->n * (double)r->msg / t / 1e6;
 }
 
+/* $SODP_BENCH_ROUNDS, or WARM_ROUNDS. */
+static int warm_rounds(void)
+{
+	const char *v = getenv("SODP_BENCH_ROUNDS");
+
+	return v && atoi(v) > 0 ? atoi(v) : WARM_ROUNDS;
+}
+
 /*
  * Every placement of ODP for one opcode and size, measured side by side:
  * the cold passes, then WARM_ROUNDS rounds of one warm pass each, the
@@ -408,7 +417,7 @@ static void run_group(struct bench *b, enum op op, size_t msg, size_t stride,
 			fprintf(stderr, "  %s %zu %s: cold\n", op_name[op], msg, mrs_name[m]);
 		cold[m] = run_pass(b, &r[m], cold_cnt[m]);
 	}
-	for (int round = 0; round < WARM_ROUNDS; round++) {
+	for (int round = 0; round < warm_rounds(); round++) {
 		for (int i = 0; i < NMRS; i++) {
 			int m = (i + round * 2) % NMRS;
 			double v;

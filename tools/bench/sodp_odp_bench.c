@@ -23,7 +23,7 @@
  * packets resent) are the device's over that pass, or over all warm passes
  * for "warm", whose value is the best of WARM_ROUNDS.
  * $SODP_BENCH_MIB sets the big region's size (default 64),
- * $SODP_BENCH_ROUNDS the warm rounds (default 3).  Arguments
+ * $SODP_BENCH_ROUNDS the warm rounds (default 5).  Arguments
  * OP [MRS [SIZE]] (names as printed) select runs: "RDMA_WRITE 'ODP both' 4096".
  *
  * "sodp-odp-bench registration NAME": the time to register 1 GiB the
@@ -41,7 +41,7 @@
 #include "vt.h"
 
 #define DEPTH		16
-#define WARM_ROUNDS	3
+#define WARM_ROUNDS	5
 #define GRH_BYTES	40
 #define QKEY		0x11
 #define HUGE_UNIT	(2UL << 20)

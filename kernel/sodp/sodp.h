@@ -258,6 +258,8 @@ struct sodp_qp {
 	 * reuse the receive WQE and WRITE state it set up.
 	 */
 	bool resp_resend;	/* see sodp_resp_start() */
+	bool resp_read_valid;		/* the last request applied was a READ: */
+	u32 resp_read_psn;		/* its PSN (a resend of it is served again) */
 	bool write_active;		/* an RDMA WRITE in progress: */
 	u32 write_rkey;			/* its region, checked on every packet */
 	u64 write_va;

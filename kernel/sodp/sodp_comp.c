@@ -31,13 +31,35 @@ static void sodp_retry_later(struct sodp_qp *qp, unsigned long delay)
 	mod_delayed_work(sodp_wq, &qp->retry_work, delay);
 }
 
-/* Times a READ response is landed again before the READ is resent. */
-#define SODP_READ_LAND_TRIES	16
+/* Times a response is landed again (then a READ is resent, an atomic fails). */
+#define SODP_LAND_TRIES		16
+
+/*
+ * Land a response (READ payload, atomic original value) in the WQE's
+ * local buffers.  A page of ours not to be had beside a held source (busy
+ * with an invalidation or a fault), or a fault that failed for a reason
+ * of the moment: the response is still there, so fault ours in and land
+ * it again; landing twice writes the same bytes.
+ */
+static int sodp_comp_land(struct sodp_mem *local, struct sodp_mem *src, u32 len)
+{
+	unsigned int tries;
+	int ret;
+
+	for (tries = 0;; tries++) {
+		sodp_mem_seek(local, 0);
+		sodp_mem_seek(src, 0);
+		ret = sodp_mem_copy(local, src, len);
+		if (ret != SODP_COPY_AGAIN || tries == SODP_LAND_TRIES ||
+		    sodp_mem_prefault(local, 0, len, true))
+			return ret;
+		cond_resched();
+	}
+}
 
 int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		  struct sodp_ack *ack, struct sodp_mem *local)
 {
-	unsigned int tries;
 	struct sodp_mem src;
 	int ret;
 
@@ -90,20 +112,7 @@ int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
 			return IB_WC_SUCCESS;
 		/* The response payload lands in the WQE's local SGEs. */
 		sodp_mem_add_mr(&src, ack->read_mr, ack->read_va, ack->read_len);
-		for (tries = 0;; tries++) {
-			sodp_mem_seek(local, 0);
-			sodp_mem_seek(&src, 0);
-			ret = sodp_mem_copy(local, &src, ack->read_len);
-			/*
-			 * A page of ours not to be had beside the held source
-			 * (busy with an invalidation or a fault): the response
-			 * is still there, so fault ours in and land it again.
-			 */
-			if (ret != SODP_COPY_AGAIN || tries == SODP_READ_LAND_TRIES ||
-			    sodp_mem_prefault(local, 0, ack->read_len, true))
-				break;
-			cond_resched();
-		}
+		ret = sodp_comp_land(local, &src, ack->read_len);
 		sodp_mem_put(&src);
 		/* A READ may be served again: a page not to be had now is retried. */
 		return ret == SODP_COPY_OK ? IB_WC_SUCCESS :
@@ -113,9 +122,8 @@ int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
 	case SODP_OP_CMP_SWP:
 	case SODP_OP_FETCH_ADD:
 		sodp_mem_add_kbuf(&src, &ack->orig, sizeof(ack->orig));
-		sodp_mem_seek(local, 0);
 		/* Executed already: never sent again, whatever the copy says. */
-		ret = sodp_mem_copy(local, &src, sizeof(ack->orig));
+		ret = sodp_comp_land(local, &src, sizeof(ack->orig));
 		return ret == SODP_COPY_OK ? IB_WC_SUCCESS :
 		       ret == SODP_COPY_SHORT ? IB_WC_LOC_LEN_ERR : IB_WC_LOC_PROT_ERR;
 	default:

@@ -403,8 +403,10 @@ int sodp_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 		qp->dest_qpn = attr->dest_qp_num;
 	if (mask & IB_QP_SQ_PSN)
 		qp->sq_psn = attr->sq_psn & 0xffffff;
-	if (mask & IB_QP_RQ_PSN)
+	if (mask & IB_QP_RQ_PSN) {
 		qp->rq_psn = attr->rq_psn & 0xffffff;
+		qp->resp_read_valid = false;
+	}
 	if (mask & IB_QP_TIMEOUT)
 		qp->timeout = attr->timeout;
 	if (mask & IB_QP_RETRY_CNT)

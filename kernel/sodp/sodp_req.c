@@ -129,6 +129,30 @@ static u32 sodp_npkts(u32 len, u32 mtu)
 	return len ? DIV_ROUND_UP(len, mtu) : 1;
 }
 
+/* Did the responder read the payload (or try to) before it answered? */
+static bool sodp_req_payload_read(const struct sodp_ack *ack)
+{
+	return ack->syndrome != SODP_DROPPED && ack->syndrome != SODP_NAK_SEQ &&
+	       ack->syndrome != SODP_RNR_NAK && ack->syndrome != SODP_NAK_INV_REQ &&
+	       ack->syndrome != SODP_NAK_REM_ACCESS;
+}
+
+/*
+ * A NIC reads what it sends before anything answers it.  We let the
+ * responder read our on-demand pages instead (no walk when they are
+ * mapped), so when it answered without reading them, a page with no VMA
+ * (or none we may read) is found here: the WQE fails as it would have
+ * before anything was sent, rather than succeed (UD) or wait for a
+ * receiver (RNR).  A fault failing for a reason of the moment is not the
+ * memory's: the answer stands.
+ */
+static bool sodp_req_payload_missing(struct sodp_mem *local, u32 off, u32 len)
+{
+	int ret = sodp_mem_prefault(local, off, len, false);
+
+	return ret && sodp_mem_fault_is_hard(ret);
+}
+
 /*
  * Send one packet (bytes [@off, @off + pkt->paylen) of @local for SEND and
  * WRITE) and interpret its answer.  A packet the responder did not apply
@@ -152,6 +176,9 @@ static int sodp_req_packet(struct sodp_qp *qp, struct sodp_qp *dst,
 			ack.syndrome = SODP_DROPPED;
 		sodp_count(qp->dev, SODP_CNT_SENT_PKTS, pkt->npkts);
 		status = sodp_comp_ack(qp, pkt, &ack, local);
+		if (!inbound && !sodp_req_payload_read(&ack) &&
+		    sodp_req_payload_missing(local, off, pkt->paylen))
+			return IB_WC_LOC_PROT_ERR;
 		if (status != SODP_REQ_RESEND)
 			return status;
 		sodp_count(qp->dev, SODP_CNT_ODP_RESENDS, 1);

@@ -427,6 +427,7 @@ static bool sodp_resp_accepts(struct sodp_qp *qp, struct sodp_pkt *pkt)
 void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ack)
 {
 	enum sodp_resp_fault fault = SODP_RESP_OK;
+	bool dup_read;
 
 	ack->syndrome = SODP_ACK;
 	mutex_lock(&qp->rq_lock);
@@ -435,7 +436,15 @@ void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ac
 		ack->syndrome = SODP_DROPPED;
 		goto out;
 	}
-	if (!pkt->ud && pkt->psn != qp->rq_psn) {
+	/*
+	 * A READ is answered by reference and landed by the requester; if it
+	 * cannot land it now, it sends the READ again with the same PSN,
+	 * which is then a duplicate of the last request: served again, as
+	 * a responder re-executes duplicate READs.
+	 */
+	dup_read = !pkt->ud && pkt->op == SODP_OP_READ && qp->resp_read_valid &&
+		   pkt->psn == qp->resp_read_psn;
+	if (!pkt->ud && pkt->psn != qp->rq_psn && !dup_read) {
 		ack->syndrome = SODP_NAK_SEQ;
 		goto out;
 	}
@@ -454,10 +463,13 @@ void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ac
 		fault = sodp_resp_atomic(qp, pkt, ack);
 		break;
 	}
-	if (!pkt->ud && ack->syndrome == SODP_ACK)
+	if (!pkt->ud && ack->syndrome == SODP_ACK && !dup_read) {
+		qp->resp_read_valid = pkt->op == SODP_OP_READ;
+		qp->resp_read_psn = pkt->psn;
 		qp->rq_psn = (qp->rq_psn + (pkt->op == SODP_OP_READ ?
 			      max_t(u32, 1, DIV_ROUND_UP(pkt->dma_len, qp->mtu)) :
 			      pkt->npkts)) & 0xffffff;
+	}
 	ack->msn = ++qp->resp_msn;
 	qp->resp_resend = ack->syndrome == SODP_NAK_RESEND;
 	/* Nothing stays referenced past the packet. */

@@ -149,6 +149,7 @@ int umem_hmm_map_range(struct ib_umem_hmm *umem, u64 addr, u64 length,
 int umem_hmm_lock_leaf(struct ib_umem_hmm *umem, u64 addr, u64 length,
 		       unsigned int flags, struct ib_umem_hmm_span *span);
 void umem_hmm_stream_work(struct work_struct *work);
+void umem_hmm_stream_end(struct ib_umem_hmm *umem);
 
 /* umem_hmm_implicit.c */
 struct ib_umem_hmm *umem_hmm_child_get(struct ib_umem_hmm *root, u64 addr,

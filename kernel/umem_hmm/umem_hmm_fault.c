@@ -50,17 +50,23 @@ static u64 umem_hmm_ahead_end(struct ib_umem_hmm *umem, u64 start, u64 end,
 	unsigned int pages;
 
 	spin_lock(&umem->ahead_lock);
-	*sequential = umem->ahead[write].pages && start >= umem->ahead[write].req_end &&
+	/*
+	 * (@start and @end are whole pages: a pass through unaligned buffers
+	 * starts each fault in the page the previous one ended in.)
+	 */
+	*sequential = umem->ahead[write].pages &&
+		      start + PAGE_SIZE >= umem->ahead[write].req_end &&
+		      end > umem->ahead[write].req_end &&
 		      start <= max(umem->ahead[write].next, write ? umem->stream_end : 0);
 	if (*sequential) {
 		pages = umem->ahead[write].pages * 2;
 	} else {
 		pages = UMEM_HMM_AHEAD_MIN;
 		if (write)
-			umem->stream_end = 0;
+			WRITE_ONCE(umem->stream_end, 0);
 	}
 	pages = min(pages, max);
-	umem->ahead[write].pages = pages;
+	WRITE_ONCE(umem->ahead[write].pages, pages);
 	umem->ahead[write].req_end = end;
 	/*
 	 * A fault into a transparent huge page maps its whole 2 MiB: the
@@ -72,6 +78,8 @@ static u64 umem_hmm_ahead_end(struct ib_umem_hmm *umem, u64 start, u64 end,
 	spin_unlock(&umem->ahead_lock);
 	return end;
 }
+
+static u64 umem_hmm_vma_end(struct ib_umem_hmm *umem, u64 addr, bool *anon);
 
 /*
  * Write streams.  Ahead of a write only what the CPU maps already is
@@ -97,7 +105,7 @@ static void umem_hmm_stream_queue(struct ib_umem_hmm *umem, u64 from, u64 to)
 		return;
 	umem->stream_work_start = from;
 	umem->stream_work_end = to;
-	umem->stream_end = to;
+	WRITE_ONCE(umem->stream_end, to);
 	queue_work(umem_hmm_wq, &umem->stream_work);
 }
 
@@ -119,9 +127,13 @@ static void umem_hmm_stream_advance(struct ib_umem_hmm *umem, u64 pos)
 	if (!end || pos > end || pos + window / 2 < end)
 		return;
 	spin_lock(&umem->ahead_lock);
-	if (umem->stream_end && !work_pending(&umem->stream_work)) {
+	/* Again under the lock: the stream may have ended or restarted. */
+	end = umem->stream_end;
+	window = (u64)umem->ahead[1].pages << PAGE_SHIFT;
+	if (end && pos <= end && pos + window / 2 >= end &&
+	    !work_pending(&umem->stream_work)) {
 		pages = min(umem->ahead[1].pages * 2, 2 * READ_ONCE(fault_ahead_max));
-		umem->ahead[1].pages = pages;
+		WRITE_ONCE(umem->ahead[1].pages, pages);
 		umem_hmm_stream_queue(umem, umem->stream_end,
 				      PAGE_ALIGN(pos) + ((u64)pages << PAGE_SHIFT));
 	}
@@ -147,18 +159,33 @@ static bool umem_hmm_stream_wait(struct ib_umem_hmm *umem, u64 start, u64 end)
 	return inside;
 }
 
+/* An unmap ends the write stream: the range may be mapped anew, by a file. */
+void umem_hmm_stream_end(struct ib_umem_hmm *umem)
+{
+	spin_lock(&umem->ahead_lock);
+	WRITE_ONCE(umem->stream_end, 0);
+	spin_unlock(&umem->ahead_lock);
+}
+
 void umem_hmm_stream_work(struct work_struct *work)
 {
 	struct ib_umem_hmm *umem = container_of(work, struct ib_umem_hmm,
 						stream_work);
 	u64 start, end;
 
+	bool anon;
+
 	spin_lock(&umem->ahead_lock);
 	start = umem->stream_work_start;
 	end = umem->stream_work_end;
 	spin_unlock(&umem->ahead_lock);
-	/* A hint: an error (the VMA changed, no memory) just ends it here. */
-	if (!READ_ONCE(umem->dying))
+	/*
+	 * A hint: an error (no memory) just ends it here.  The VMA is looked
+	 * at again (an unmap also ends the stream, see umem_hmm_invalidate()):
+	 * pages of a file never get filled ahead.
+	 */
+	end = min(end, umem_hmm_vma_end(umem, start, &anon));
+	if (anon && end > start && !READ_ONCE(umem->dying))
 		umem_hmm_map_leaf(umem, start, end, IB_UMEM_HMM_WRITE, true);
 	spin_lock(&umem->ahead_lock);
 	umem->stream_done = max(umem->stream_done, end);

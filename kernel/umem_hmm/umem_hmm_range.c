@@ -161,6 +161,8 @@ static bool umem_hmm_invalidate(struct mmu_interval_notifier *mni,
 	struct ib_umem_hmm *umem = container_of(mni, struct ib_umem_hmm, notifier);
 	unsigned long unmapped;
 
+	if (range->event == MMU_NOTIFY_UNMAP)
+		umem_hmm_stream_end(umem);
 	if (mmu_notifier_range_blockable(range)) {
 		down_write(&umem->lock);
 	} else {

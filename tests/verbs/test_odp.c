@@ -269,6 +269,64 @@ CHECK_CASE(odp_holes)
 	return 0;
 }
 
+/*
+ * A payload nobody reads is still checked.  The requester lets the
+ * responder read its on-demand pages (no walk per message); when the
+ * responder answers without reading them (no receive WQE: an RNR NAK, or
+ * a UD drop), a page it may not read must still fail the send with a local
+ * protection error, as on a NIC that reads what it sends before anything
+ * answers: not RNR retries forever (RC, rnr_retry 7), not a success (UD).
+ */
+CHECK_CASE(odp_unread_source)
+{
+	struct ibv_ah_attr aha = { .is_global = 1, .port_num = 1 };
+	struct ibv_send_wr wr = { 0 }, *bad;
+	struct vt_qp ua, ub;
+	struct ibv_sge s;
+	struct ibv_ah *ah;
+	struct ibv_wc wc;
+	struct opair p;
+
+	/* No access rather than no VMA: a ring mmap could land in a hole. */
+	CHECK_EQ(opair_open(&p, 16 * PAGE), 0);
+	CHECK_EQ(mprotect(p.buf + 8 * PAGE, PAGE, PROT_NONE), 0);
+	CHECK_EQ(op(&p, IBV_WR_SEND, p.buf + 8 * PAGE, 100, NULL, IBV_WC_LOC_PROT_ERR), 0);
+
+	CHECK_EQ(vt_qp_create(&p.d, &ua, IBV_QPT_UD, 4, NULL, false), 0);
+	CHECK_EQ(vt_qp_create(&p.d, &ub, IBV_QPT_UD, 4, NULL, false), 0);
+	CHECK_EQ(vt_ud_ready(&ua, 0x77), 0);
+	CHECK_EQ(vt_ud_ready(&ub, 0x77), 0);
+	aha.grh.dgid = p.d.gid;
+	aha.grh.sgid_index = p.d.gid_index;
+	aha.grh.hop_limit = 64;
+	ah = ibv_create_ah(p.d.pd, &aha);
+	CHECK(ah);
+	s = (struct ibv_sge){ (uintptr_t)p.buf + 8 * PAGE, 100, p.mr->lkey };
+	wr.sg_list = &s;
+	wr.num_sge = 1;
+	wr.opcode = IBV_WR_SEND;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.wr.ud.ah = ah;
+	wr.wr.ud.remote_qpn = ub.qp->qp_num;
+	wr.wr.ud.remote_qkey = 0x77;
+	CHECK_EQ(ibv_post_send(ua.qp, &wr, &bad), 0);
+	CHECK_EQ(vt_poll(ua.scq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_LOC_PROT_ERR);
+	/* A mapped source with no receiver: dropped, the sender succeeds. */
+	s.addr = (uintptr_t)p.buf;
+	vt_qp_destroy(&ua);	/* the error moved it to the error state */
+	CHECK_EQ(vt_qp_create(&p.d, &ua, IBV_QPT_UD, 4, NULL, false), 0);
+	CHECK_EQ(vt_ud_ready(&ua, 0x77), 0);
+	CHECK_EQ(ibv_post_send(ua.qp, &wr, &bad), 0);
+	CHECK_EQ(vt_poll(ua.scq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	ibv_destroy_ah(ah);
+	vt_qp_destroy(&ua);
+	vt_qp_destroy(&ub);
+	opair_close(&p);
+	return 0;
+}
+
 /* Zapped between iterations: every pass sees the new truth. */
 CHECK_CASE(odp_dontneed)
 {

@@ -279,8 +279,7 @@ CHECK_CASE(odp_holes)
  */
 CHECK_CASE(odp_unread_source)
 {
-	struct ibv_ah_attr aha = { .is_global = 1, .port_num = 1 };
-	struct ibv_send_wr wr = { 0 }, *bad;
+	struct ibv_send_wr wr, *bad;
 	struct vt_qp ua, ub;
 	struct ibv_sge s;
 	struct ibv_ah *ah;
@@ -296,19 +295,10 @@ CHECK_CASE(odp_unread_source)
 	CHECK_EQ(vt_qp_create(&p.d, &ub, IBV_QPT_UD, 4, NULL, false), 0);
 	CHECK_EQ(vt_ud_ready(&ua, 0x77), 0);
 	CHECK_EQ(vt_ud_ready(&ub, 0x77), 0);
-	aha.grh.dgid = p.d.gid;
-	aha.grh.sgid_index = p.d.gid_index;
-	aha.grh.hop_limit = 64;
-	ah = ibv_create_ah(p.d.pd, &aha);
+	ah = vt_ah(&p.d);
 	CHECK(ah);
 	s = (struct ibv_sge){ (uintptr_t)p.buf + 8 * PAGE, 100, p.mr->lkey };
-	wr.sg_list = &s;
-	wr.num_sge = 1;
-	wr.opcode = IBV_WR_SEND;
-	wr.send_flags = IBV_SEND_SIGNALED;
-	wr.wr.ud.ah = ah;
-	wr.wr.ud.remote_qpn = ub.qp->qp_num;
-	wr.wr.ud.remote_qkey = 0x77;
+	vt_ud_wr(&wr, &s, IBV_WR_SEND, ah, ub.qp->qp_num, 0x77);
 	CHECK_EQ(ibv_post_send(ua.qp, &wr, &bad), 0);
 	CHECK_EQ(vt_poll(ua.scq, &wc, 10), 0);
 	CHECK_EQ(wc.status, IBV_WC_LOC_PROT_ERR);

@@ -372,10 +372,9 @@ CHECK_CASE(ud_send)
 	struct vt_qp a, b;
 	char *sbuf = malloc(8192), *rbuf = malloc(8192);
 	struct ibv_mr *smr, *rmr;
-	struct ibv_ah_attr aha = { .is_global = 1, .port_num = 1 };
 	struct ibv_ah *ah;
 	struct ibv_sge s, r;
-	struct ibv_send_wr wr = { 0 }, *bad;
+	struct ibv_send_wr wr, *bad;
 	struct ibv_wc wc;
 
 	CHECK(sbuf && rbuf);
@@ -387,24 +386,15 @@ CHECK_CASE(ud_send)
 	smr = vt_reg(&d, sbuf, 8192, VT_ALL_ACCESS);
 	rmr = vt_reg(&d, rbuf, 8192, VT_ALL_ACCESS);
 	CHECK(smr && rmr);
-	aha.grh.dgid = d.gid;
-	aha.grh.sgid_index = d.gid_index;
-	aha.grh.hop_limit = 64;
-	ah = ibv_create_ah(d.pd, &aha);
+	ah = vt_ah(&d);
 	CHECK(ah);
 
 	fill_pattern(sbuf, 1000, 3, 0);
 	r = (struct ibv_sge){ (uintptr_t)rbuf, 40 + 1000, rmr->lkey };
 	CHECK_EQ(vt_post_recv(b.qp, 7, &r, 1), 0);
 	s = (struct ibv_sge){ (uintptr_t)sbuf, 1000, smr->lkey };
-	wr.sg_list = &s;
-	wr.num_sge = 1;
-	wr.opcode = IBV_WR_SEND_WITH_IMM;
+	vt_ud_wr(&wr, &s, IBV_WR_SEND_WITH_IMM, ah, b.qp->qp_num, 0x1234);
 	wr.imm_data = htobe32(99);
-	wr.send_flags = IBV_SEND_SIGNALED;
-	wr.wr.ud.ah = ah;
-	wr.wr.ud.remote_qpn = b.qp->qp_num;
-	wr.wr.ud.remote_qkey = 0x1234;
 	CHECK_EQ(ibv_post_send(a.qp, &wr, &bad), 0);
 	CHECK_EQ(vt_poll(a.scq, &wc, 10), 0);
 	CHECK_EQ(wc.status, IBV_WC_SUCCESS);

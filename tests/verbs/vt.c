@@ -192,6 +192,29 @@ int vt_ud_ready(struct vt_qp *q, uint32_t qkey)
 	return ibv_modify_qp(q->qp, &a, IBV_QP_STATE | IBV_QP_SQ_PSN) ? -1 : 0;
 }
 
+struct ibv_ah *vt_ah(struct vt_dev *d)
+{
+	struct ibv_ah_attr a = {
+		.is_global = 1, .port_num = 1,
+		.grh = { .dgid = d->gid, .sgid_index = d->gid_index, .hop_limit = 64 },
+	};
+
+	return ibv_create_ah(d->pd, &a);
+}
+
+void vt_ud_wr(struct ibv_send_wr *wr, struct ibv_sge *sge, enum ibv_wr_opcode op,
+	      struct ibv_ah *ah, uint32_t qpn, uint32_t qkey)
+{
+	memset(wr, 0, sizeof(*wr));
+	wr->sg_list = sge;
+	wr->num_sge = 1;
+	wr->opcode = op;
+	wr->send_flags = IBV_SEND_SIGNALED;
+	wr->wr.ud.ah = ah;
+	wr->wr.ud.remote_qpn = qpn;
+	wr->wr.ud.remote_qkey = qkey;
+}
+
 int vt_poll(struct ibv_cq *cq, struct ibv_wc *wc, double seconds)
 {
 	double end = now_s() + seconds;

@@ -66,6 +66,12 @@ int vt_post_send(struct ibv_qp *qp, enum ibv_wr_opcode op, uint64_t wr_id,
 		 unsigned int flags);
 int vt_post_recv(struct ibv_qp *qp, uint64_t wr_id, struct ibv_sge *sge, int nsge);
 
+/* An address handle to the device's own RoCEv2 GID (UD loopback). */
+struct ibv_ah *vt_ah(struct vt_dev *d);
+/* A signaled UD send WR of one SGE to @qpn through @ah. */
+void vt_ud_wr(struct ibv_send_wr *wr, struct ibv_sge *sge, enum ibv_wr_opcode op,
+	      struct ibv_ah *ah, uint32_t qpn, uint32_t qkey);
+
 /* Register as $SODP_TEST_MR says; release with vt_dereg(). */
 struct ibv_mr *vt_reg(struct vt_dev *d, void *buf, size_t len, int access);
 int vt_dereg(struct ibv_mr *mr);

@@ -466,9 +466,6 @@ static void cpu_first_touch(size_t len)
 static void setup(struct bench *b)
 {
 	struct ibv_port_attr port;
-	struct ibv_ah_attr ah = {
-		.is_global = 1, .port_num = 1,
-	};
 
 	b->dev = getenv("SODP_TEST_DEVICE") ?: "sodp0";
 	if (vt_open(&b->d) || ibv_query_port(b->d.ctx, 1, &port))
@@ -480,10 +477,7 @@ static void setup(struct bench *b)
 	    vt_qp_create(&b->d, &b->ud_b, IBV_QPT_UD, DEPTH, NULL, false) ||
 	    vt_ud_ready(&b->ud_a, QKEY) || vt_ud_ready(&b->ud_b, QKEY))
 		die("QPs");
-	ah.grh.dgid = b->d.gid;
-	ah.grh.sgid_index = b->d.gid_index;
-	ah.grh.hop_limit = 64;
-	b->ah = ibv_create_ah(b->d.pd, &ah);
+	b->ah = vt_ah(&b->d);
 	b->grh = fresh(4096);
 	b->grh_mr = ibv_reg_mr(b->d.pd, b->grh, 4096, IBV_ACCESS_LOCAL_WRITE);
 	b->implicit = ibv_reg_mr(b->d.pd, NULL, SIZE_MAX,

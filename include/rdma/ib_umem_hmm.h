@@ -127,9 +127,7 @@ struct ib_umem_hmm {
 	u64 stream_end;			/* write stream: faulted ahead up to here */
 	u64 stream_done;		/* ... of which the work has mapped this much */
 	u64 stream_limit;		/* ... and never past here (its VMA) */
-	u64 stream_work_start;		/* the range stream_work maps next */
-	u64 stream_work_end;
-	struct work_struct stream_work;
+	struct work_struct stream_work;	/* maps [stream_done, stream_end) */
 
 	struct mutex children_lock;	/* implicit: creating/reaping */
 	struct xarray children;		/* implicit: chunk index -> child */

@@ -95,16 +95,12 @@ static u64 umem_hmm_vma_end(struct ib_umem_hmm *umem, u64 addr, bool *anon);
 static void umem_hmm_stream_queue(struct ib_umem_hmm *umem, u64 from, u64 to)
 {
 	lockdep_assert_held(&umem->ahead_lock);
-	if (work_pending(&umem->stream_work))
-		return;
 	if (!umem->stream_end)
 		umem->stream_done = from;
-	from = max(from, umem->stream_end);
 	to = min(to, umem->stream_limit);
-	if (from >= to)
+	if (to <= max(from, umem->stream_end))
 		return;
-	umem->stream_work_start = from;
-	umem->stream_work_end = to;
+	/* The work maps [stream_done, stream_end) as it finds them. */
 	WRITE_ONCE(umem->stream_end, to);
 	queue_work(umem_hmm_wq, &umem->stream_work);
 }
@@ -130,11 +126,10 @@ static void umem_hmm_stream_advance(struct ib_umem_hmm *umem, u64 pos)
 	/* Again under the lock: the stream may have ended or restarted. */
 	end = umem->stream_end;
 	window = (u64)umem->ahead[1].pages << PAGE_SHIFT;
-	if (end && pos <= end && pos + window / 2 >= end &&
-	    !work_pending(&umem->stream_work)) {
+	if (end && pos <= end && pos + window / 2 >= end) {
 		pages = min(umem->ahead[1].pages * 2, 2 * READ_ONCE(fault_ahead_max));
 		WRITE_ONCE(umem->ahead[1].pages, pages);
-		umem_hmm_stream_queue(umem, umem->stream_end,
+		umem_hmm_stream_queue(umem, end,
 				      PAGE_ALIGN(pos) + ((u64)pages << PAGE_SHIFT));
 	}
 	spin_unlock(&umem->ahead_lock);
@@ -172,13 +167,14 @@ void umem_hmm_stream_work(struct work_struct *work)
 	struct ib_umem_hmm *umem = container_of(work, struct ib_umem_hmm,
 						stream_work);
 	u64 start, end;
-
 	bool anon;
 
 	spin_lock(&umem->ahead_lock);
-	start = umem->stream_work_start;
-	end = umem->stream_work_end;
+	start = umem->stream_done;
+	end = umem->stream_end;
 	spin_unlock(&umem->ahead_lock);
+	if (start >= end)
+		return;
 	/*
 	 * A hint: an error (no memory) just ends it here.  The VMA is looked
 	 * at again (an unmap also ends the stream, see umem_hmm_invalidate()):
@@ -188,7 +184,9 @@ void umem_hmm_stream_work(struct work_struct *work)
 	if (anon && end > start && !READ_ONCE(umem->dying))
 		umem_hmm_map_leaf(umem, start, end, IB_UMEM_HMM_WRITE, true);
 	spin_lock(&umem->ahead_lock);
-	umem->stream_done = max(umem->stream_done, end);
+	/* Unless the stream ended, or restarted elsewhere, meanwhile. */
+	if (umem->stream_done == start)
+		umem->stream_done = end;
 	spin_unlock(&umem->ahead_lock);
 }
 
@@ -426,17 +424,17 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 	u64 limit = umem_hmm_end_page(umem);
 	ktime_t t0 = ktime_get();
 	unsigned int ahead_flags;
-	u64 addr, req_end, vma_end;
-	bool sequential, anon;
+	u64 addr, req_end, vma_end = 0;
+	bool sequential, anon = false;
 	int ret;
 
 	start = ALIGN_DOWN(start, PAGE_SIZE);
 	end = ALIGN(end, PAGE_SIZE);
 	req_end = end;
-	if (fault && !prefetch && umem_hmm_stream_wait(umem, start, end) &&
-	    umem_hmm_all_present(umem, start, end, flags))
-		return 0;
 	if (fault && !prefetch) {
+		if (umem_hmm_stream_wait(umem, start, end) &&
+		    umem_hmm_all_present(umem, start, end, flags))
+			return 0;
 		end = umem_hmm_ahead_end(umem, start, end, flags & IB_UMEM_HMM_WRITE,
 					 &sequential);
 		end = min(end, limit);

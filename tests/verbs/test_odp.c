@@ -884,6 +884,76 @@ CHECK_CASE(odp_write_stream_anon)
 	return 0;
 }
 
+/*
+ * Control verbs while a write stream's work is in flight: 64 KiB WRITEs,
+ * 16 posted at once, stream through a fresh 32 MiB ODP region (the umem's
+ * work faulting ahead on another CPU); then, with WRITEs still posted,
+ * the region is unmapped under them (each completes, in error or not, and
+ * the QP is reset), or its MR deregistered with the work still running.
+ * Rounds of both; the kernel must stay whole (the debug kernel's KASAN and
+ * lockdep watch the work against the umem's release) and nothing leaks.
+ */
+CHECK_CASE(odp_stream_teardown)
+{
+	const size_t len = 32 << 20, msg = 64 << 10;
+	char *src = aligned_alloc(PAGE, msg);
+	struct ibv_mr *smr;
+	struct vt_dev d;
+	struct vt_qp a, b;
+
+	CHECK(src);
+	fill_pattern(src, msg, 71, 0);
+	CHECK_EQ(vt_open(&d), 0);
+	smr = ibv_reg_mr(d.pd, src, msg, VT_ALL_ACCESS);
+	CHECK(smr);
+	for (int round = 0; round < 8; round++) {
+		char *buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		struct ibv_sge s = { (uintptr_t)src, msg, smr->lkey };
+		bool unmap = round % 2;
+		struct ibv_mr *mr;
+		struct ibv_wc wc;
+		int n = 0;
+
+		CHECK(buf != MAP_FAILED);
+		CHECK_EQ(vt_pair(&d, &a, &b, 16), 0);
+		mr = ibv_reg_mr(d.pd, buf, len, ODP_ACCESS);
+		CHECK(mr);
+		/* Enough completed WRITEs for a stream to run ahead ... */
+		for (size_t off = 0; off < 4 << 20; off += msg) {
+			CHECK_EQ(vt_post_send(a.qp, IBV_WR_RDMA_WRITE, n, &s, 1,
+					      (uintptr_t)buf + off, mr->rkey, 0), 0);
+			CHECK_EQ(vt_poll(a.scq, &wc, 20), 0);
+			CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+			n++;
+		}
+		/* ... then 16 more in flight, and the teardown under them. */
+		for (int i = 0; i < 16; i++)
+			CHECK_EQ(vt_post_send(a.qp, IBV_WR_RDMA_WRITE, n + i, &s, 1,
+					      (uintptr_t)buf + (4 << 20) + i * msg,
+					      mr->rkey, 0), 0);
+		if (unmap) {
+			CHECK_EQ(munmap(buf, len), 0);
+			for (int i = 0; i < 16; i++)
+				CHECK_EQ(vt_poll(a.scq, &wc, 20), 0);
+			CHECK_EQ(ibv_dereg_mr(mr), 0);
+		} else {
+			for (int i = 0; i < 16; i++)
+				CHECK_EQ(vt_poll(a.scq, &wc, 20), 0);
+			/* The stream's work may still be faulting ahead. */
+			CHECK_EQ(ibv_dereg_mr(mr), 0);
+			CHECK_EQ(munmap(buf, len), 0);
+		}
+		vt_qp_destroy(&a);
+		vt_qp_destroy(&b);
+	}
+	CHECK_EQ(counter("odp_regions"), 0);
+	ibv_dereg_mr(smr);
+	vt_close(&d);
+	free(src);
+	return 0;
+}
+
 static void measure_resident(const char *buf, void *arg)
 {
 	unsigned char vec[(8 << 20) / PAGE];

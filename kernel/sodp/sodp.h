@@ -43,14 +43,29 @@ enum sodp_counter {
 	SODP_CNT_REM_ACCESS_ERR,	/* requests its responders refused */
 	SODP_CNT_CQ_OVERRUN,
 	SODP_CNT_ODP_RESENDS,		/* packets resent: an ODP page not to be had */
+	/* RoCEv2 */
+	SODP_CNT_DUP_REQ,		/* duplicate requests its responders got */
+	SODP_CNT_OUT_OF_SEQ,		/* requests ahead of the expected PSN */
+	SODP_CNT_RCVD_SEQ_NAK,		/* sequence NAKs its requesters got */
+	SODP_CNT_RETRY_EXCEEDED,	/* WQEs failed: no answer after retry_cnt */
+	SODP_CNT_SEND_ERR,		/* packets the IP stack did not take */
+	SODP_CNT_RCVD_ICRC_ERR,		/* dropped: bad ICRC */
+	SODP_CNT_RCVD_DROP_BAD,		/* dropped: malformed, or not for us */
+	SODP_CNT_RCVD_DROP_QP,		/* dropped: no such QP, or not its peer */
+	SODP_CNT_RCVD_DROP_FULL,	/* dropped: receive queue full */
 	SODP_NUM_ENGINE_COUNTERS,
 	/* then ib_umem_hmm's statistics, in enum ib_umem_hmm_stat order */
 	SODP_NUM_COUNTERS = SODP_NUM_ENGINE_COUNTERS + IB_UMEM_HMM_NUM_STATS
 };
 
+struct sodp_udp_ns;
+
 struct sodp_dev {
 	struct ib_device ibdev;
 	struct net_device *ndev;
+	struct sodp_udp_ns *udp;	/* the wire's sockets, or NULL: local only */
+	struct sk_buff_head rx_queue;	/* packets from the wire, for rx_work */
+	struct work_struct rx_work;
 	struct list_head entry;		/* in sodp_devices, under RCU */
 	bool listed;			/* entry is on that list */
 	/*
@@ -92,6 +107,9 @@ struct sodp_ah {
 	union ib_gid dgid;
 	union ib_gid sgid;
 	enum rdma_network_type net_type;
+	u8 tclass;
+	u8 hop_limit;
+	u32 flow_label;
 };
 
 /*
@@ -197,6 +215,44 @@ struct sodp_recv_ctx {
 	u32 offset;			/* bytes received so far */
 };
 
+/* A WQE the wire requester has started: its copy, and its PSNs. */
+struct sodp_wire_wqe {
+	struct sodp_send_wqe wqe;
+	u32 psn;			/* its first PSN */
+	u32 npsn;			/* PSNs it takes */
+	u32 len;			/* bytes it moves */
+	int status;			/* a local error found sending it, or 0 */
+	bool rd_atomic;			/* READ or atomic: answered by responses */
+};
+
+/*
+ * The RC requester and completer on the wire, under sq_lock.  Ring
+ * indexes: sq.cons <= next <= copied <= sq.prod; WQEs in [sq.cons, copied)
+ * have their copy in wqes[], those in [sq.cons, next) are sent whole, and
+ * the WQE at next has its first next_pkt packets sent.
+ */
+struct sodp_wire_req {
+	struct sodp_wire_wqe *wqes;	/* by ring index, sq.num_slots */
+	u32 copied;
+	u32 next;
+	u32 next_pkt;
+	u32 una;			/* oldest PSN not acknowledged */
+	u32 timer_una;			/* una when the timer was armed */
+	u32 gap_una;			/* una of the last go-back on a gap */
+	u32 rd_out;			/* READ/atomic WQEs sent, not complete */
+	u32 since_ackreq;		/* packets sent without AckReq */
+	bool gap_valid;
+	bool rnr_wait;			/* stopped by an RNR NAK until the timer */
+	bool timer_fired;
+};
+
+/* The result of an executed atomic, for its duplicates (IBTA 9.7.5.1.4). */
+struct sodp_atomic_reply {
+	u32 psn;
+	bool valid;
+	u64 orig;
+};
+
 struct sodp_qp {
 	struct ib_qp ibqp;
 	struct kref ref;
@@ -222,6 +278,10 @@ struct sodp_qp {
 	union ib_gid dgid;		/* RC: the peer */
 	union ib_gid sgid;		/* RC: ours, from the address vector */
 	enum rdma_network_type net_type;
+	u8 tclass;
+	u8 hop_limit;
+	u32 flow_label;
+	bool wire;			/* RC: the peer is reached over RoCEv2 */
 	u8 sgid_index;
 	bool sq_sig_all;
 	u32 max_send_sge, max_recv_sge, max_inline;
@@ -243,6 +303,7 @@ struct sodp_qp {
 	u8 rnr_left;			/* RNR retries left for the head WQE */
 	u8 retry_left;			/* retransmissions left for it */
 	bool waiting;			/* it waits to be retried */
+	struct sodp_wire_req w;		/* RC on the wire */
 
 	/*
 	 * Responder: under rq_lock.  modify_qp takes it too, so a packet
@@ -258,8 +319,10 @@ struct sodp_qp {
 	 * reuse the receive WQE and WRITE state it set up.
 	 */
 	bool resp_resend;	/* see sodp_resp_start() */
-	bool resp_read_valid;		/* the last request applied was a READ: */
-	u32 resp_read_psn;		/* its PSN (a resend of it is served again) */
+	bool resp_nak_sent;		/* a sequence NAK for rq_psn went out */
+	/* Atomics executed, for their duplicates: max_dest_rd_atomic kept. */
+	struct sodp_atomic_reply resp_atomics[SODP_MAX_RD_ATOMIC];
+	u32 resp_atomic_next;
 	bool write_active;		/* an RDMA WRITE in progress: */
 	u32 write_rkey;			/* its region, checked on every packet */
 	u64 write_va;
@@ -305,6 +368,7 @@ static inline struct sodp_pd *to_spd(struct ib_pd *p)
 extern struct workqueue_struct *sodp_wq;
 
 /* sodp_main.c */
+struct sodp_dev *sodp_find_dev_by_netdev(struct net_device *ndev);
 struct sodp_dev *sodp_find_dev_by_gid(struct sodp_dev *from, const union ib_gid *gid);
 void sodp_port_event(struct sodp_dev *sdev, enum ib_event_type type);
 void sodp_dealloc_driver(struct ib_device *ibdev);
@@ -412,5 +476,12 @@ void sodp_req_work(struct work_struct *work);
 void sodp_retry_work(struct work_struct *work);
 void sodp_req_kick(struct sodp_qp *qp);
 void sodp_req_doorbell(struct sodp_qp *qp);
+
+/* sodp_wire_req.c, sodp_wire_rx.c: RoCEv2 */
+int sodp_wire_req_attach(struct sodp_qp *qp);
+void sodp_wire_req_reset(struct sodp_qp *qp);
+void sodp_wire_req_free(struct sodp_qp *qp);
+bool sodp_wire_req_run(struct sodp_qp *qp, unsigned int budget);
+void sodp_wire_rx_work(struct work_struct *work);
 
 #endif /* SODP_H */

@@ -18,11 +18,16 @@ static const u32 sodp_rnr_usec[32] = {
 };
 
 /* The local ACK timeout: 4.096 us * 2^timeout (0: no limit; we use 2^14). */
-static unsigned long sodp_ack_timeout(u8 timeout)
+unsigned long sodp_ack_timeout(u8 timeout)
 {
 	u8 t = min_t(u8, timeout ? timeout : 14, 20);
 
 	return usecs_to_jiffies((4096ULL << t) / 1000);
+}
+
+unsigned long sodp_rnr_delay(u8 rnr_timer)
+{
+	return usecs_to_jiffies(sodp_rnr_usec[rnr_timer & 31]);
 }
 
 static void sodp_retry_later(struct sodp_qp *qp, unsigned long delay)
@@ -41,17 +46,17 @@ static void sodp_retry_later(struct sodp_qp *qp, unsigned long delay)
  * of the moment: the response is still there, so fault ours in and land
  * it again; landing twice writes the same bytes.
  */
-static int sodp_comp_land(struct sodp_mem *local, struct sodp_mem *src, u32 len)
+int sodp_comp_land(struct sodp_mem *local, u32 off, struct sodp_mem *src, u32 len)
 {
 	unsigned int tries;
 	int ret;
 
 	for (tries = 0;; tries++) {
-		sodp_mem_seek(local, 0);
+		sodp_mem_seek(local, off);
 		sodp_mem_seek(src, 0);
 		ret = sodp_mem_copy(local, src, len);
 		if (ret != SODP_COPY_AGAIN || tries == SODP_LAND_TRIES ||
-		    sodp_mem_prefault(local, 0, len, true))
+		    sodp_mem_prefault(local, off, len, true))
 			return ret;
 		cond_resched();
 	}
@@ -81,7 +86,7 @@ int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
 				return IB_WC_RNR_RETRY_EXC_ERR;
 			qp->rnr_left--;
 		}
-		sodp_retry_later(qp, usecs_to_jiffies(sodp_rnr_usec[ack->rnr_timer & 31]));
+		sodp_retry_later(qp, sodp_rnr_delay(ack->rnr_timer));
 		return SODP_REQ_WAIT;
 	case SODP_DROPPED:
 	case SODP_NAK_SEQ:
@@ -112,7 +117,7 @@ int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
 			return IB_WC_SUCCESS;
 		/* The response payload lands in the WQE's local SGEs. */
 		sodp_mem_add_mr(&src, ack->read_mr, ack->read_va, ack->read_len);
-		ret = sodp_comp_land(local, &src, ack->read_len);
+		ret = sodp_comp_land(local, 0, &src, ack->read_len);
 		sodp_mem_put(&src);
 		/* A READ may be served again: a page not to be had now is retried. */
 		return ret == SODP_COPY_OK ? IB_WC_SUCCESS :
@@ -123,7 +128,7 @@ int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
 	case SODP_OP_FETCH_ADD:
 		sodp_mem_add_kbuf(&src, &ack->orig, sizeof(ack->orig));
 		/* Executed already: never sent again, whatever the copy says. */
-		ret = sodp_comp_land(local, &src, sizeof(ack->orig));
+		ret = sodp_comp_land(local, 0, &src, sizeof(ack->orig));
 		return ret == SODP_COPY_OK ? IB_WC_SUCCESS :
 		       ret == SODP_COPY_SHORT ? IB_WC_LOC_LEN_ERR : IB_WC_LOC_PROT_ERR;
 	default:

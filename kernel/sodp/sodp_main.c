@@ -15,6 +15,7 @@
 #include <rdma/rdma_netlink.h>
 
 #include "sodp.h"
+#include "sodp_udp.h"
 
 struct workqueue_struct *sodp_wq;
 
@@ -58,8 +59,11 @@ struct sodp_dev *sodp_find_dev_by_gid(struct sodp_dev *from, const union ib_gid 
 	return found;
 }
 
-/* Our device bound to @ndev, with a reference (ib_device_put() it), or NULL. */
-static struct sodp_dev *sodp_find_dev_by_netdev(struct net_device *ndev)
+/*
+ * Our device bound to @ndev, with a reference (ib_device_put() it), or
+ * NULL.  Any context (the wire's receive path runs in softirq).
+ */
+struct sodp_dev *sodp_find_dev_by_netdev(struct net_device *ndev)
 {
 	struct sodp_dev *sdev, *found = NULL;
 
@@ -99,6 +103,8 @@ static int sodp_register(struct sodp_dev *sdev, const char *name)
 	xa_init_flags(&sdev->qps, XA_FLAGS_ALLOC);
 	xa_init_flags(&sdev->mrs, XA_FLAGS_ALLOC1);
 	xa_init_flags(&sdev->ahs, XA_FLAGS_ALLOC1 | XA_FLAGS_LOCK_IRQ);
+	skb_queue_head_init(&sdev->rx_queue);
+	INIT_WORK(&sdev->rx_work, sodp_wire_rx_work);
 	sdev->next_qpn = SODP_QPN_MIN;
 	/* Keys are not handed out in an order a process could predict. */
 	sdev->next_mr_index = 1 + get_random_u32_below(SODP_MR_INDEX_MAX);
@@ -121,6 +127,7 @@ static int sodp_register(struct sodp_dev *sdev, const char *name)
 	ret = ib_device_set_netdev(ibdev, sdev->ndev, 1);
 	if (ret)
 		return ret;
+	sodp_udp_open(sdev);
 	list_add_tail_rcu(&sdev->entry, &sodp_devices);
 	sdev->listed = true;
 	/* A soft device: "DMA" addresses are kernel virtual addresses. */
@@ -189,6 +196,10 @@ void sodp_dealloc_driver(struct ib_device *ibdev)
 		sodp_unlist(sdev);
 		mutex_unlock(&sodp_devices_lock);
 	}
+	/* No packet can find it now: drop those it still has. */
+	sodp_udp_close(sdev);
+	cancel_work_sync(&sdev->rx_work);
+	skb_queue_purge(&sdev->rx_queue);
 	dev_put(sdev->ndev);
 	ib_umem_hmm_device_cleanup(&sdev->hmm);
 	WARN_ON(!xa_empty(&sdev->qps));
@@ -253,13 +264,20 @@ static int __init sodp_init(void)
 	sodp_wq = alloc_workqueue("sodp", WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_SYSFS, 0);
 	if (!sodp_wq)
 		return -ENOMEM;
+	ret = sodp_udp_init();
+	if (ret)
+		goto err_wq;
 	ret = register_netdevice_notifier(&sodp_netdev_notifier);
-	if (ret) {
-		destroy_workqueue(sodp_wq);
-		return ret;
-	}
+	if (ret)
+		goto err_udp;
 	rdma_link_register(&sodp_link_ops);
 	return 0;
+
+err_udp:
+	sodp_udp_exit();
+err_wq:
+	destroy_workqueue(sodp_wq);
+	return ret;
 }
 
 /* Unregister every device, including those a netdev event queued. */
@@ -286,6 +304,7 @@ static void __exit sodp_exit(void)
 	rdma_link_unregister(&sodp_link_ops);
 	unregister_netdevice_notifier(&sodp_netdev_notifier);
 	sodp_unregister_all();
+	sodp_udp_exit();
 	destroy_workqueue(sodp_wq);
 }
 

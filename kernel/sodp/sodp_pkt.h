@@ -15,6 +15,8 @@
 #include <rdma/ib_pack.h>
 
 #include "sodp.h"
+#include "sodp_udp.h"
+#include "sodp_wire.h"
 
 enum sodp_op {
 	SODP_OP_SEND,
@@ -50,6 +52,9 @@ struct sodp_pkt {
 	union ib_gid sgid;
 	union ib_gid dgid;
 	enum rdma_network_type net_type;
+	u8 tclass;
+	u8 hop_limit;
+	u32 flow_label;
 	/* payload */
 	struct sodp_mem *payload;
 	u32 paylen;
@@ -92,6 +97,12 @@ struct sodp_ack {
 	enum sodp_syndrome syndrome;	/* AETH */
 	u8 rnr_timer;
 	u32 msn;
+	/*
+	 * The PSN the answer carries: the last one acknowledged, the one a
+	 * NAK is for, or the expected one for a sequence NAK.
+	 */
+	u32 psn;
+	bool dup;			/* an answer to a duplicate request */
 	u64 orig;			/* AtomicAckETH */
 	/* RDMA READ response: its payload, by reference */
 	struct sodp_mr *read_mr;
@@ -105,7 +116,16 @@ struct sodp_qp *sodp_net_connect(struct sodp_dev *from, const union ib_gid *dgid
 void sodp_net_disconnect(struct sodp_qp *dst);
 void sodp_net_xmit(struct sodp_qp *dst, struct sodp_pkt *pkt, struct sodp_ack *ack);
 
+/* sodp_req.c */
+int sodp_req_decode(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
+		    struct sodp_pkt *pkt);
+int sodp_req_local(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
+		   struct sodp_pkt *pkt, struct sodp_mem *local, u32 *len);
+
 /* sodp_comp.c: what an answer means for the WQE that asked. */
+unsigned long sodp_ack_timeout(u8 timeout);
+unsigned long sodp_rnr_delay(u8 rnr_timer);
+int sodp_comp_land(struct sodp_mem *local, u32 off, struct sodp_mem *src, u32 len);
 int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		  struct sodp_ack *ack, struct sodp_mem *local);
 void sodp_comp_send(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
@@ -116,5 +136,51 @@ void sodp_comp_send(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 /* sodp_resp.c */
 void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		   struct sodp_ack *ack);
+
+/*
+ * sodp_wire_rx.c: a packet from the wire, checked and parsed, and the
+ * packets the engine puts on the wire.
+ */
+struct sodp_wire_rx {
+	struct sk_buff *skb;
+	const u8 *bth;
+	u8 opcode;
+	u16 flags;			/* SODP_WF_* */
+	struct sodp_wire_layout l;
+	u8 *payload;
+	u32 paylen;
+	union ib_gid sgid;		/* from the IP header */
+	union ib_gid dgid;
+	enum rdma_network_type net_type;
+};
+
+struct sodp_wire_tx {
+	u8 opcode;
+	bool se;
+	bool ackreq;
+	u32 dqpn;
+	u32 psn;
+	u64 va;				/* RETH, AtomicETH */
+	u32 rkey;
+	u32 dma_len;
+	u64 swap_add;
+	u64 compare;
+	u32 imm;			/* ImmDt, as it travels */
+	u32 qkey;			/* DETH */
+	u32 sqpn;
+	u8 syndrome;			/* AETH */
+	u32 msn;
+	u64 orig;			/* AtomicAckETH */
+	struct sodp_mem *payload;	/* at the bytes to send, or NULL */
+	u32 paylen;
+};
+
+int sodp_wire_send(struct sodp_dev *sdev, const struct sodp_wire_path *path,
+		   struct sodp_wire_tx *tx);
+
+/* sodp_wire_req.c */
+int sodp_wire_ud_send(struct sodp_qp *qp, struct sodp_pkt *pkt,
+		      struct sodp_mem *local, u32 len);
+void sodp_wire_comp_rcv(struct sodp_qp *qp, struct sodp_wire_rx *rx);
 
 #endif /* SODP_PKT_H */

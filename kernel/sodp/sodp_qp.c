@@ -286,6 +286,7 @@ int sodp_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	cancel_delayed_work_sync(&qp->retry_work);
 	cancel_work_sync(&qp->req_work);
 
+	sodp_wire_req_free(qp);
 	if (!qp->srq)
 		sodp_queue_cleanup(&qp->rq);
 	sodp_queue_cleanup(&qp->sq);
@@ -311,6 +312,9 @@ static int sodp_qp_set_av(struct sodp_qp *qp, struct rdma_ah_attr *ah)
 	qp->sgid_index = grh->sgid_index;
 	qp->sgid = grh->sgid_attr->gid;
 	qp->net_type = rdma_gid_attr_network_type(grh->sgid_attr);
+	qp->tclass = grh->traffic_class;
+	qp->hop_limit = grh->hop_limit;
+	qp->flow_label = grh->flow_label;
 	return 0;
 }
 
@@ -333,6 +337,10 @@ static void sodp_qp_reset(struct sodp_qp *qp)
 		sodp_recv_error(qp, qp->recv.wqe.wr_id, IB_WC_WR_FLUSH_ERR);
 	sodp_resp_forget(qp);
 	qp->resp_msn = 0;
+	qp->resp_nak_sent = false;
+	memset(qp->resp_atomics, 0, sizeof(qp->resp_atomics));
+	qp->resp_atomic_next = 0;
+	sodp_wire_req_reset(qp);
 }
 
 /* The path MTU: a valid IB MTU, at most what the port carries. */
@@ -349,15 +357,19 @@ int sodp_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 {
 	struct sodp_qp *qp = to_sqp(ibqp);
 	enum ib_qp_state cur, next;
-	bool reset;
+	bool lock_sq;
 	int ret = 0;
 
 	if (mask & ~IB_QP_ATTR_STANDARD_BITS)
 		return -EOPNOTSUPP;
 
-	/* A reset empties the send queue: the requester must not be in it. */
-	reset = (mask & IB_QP_STATE) && attr->qp_state == IB_QPS_RESET;
-	if (reset)
+	/*
+	 * A reset empties the send queue, and RTR chooses how the requester
+	 * reaches the peer: the requester must not be running.
+	 */
+	lock_sq = (mask & IB_QP_STATE) && (attr->qp_state == IB_QPS_RESET ||
+					   attr->qp_state == IB_QPS_RTR);
+	if (lock_sq)
 		mutex_lock(&qp->sq_lock);
 	mutex_lock(&qp->rq_lock);
 	mutex_lock(&qp->state_lock);
@@ -405,7 +417,7 @@ int sodp_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 		qp->sq_psn = attr->sq_psn & 0xffffff;
 	if (mask & IB_QP_RQ_PSN) {
 		qp->rq_psn = attr->rq_psn & 0xffffff;
-		qp->resp_read_valid = false;
+		qp->resp_nak_sent = false;
 	}
 	if (mask & IB_QP_TIMEOUT)
 		qp->timeout = attr->timeout;
@@ -422,6 +434,11 @@ int sodp_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 	if (mask & IB_QP_PKEY_INDEX)
 		qp->pkey_index = attr->pkey_index;
 
+	if (next != cur && next == IB_QPS_RTR && ibqp->qp_type == IB_QPT_RC) {
+		ret = sodp_wire_req_attach(qp);
+		if (ret)
+			goto out;
+	}
 	if (next != cur) {
 		if (next == IB_QPS_RESET)
 			sodp_qp_reset(qp);
@@ -430,7 +447,7 @@ int sodp_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 out:
 	mutex_unlock(&qp->state_lock);
 	mutex_unlock(&qp->rq_lock);
-	if (reset)
+	if (lock_sq)
 		mutex_unlock(&qp->sq_lock);
 	if (ret || next == cur)
 		return ret;

@@ -12,9 +12,10 @@
 #include <rdma/ib_cache.h>
 
 #include "sodp_pkt.h"
+#include "sodp_udp.h"
 
 /* The operation a WQE asks for, or an error status if the QP cannot do it. */
-static int sodp_req_decode(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
+int sodp_req_decode(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 			   struct sodp_pkt *pkt)
 {
 	bool rc = qp->ibqp.qp_type == IB_QPT_RC;
@@ -49,7 +50,7 @@ static int sodp_req_decode(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 }
 
 /* Resolve the WQE's local buffers (or inline data) into @local. */
-static int sodp_req_local(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
+int sodp_req_local(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 			  struct sodp_pkt *pkt, struct sodp_mem *local, u32 *len)
 {
 	bool inbound = pkt->op != SODP_OP_SEND && pkt->op != SODP_OP_WRITE;
@@ -104,6 +105,9 @@ static struct sodp_qp *sodp_req_route(struct sodp_qp *qp, struct sodp_send_wqe *
 			pkt->dgid = ah->dgid;
 			pkt->sgid = ah->sgid;
 			pkt->net_type = ah->net_type;
+			pkt->tclass = ah->tclass;
+			pkt->hop_limit = ah->hop_limit;
+			pkt->flow_label = ah->flow_label;
 			found = true;
 		}
 		xa_unlock_irq(ahs);
@@ -234,6 +238,12 @@ static int sodp_req_execute(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 	pkt.swap_add = pkt.op == SODP_OP_CMP_SWP ? wqe->swap : wqe->compare_add;
 	pkt.payload = &local;
 
+	/* A UD destination that is no QP of this kernel: on the wire. */
+	if (pkt.ud && !dst && sodp_udp_ready(qp->dev)) {
+		status = sodp_wire_ud_send(qp, &pkt, &local, len);
+		sodp_mem_put(&local);
+		return status;
+	}
 	if (!inbound) {
 		u32 burst = pkt.ud ? qp->mtu : max_t(u32, qp->mtu,
 			    rounddown(SODP_BURST_BYTES, qp->mtu));
@@ -339,7 +349,8 @@ void sodp_req_work(struct work_struct *work)
 	bool more;
 
 	mutex_lock(&qp->sq_lock);
-	more = sodp_req_run(qp, SODP_WORK_BUDGET);
+	more = qp->wire ? sodp_wire_req_run(qp, SODP_WORK_BUDGET) :
+			  sodp_req_run(qp, SODP_WORK_BUDGET);
 	mutex_unlock(&qp->sq_lock);
 	if (more)
 		sodp_req_kick(qp);
@@ -368,7 +379,8 @@ void sodp_req_doorbell(struct sodp_qp *qp)
 		sodp_req_kick(qp);
 		return;
 	}
-	more = sodp_req_run(qp, SODP_DOORBELL_BUDGET);
+	more = qp->wire ? sodp_wire_req_run(qp, SODP_DOORBELL_BUDGET) :
+			  sodp_req_run(qp, SODP_DOORBELL_BUDGET);
 	mutex_unlock(&qp->sq_lock);
 	if (more)
 		sodp_req_kick(qp);
@@ -380,5 +392,7 @@ void sodp_retry_work(struct work_struct *work)
 	struct sodp_qp *qp = container_of(to_delayed_work(work), struct sodp_qp,
 					  retry_work);
 
+	/* On the wire the requester looks at what was answered since. */
+	WRITE_ONCE(qp->w.timer_fired, true);
 	sodp_req_kick(qp);
 }

@@ -20,6 +20,7 @@
 #include <rdma/ib_hdrs.h>
 
 #include "sodp_pkt.h"
+#include "sodp_wire.h"
 
 /* What went wrong, for the QP's consumer, once rq_lock is dropped. */
 enum sodp_resp_fault {
@@ -334,12 +335,16 @@ static enum sodp_resp_fault sodp_resp_write(struct sodp_qp *qp, struct sodp_pkt 
 	return fault;
 }
 
+/*
+ * A READ, new or (@dup) a duplicate: a duplicate is served again from the
+ * region as it is now (IBTA 9.7.5.1.3), beside any message left open.
+ */
 static enum sodp_resp_fault sodp_resp_read(struct sodp_qp *qp, struct sodp_pkt *pkt,
-					   struct sodp_ack *ack)
+					   struct sodp_ack *ack, bool dup)
 {
 	int ret;
 
-	if (!sodp_resp_start(qp, pkt, ack, false))
+	if (!dup && !sodp_resp_start(qp, pkt, ack, false))
 		return SODP_RESP_REQ_ERR;
 	if (!pkt->dma_len)
 		return SODP_RESP_OK;
@@ -397,8 +402,17 @@ static enum sodp_resp_fault sodp_resp_atomic(struct sodp_qp *qp, struct sodp_pkt
 	if (ret && sodp_mem_fault_is_hard(ret))
 		goto access_err;
 	/* ... or one not to be had now: the requester sends it again. */
-	if (ret)
+	if (ret) {
 		ack->syndrome = SODP_NAK_RESEND;
+		return SODP_RESP_OK;
+	}
+	/* Executed: its duplicates get this result, never a second run. */
+	qp->resp_atomics[qp->resp_atomic_next] = (struct sodp_atomic_reply){
+		.psn = pkt->psn, .valid = true, .orig = ack->orig,
+	};
+	qp->resp_atomic_next = (qp->resp_atomic_next + 1) %
+			       max_t(u32, 1, min_t(u32, qp->max_dest_rd_atomic,
+						   SODP_MAX_RD_ATOMIC));
 	return SODP_RESP_OK;
 access_err:
 	ack->syndrome = SODP_NAK_REM_ACCESS;
@@ -424,10 +438,56 @@ static bool sodp_resp_accepts(struct sodp_qp *qp, struct sodp_pkt *pkt)
 	       !memcmp(&pkt->dgid, &qp->sgid, sizeof(pkt->dgid));
 }
 
+/*
+ * A request with a PSN before the expected one: the requester went back
+ * (its answer was lost or late).  SEND and WRITE are acknowledged again,
+ * READ is served again, an atomic gets its saved result; nothing is
+ * applied twice.
+ */
+static enum sodp_resp_fault sodp_resp_duplicate(struct sodp_qp *qp,
+						struct sodp_pkt *pkt,
+						struct sodp_ack *ack)
+{
+	unsigned int i;
+
+	sodp_count(qp->dev, SODP_CNT_DUP_REQ, 1);
+	ack->dup = true;
+	switch (pkt->op) {
+	case SODP_OP_READ:
+		ack->psn = pkt->psn;
+		return sodp_resp_read(qp, pkt, ack, true);
+	case SODP_OP_CMP_SWP:
+	case SODP_OP_FETCH_ADD:
+		ack->psn = pkt->psn;
+		for (i = 0; i < ARRAY_SIZE(qp->resp_atomics); i++) {
+			struct sodp_atomic_reply *r = &qp->resp_atomics[i];
+
+			if (r->valid && r->psn == pkt->psn) {
+				ack->orig = r->orig;
+				return SODP_RESP_OK;
+			}
+		}
+		/* Older than the results kept: not answered (IBTA allows it). */
+		ack->syndrome = SODP_DROPPED;
+		return SODP_RESP_OK;
+	default:
+		ack->psn = sodp_psn_add(qp->rq_psn, SODP_PSN_MASK);
+		return SODP_RESP_OK;
+	}
+}
+
+/* PSNs a request takes: a READ one per response packet. */
+static u32 sodp_resp_npsn(struct sodp_qp *qp, struct sodp_pkt *pkt)
+{
+	if (pkt->op == SODP_OP_READ)
+		return max_t(u32, 1, DIV_ROUND_UP(pkt->dma_len, qp->mtu));
+	return pkt->npkts;
+}
+
 void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ack)
 {
 	enum sodp_resp_fault fault = SODP_RESP_OK;
-	bool dup_read;
+	s32 ahead;
 
 	ack->syndrome = SODP_ACK;
 	mutex_lock(&qp->rq_lock);
@@ -436,17 +496,18 @@ void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ac
 		ack->syndrome = SODP_DROPPED;
 		goto out;
 	}
-	/*
-	 * A READ is answered by reference and landed by the requester; if it
-	 * cannot land it now, it sends the READ again with the same PSN,
-	 * which is then a duplicate of the last request: served again, as
-	 * a responder re-executes duplicate READs.
-	 */
-	dup_read = !pkt->ud && pkt->op == SODP_OP_READ && qp->resp_read_valid &&
-		   pkt->psn == qp->resp_read_psn;
-	if (!pkt->ud && pkt->psn != qp->rq_psn && !dup_read) {
-		ack->syndrome = SODP_NAK_SEQ;
+	ahead = pkt->ud ? 0 : sodp_psn_diff(pkt->psn, qp->rq_psn);
+	if (ahead > 0) {
+		/* Packets were lost: one sequence NAK per gap, then silence. */
+		sodp_count(qp->dev, SODP_CNT_OUT_OF_SEQ, 1);
+		ack->syndrome = qp->resp_nak_sent ? SODP_DROPPED : SODP_NAK_SEQ;
+		ack->psn = qp->rq_psn;
+		qp->resp_nak_sent = true;
 		goto out;
+	}
+	if (ahead < 0) {
+		fault = sodp_resp_duplicate(qp, pkt, ack);
+		goto done;
 	}
 
 	switch (pkt->op) {
@@ -457,21 +518,21 @@ void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ac
 		fault = sodp_resp_write(qp, pkt, ack);
 		break;
 	case SODP_OP_READ:
-		fault = sodp_resp_read(qp, pkt, ack);
+		fault = sodp_resp_read(qp, pkt, ack, false);
 		break;
 	default:
 		fault = sodp_resp_atomic(qp, pkt, ack);
 		break;
 	}
-	if (!pkt->ud && ack->syndrome == SODP_ACK && !dup_read) {
-		qp->resp_read_valid = pkt->op == SODP_OP_READ;
-		qp->resp_read_psn = pkt->psn;
-		qp->rq_psn = (qp->rq_psn + (pkt->op == SODP_OP_READ ?
-			      max_t(u32, 1, DIV_ROUND_UP(pkt->dma_len, qp->mtu)) :
-			      pkt->npkts)) & 0xffffff;
+	ack->psn = pkt->op == SODP_OP_READ || ack->syndrome != SODP_ACK ? pkt->psn :
+		   sodp_psn_add(pkt->psn, pkt->npkts - 1);
+	if (!pkt->ud && ack->syndrome == SODP_ACK) {
+		qp->rq_psn = sodp_psn_add(qp->rq_psn, sodp_resp_npsn(qp, pkt));
+		qp->resp_nak_sent = false;
 	}
-	ack->msn = ++qp->resp_msn;
 	qp->resp_resend = ack->syndrome == SODP_NAK_RESEND;
+done:
+	ack->msn = ++qp->resp_msn;
 	/* Nothing stays referenced past the packet. */
 	sodp_mem_put(&qp->resp_mem);
 out:

@@ -180,6 +180,9 @@ static int sodp_create_ah(struct ib_ah *ibah, struct rdma_ah_init_attr *init,
 	ah->dgid = grh->dgid;
 	ah->sgid = grh->sgid_attr->gid;
 	ah->net_type = rdma_gid_attr_network_type(grh->sgid_attr);
+	ah->tclass = grh->traffic_class;
+	ah->hop_limit = grh->hop_limit;
+	ah->flow_label = grh->flow_label;
 
 	/* Kernel consumers may create AHs in atomic context. */
 	if (init->flags & RDMA_CREATE_AH_SLEEPABLE) {

@@ -140,8 +140,12 @@ static void sodp_wire_complete(struct sodp_qp *qp, enum ib_wc_status status)
 		w->next++;
 		w->next_pkt = 0;
 	}
-	sodp_comp_send(qp, &ww->wqe, status, ww->len);
+	/*
+	 * The slot is free before its completion is seen (the process may
+	 * post into it at once); ours is the copy.
+	 */
 	sodp_queue_consume(&qp->sq);
+	sodp_comp_send(qp, &ww->wqe, status, ww->len);
 }
 
 /* The oldest WQE failed: complete it in error, and the QP goes to error. */
@@ -160,9 +164,10 @@ static void sodp_wire_flush(struct sodp_qp *qp)
 	struct sodp_send_wqe copy;
 
 	while (qp->sq.cons != qp->w.copied) {
-		sodp_comp_send(qp, &sodp_wire_wqe(qp, qp->sq.cons)->wqe,
-			       IB_WC_WR_FLUSH_ERR, 0);
+		struct sodp_wire_wqe *ww = sodp_wire_wqe(qp, qp->sq.cons);
+
 		sodp_queue_consume(&qp->sq);
+		sodp_comp_send(qp, &ww->wqe, IB_WC_WR_FLUSH_ERR, 0);
 	}
 	while (sodp_queue_pop(&qp->sq, &copy))
 		sodp_comp_send(qp, &copy, IB_WC_WR_FLUSH_ERR, 0);

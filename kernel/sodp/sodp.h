@@ -28,7 +28,8 @@
 #define SODP_MAX_AH		8192
 #define SODP_MAX_PD		4096
 #define SODP_MAX_SRQ_WR		16384
-#define SODP_MAX_RD_ATOMIC	16
+#define SODP_MAX_RD_ATOMIC	16	/* as a responder: results kept per QP */
+#define SODP_MAX_INIT_RD_ATOMIC	128	/* as a requester: a count, as rxe's */
 #define SODP_MAX_MSG_SIZE	(1U << 31)
 #define SODP_GID_TABLE_LEN	32
 #define SODP_QPN_MIN		16

@@ -388,7 +388,8 @@ int sodp_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 		ret = -EINVAL;
 		goto out;
 	}
-	if ((mask & IB_QP_MAX_QP_RD_ATOMIC) && attr->max_rd_atomic > SODP_MAX_RD_ATOMIC) {
+	if ((mask & IB_QP_MAX_QP_RD_ATOMIC) &&
+	    attr->max_rd_atomic > SODP_MAX_INIT_RD_ATOMIC) {
 		ret = -EINVAL;
 		goto out;
 	}

@@ -53,7 +53,7 @@ static int sodp_query_device(struct ib_device *ibdev, struct ib_device_attr *att
 	attr->max_mr = SODP_MAX_MR;
 	attr->max_pd = SODP_MAX_PD;
 	attr->max_qp_rd_atom = SODP_MAX_RD_ATOMIC;
-	attr->max_qp_init_rd_atom = SODP_MAX_RD_ATOMIC;
+	attr->max_qp_init_rd_atom = SODP_MAX_INIT_RD_ATOMIC;
 	attr->max_res_rd_atom = SODP_MAX_RD_ATOMIC * SODP_MAX_QP;
 	attr->atomic_cap = IB_ATOMIC_HCA;
 	attr->max_ah = SODP_MAX_AH;

@@ -195,14 +195,11 @@ static int rc_connect(struct side *s, struct side *peer)
 			     IBV_QP_MAX_QP_RD_ATOMIC) ? -1 : 0;
 }
 
-static int ud_ready(struct side *s, struct side *peer)
+/* The UD QP from RESET to RTS. */
+static int ud_to_rts(struct side *s)
 {
 	struct ibv_qp_attr a = {
 		.qp_state = IBV_QPS_INIT, .port_num = 1, .qkey = QKEY,
-	};
-	struct ibv_ah_attr ah = {
-		.is_global = 1, .port_num = 1,
-		.grh = { .dgid = peer->gid, .sgid_index = s->gid_index, .hop_limit = 64 },
 	};
 
 	if (ibv_modify_qp(s->ud, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
@@ -213,16 +210,26 @@ static int ud_ready(struct side *s, struct side *peer)
 		return -1;
 	a.qp_state = IBV_QPS_RTS;
 	a.sq_psn = 0;
-	if (ibv_modify_qp(s->ud, &a, IBV_QP_STATE | IBV_QP_SQ_PSN))
+	return ibv_modify_qp(s->ud, &a, IBV_QP_STATE | IBV_QP_SQ_PSN) ? -1 : 0;
+}
+
+static int ud_ready(struct side *s, struct side *peer)
+{
+	struct ibv_ah_attr ah = {
+		.is_global = 1, .port_num = 1,
+		.grh = { .dgid = peer->gid, .sgid_index = s->gid_index, .hop_limit = 64 },
+	};
+
+	if (ud_to_rts(s))
 		return -1;
 	s->ah = ibv_create_ah(s->pd, &ah);
 	return s->ah ? 0 : -1;
 }
 
-/* Completions of wr_id on cq: want of them, within the deadline. */
-static int poll_for(struct side *s, int want, struct ibv_wc *out)
+/* Completions on the side's CQ: want of them, within the deadline. */
+static int poll_within(struct side *s, int want, struct ibv_wc *out, double seconds)
 {
-	double end = now_s() + POLL_SECONDS;
+	double end = now_s() + seconds;
 	int got = 0;
 
 	while (got < want) {
@@ -246,6 +253,11 @@ static int poll_for(struct side *s, int want, struct ibv_wc *out)
 		got++;
 	}
 	return 0;
+}
+
+static int poll_for(struct side *s, int want, struct ibv_wc *out)
+{
+	return poll_within(s, want, out, POLL_SECONDS);
 }
 
 /*
@@ -414,9 +426,21 @@ static void ud_xfer(struct side *a, struct side *b, size_t len, size_t soff,
 		failf(what, "post or send completion");
 		return;
 	}
-	/* UD may be lost on a lossy wire: a missing receive is not an error. */
-	if (poll_for(b, 1, &wc)) {
+	/*
+	 * UD may be lost on a lossy wire: a missing receive is not an error,
+	 * but its receive WQE must go (the next message would land in it).
+	 */
+	if (poll_within(b, 1, &wc, 3)) {
+		struct ibv_qp_attr a = { .qp_state = IBV_QPS_ERR };
+
 		transfers--;
+		if (ibv_modify_qp(b->ud, &a, IBV_QP_STATE))
+			die("modify_qp ERR");
+		while (ibv_poll_cq(b->cq, 1, &wc) > 0)
+			;
+		a.qp_state = IBV_QPS_RESET;
+		if (ibv_modify_qp(b->ud, &a, IBV_QP_STATE) || ud_to_rts(b))
+			die("UD QP reset");
 		return;
 	}
 	if (wc.byte_len != len + 40 || wc.src_qp != a->ud->qp_num) {

@@ -25,6 +25,13 @@ rxe_cleanup() {
 	sodp_teardown
 }
 trap rxe_cleanup EXIT
+# rxe binds UDP 4791 when it loads, which sodp0 would hold if it came
+# first (then rxe cannot load): rxe first, sodp0 then on in-kernel peers.
+modprobe rdma_rxe || fail "rdma_rxe does not load"
+rxe_loaded=1
+ip link add ptrxe0 type dummy && ip addr add 10.77.9.1/24 dev ptrxe0 &&
+	ip link set ptrxe0 up || fail "cannot create ptrxe0"
+rdma link add rxe0 type rxe netdev ptrxe0 || fail "rdma link add rxe0"
 sodp_setup
 
 # start_server COMMAND...: in the background (pid $srv, output /tmp/pt.srv)
@@ -136,28 +143,20 @@ perf plain ib_write_bw -s 65536 -n 200
 bw 65536
 
 # A device without ODP (Debian 6.1's rxe) refuses each ODP option.
-if modprobe rdma_rxe 2>/dev/null; then
-	rxe_loaded=1
-	ip link add ptrxe0 type dummy && ip addr add 10.77.9.1/24 dev ptrxe0 &&
-		ip link set ptrxe0 up || fail "cannot create ptrxe0"
-	rdma link add rxe0 type rxe netdev ptrxe0 || fail "rdma link add rxe0"
-	for _ in $(seq 50); do
-		grep -q "0000:0000:0000:0000:0000:ffff" /sys/class/infiniband/rxe0/ports/1/gids/* 2>/dev/null && break
-		sleep 0.1
-	done
-	if ibv_devinfo -v -d rxe0 | grep -qw ODP_SUPPORT; then
-		echo "rxe0 has ODP: refusal not tested"
-	else
-		for opt in --odp-implicit --odp-prefetch=sync --odp-cold; do
-			start_server "$pt/patched/ib_write_bw" -d rxe0 -x 1 -F -n 200 $opt
-			timeout 120 "$pt/patched/ib_write_bw" -d rxe0 -x 1 -F -n 200 $opt 127.0.0.1 \
-				> /tmp/pt.cli 2>&1 && { cat /tmp/pt.cli; fail "ib_write_bw $opt ran on rxe0"; }
-			wait "$srv"
-			grep -q "does not support On-Demand Paging" /tmp/pt.cli ||
-				{ cat /tmp/pt.cli; fail "ib_write_bw $opt on rxe0: no clear refusal"; }
-			echo "== rxe0 $opt: $(grep "does not support" /tmp/pt.cli)"
-		done
-	fi
+for _ in $(seq 50); do
+	grep -q "0000:0000:0000:0000:0000:ffff" /sys/class/infiniband/rxe0/ports/1/gids/* 2>/dev/null && break
+	sleep 0.1
+done
+if ibv_devinfo -v -d rxe0 | grep -qw ODP_SUPPORT; then
+	echo "rxe0 has ODP: refusal not tested"
 else
-	echo "no rdma_rxe: refusal not tested"
+	for opt in --odp-implicit --odp-prefetch=sync --odp-cold; do
+		start_server "$pt/patched/ib_write_bw" -d rxe0 -x 1 -F -n 200 $opt
+		timeout 120 "$pt/patched/ib_write_bw" -d rxe0 -x 1 -F -n 200 $opt 127.0.0.1 \
+			> /tmp/pt.cli 2>&1 && { cat /tmp/pt.cli; fail "ib_write_bw $opt ran on rxe0"; }
+		wait "$srv"
+		grep -q "does not support On-Demand Paging" /tmp/pt.cli ||
+			{ cat /tmp/pt.cli; fail "ib_write_bw $opt on rxe0: no clear refusal"; }
+		echo "== rxe0 $opt: $(grep "does not support" /tmp/pt.cli)"
+	done
 fi

@@ -166,6 +166,9 @@ done
 
 # The peer gone: the requester gives up within its retries.
 netem loss 100%
+r0=$(cnt sodpw0 completer_retry_err)
 "$X" sodpw0 pinned sodpw1 pinned lost || fail "no IBV_WC_RETRY_EXC_ERR with the peer gone"
-[ "$(cnt sodpw0 retry_exceeded_err)" -gt 0 ] || fail "retry_exceeded_err did not count it"
+expect_eq "retry_exceeded_err" 1 "$(cnt sodpw0 retry_exceeded_err)"
+expect_eq "retransmissions before giving up (retry_cnt)" 7 \
+	"$(($(cnt sodpw0 completer_retry_err) - r0))"
 exit 0

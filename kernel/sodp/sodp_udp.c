@@ -127,7 +127,7 @@ void sodp_udp_open(struct sodp_dev *sdev)
 	sock = sodp_udp_sock(net, false);
 	if (IS_ERR(sock)) {
 		pr_warn("sodp: %s: UDP port %u %s (%ld): RoCEv2 off, only local peers\n",
-			dev_name(&sdev->ibdev.dev), SODP_ROCE_UDP_PORT,
+			netdev_name(sdev->ndev), SODP_ROCE_UDP_PORT,
 			PTR_ERR(sock) == -EADDRINUSE ? "is taken (rdma_rxe?)" :
 			"cannot be bound", PTR_ERR(sock));
 		kfree(ns);

@@ -493,6 +493,7 @@ void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ac
 	mutex_lock(&qp->rq_lock);
 	if (!sodp_resp_accepts(qp, pkt)) {
 		/* Silently dropped, as the wire would. */
+		sodp_count(qp->dev, SODP_CNT_RCVD_DROP_QP, 1);
 		ack->syndrome = SODP_DROPPED;
 		goto out;
 	}

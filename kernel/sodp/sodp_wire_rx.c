@@ -271,14 +271,9 @@ static void sodp_wire_request(struct sodp_qp *qp, struct sodp_wire_rx *rx)
 			return;
 		cond_resched();
 	}
-	if (ack.syndrome == SODP_DROPPED) {
-		sodp_count(qp->dev, SODP_CNT_RCVD_DROP_QP, 1);
+	/* Dropped (counted where), or UD: nothing to answer. */
+	if (ack.syndrome == SODP_DROPPED || pkt.ud)
 		return;
-	}
-	if (pkt.ud) {
-		/* A READ reference cannot come back for UD; nothing to answer. */
-		return;
-	}
 	sodp_wire_answer(qp, rx, &pkt, &ack);
 	return;
 bad:

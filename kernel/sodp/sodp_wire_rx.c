@@ -114,8 +114,9 @@ static u8 sodp_wire_syndrome(const struct sodp_ack *ack)
  * responder checked and faulted in (its reference is ours to put).  If
  * the region cannot be read any more (unmapped meanwhile), a NAK ends it.
  */
-static void sodp_wire_read_responses(struct sodp_qp *qp, const struct sodp_wire_path *path,
-				     const struct sodp_ack *ack)
+static noinline_for_stack void
+sodp_wire_read_responses(struct sodp_qp *qp, const struct sodp_wire_path *path,
+			 const struct sodp_ack *ack)
 {
 	u32 mtu = qp->mtu, len = ack->read_len;
 	u32 npsn = max_t(u32, 1, DIV_ROUND_UP(len, mtu)), i;
@@ -164,7 +165,7 @@ static void sodp_wire_read_responses(struct sodp_qp *qp, const struct sodp_wire_
 }
 
 /* Answer a request the responder took (or refused) on an RC QP. */
-static void sodp_wire_answer(struct sodp_qp *qp, const struct sodp_wire_rx *rx,
+static noinline_for_stack void sodp_wire_answer(struct sodp_qp *qp, const struct sodp_wire_rx *rx,
 			     const struct sodp_pkt *pkt, struct sodp_ack *ack)
 {
 	struct sodp_wire_path path;

@@ -11,6 +11,8 @@
  * UD pair between them, every opcode both ways, at offsets on both sides
  * (0, 1, 63, 4095 ...), the bytes around each destination checked too.
  * LENGTHS (comma separated) default to 0,1,MTU-1,MTU,MTU+1,64K+1,1M+3.
+ * The devices' IPv4 addresses are used, or with SODP_WIRE_IPV6 set in the
+ * environment their global IPv6 addresses.
  * Prints one line per failure and "wire-xfer: N transfers, M failed".
  *
  * Copyright (c) 2026 The sodp authors.
@@ -76,6 +78,7 @@ static void die(const char *what)
 static int open_side(struct side *s)
 {
 	struct ibv_device **list = ibv_get_device_list(NULL);
+	bool ipv6 = getenv("SODP_WIRE_IPV6");
 	struct ibv_port_attr pattr;
 
 	for (int i = 0; list && list[i]; i++)
@@ -91,7 +94,9 @@ static int open_side(struct side *s)
 		if (ibv_query_gid_ex(s->ctx, 1, i, &e, 0) ||
 		    e.gid_type != IBV_GID_TYPE_ROCE_V2)
 			continue;
-		if (!memcmp(e.gid.raw, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)) {
+		/* IPv4-mapped, or with SODP_WIRE_IPV6 set a global IPv6 address. */
+		if (!memcmp(e.gid.raw, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) ==
+		    !ipv6 && (!ipv6 || e.gid.raw[0] != 0xfe)) {
 			s->gid_index = i;
 			s->gid = e.gid;
 			break;

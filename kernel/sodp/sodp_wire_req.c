@@ -618,8 +618,8 @@ bool sodp_wire_req_run(struct sodp_qp *qp, unsigned int budget)
 		sodp_qp_fatal(qp, IB_EVENT_QP_FATAL);
 		return true;
 	}
-	if (qp->sq.cons == w->next && !w->next_pkt) {
-		/* Nothing outstanding: the next WQE starts with every retry. */
+	if (qp->sq.cons == w->copied) {
+		/* No WQE in flight: the next one starts with every retry. */
 		w->una = qp->sq_psn;
 		qp->retry_left = qp->retry_cnt;
 		qp->rnr_left = qp->rnr_retry;

@@ -195,12 +195,15 @@ for e in "${netem_kinds[@]}"; do
 	esac
 done
 
-# The peer gone (its link down): the requester gives up after its retries.
+# The peer gone (its process killed: its QP destroyed; packets to it
+# are dropped): the requester gives up after its retries.
 $nsA tc qdisc del dev sodpwa0 root 2> /dev/null
-$nsB ip link set sodpwb0 down
+$nsB tc qdisc del dev sodpwb0 root 2> /dev/null
+q0=$(cnt sodpw1 rcvd_dropped_qp)
 r0=$(cnt sodpw0 completer_retry_err)
 "$X" sodpw0 pinned sodpw1 pinned lost || fail "no IBV_WC_RETRY_EXC_ERR with the peer gone"
 expect_eq "retry_exceeded_err" 1 "$(cnt sodpw0 retry_exceeded_err)"
 expect_eq "retransmissions before giving up (retry_cnt)" 7 \
 	"$(($(cnt sodpw0 completer_retry_err) - r0))"
+[ "$(cnt sodpw1 rcvd_dropped_qp)" -gt "$q0" ] || fail "sodpw1 did not count the packets to no QP"
 exit 0

@@ -14,6 +14,8 @@
  * The devices' IPv4 addresses are used, or with SODP_WIRE_IPV6 set in the
  * environment their global IPv6 addresses.
  * Prints one line per failure and "wire-xfer: N transfers, M failed".
+ * With "lost" for LENGTHS: B's RC QP is destroyed, and A's WRITE to it
+ * must fail with IBV_WC_RETRY_EXC_ERR after A's retries.
  *
  * Copyright (c) 2026 The sodp authors.
  */
@@ -469,17 +471,23 @@ static enum mr_mode parse_mode(const char *s)
 }
 
 /*
- * The peer is gone (the script made the link drop everything): a WRITE
- * fails with IBV_WC_RETRY_EXC_ERR once its 7 retries of the QP's 67 ms
- * timeout have run out, well within 10 s.
+ * The peer is gone (its QP destroyed, as when its process is killed): a
+ * WRITE fails with IBV_WC_RETRY_EXC_ERR once its 7 retries of the QP's
+ * 67 ms timeout have run out, well within 10 s.
  */
 static int peer_lost(struct side *a, struct side *b)
 {
 	struct ibv_sge sge = { (uintptr_t)a->buf, 4096, lkey(a) };
 	struct ibv_send_wr wr = {}, *bad;
-	double start = now_s(), end = start + 10;
+	double start, end;
 	struct ibv_wc wc;
 	int n;
+
+	if (ibv_destroy_qp(b->rc))
+		die("destroy_qp");
+	b->rc = NULL;
+	start = now_s();
+	end = start + 10;
 
 	wr.opcode = IBV_WR_RDMA_WRITE;
 	wr.sg_list = &sge;
@@ -537,7 +545,8 @@ int main(int argc, char **argv)
 	int nlens = 7;
 
 	if (argc < 5) {
-		fprintf(stderr, "usage: %s DEV_A MODE_A DEV_B MODE_B [LENGTHS]\n", argv[0]);
+		fprintf(stderr, "usage: %s DEV_A MODE_A DEV_B MODE_B [LENGTHS|lost]\n",
+			argv[0]);
 		return 2;
 	}
 	if (argc > 5 && strcmp(argv[5], "lost")) {

@@ -328,6 +328,7 @@ struct sodp_qp {
 	u32 write_rkey;			/* its region, checked on every packet */
 	u64 write_va;
 	u32 write_left;
+	u32 write_len;			/* its length, from its first packet */
 	u32 resp_msn;
 };
 

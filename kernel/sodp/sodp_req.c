@@ -239,7 +239,7 @@ static int sodp_req_execute(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 	pkt.payload = &local;
 
 	/* A UD destination that is no QP of this kernel: on the wire. */
-	if (pkt.ud && !dst && sodp_udp_ready(qp->dev)) {
+	if (pkt.ud && !dst && sodp_udp_ready(qp->dev, pkt.net_type)) {
 		status = sodp_wire_ud_send(qp, &pkt, &local, len);
 		sodp_mem_put(&local);
 		return status;

@@ -245,6 +245,10 @@ static enum sodp_resp_fault __sodp_resp_write(struct sodp_qp *qp, struct sodp_pk
 			ack->rnr_timer = qp->min_rnr_timer;
 			return SODP_RESP_OK;
 		}
+		if (pkt->dma_len > SODP_MAX_MSG_SIZE) {
+			ack->syndrome = SODP_NAK_INV_REQ;
+			return SODP_RESP_REQ_ERR;
+		}
 		if (pkt->dma_len) {
 			if (!(qp->access & IB_ACCESS_REMOTE_WRITE))
 				goto access_err;
@@ -262,15 +266,28 @@ static enum sodp_resp_fault __sodp_resp_write(struct sodp_qp *qp, struct sodp_pk
 		qp->write_rkey = pkt->rkey;
 		qp->write_va = pkt->va;
 		qp->write_left = pkt->dma_len;
+		qp->write_len = pkt->dma_len;
 	} else if (!qp->write_active) {
 		ack->syndrome = SODP_NAK_INV_REQ;
 		return SODP_RESP_REQ_ERR;
 	}
-
-	if (pkt->paylen > qp->write_left) {
+	/*
+	 * On the wire only a message's last packet says it carries immediate
+	 * data: its receive WQE is taken there, before anything of the
+	 * packet lands (an RNR NAK keeps the WRITE open for the resend).
+	 */
+	if (pkt->imm && pkt->last && !qp->recv.active && !sodp_recv_take(qp)) {
+		ack->syndrome = SODP_RNR_NAK;
+		ack->rnr_timer = qp->min_rnr_timer;
+		return SODP_RESP_OK;
+	}
+	/* Every byte the RETH announced, and no more. */
+	if (pkt->paylen > qp->write_left ||
+	    (pkt->last && pkt->paylen != qp->write_left)) {
 		ack->syndrome = SODP_NAK_INV_REQ;
 		return SODP_RESP_REQ_ERR;
 	}
+
 	if (pkt->paylen) {
 		/* Later packets look it up again: deregistered means a bad rkey. */
 		if (!qp->resp_mem.nseg) {
@@ -308,7 +325,7 @@ static enum sodp_resp_fault __sodp_resp_write(struct sodp_qp *qp, struct sodp_pk
 		qp->write_active = false;
 		if (pkt->imm)
 			sodp_recv_complete(qp, pkt, IB_WC_SUCCESS,
-					   IB_WC_RECV_RDMA_WITH_IMM, pkt->dma_len);
+					   IB_WC_RECV_RDMA_WITH_IMM, qp->write_len);
 	}
 	return SODP_RESP_OK;
 
@@ -346,6 +363,10 @@ static enum sodp_resp_fault sodp_resp_read(struct sodp_qp *qp, struct sodp_pkt *
 
 	if (!dup && !sodp_resp_start(qp, pkt, ack, false))
 		return SODP_RESP_REQ_ERR;
+	if (pkt->dma_len > SODP_MAX_MSG_SIZE) {
+		ack->syndrome = SODP_NAK_INV_REQ;
+		return SODP_RESP_REQ_ERR;
+	}
 	if (!pkt->dma_len)
 		return SODP_RESP_OK;
 	if (!(qp->access & IB_ACCESS_REMOTE_READ))
@@ -530,10 +551,13 @@ void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ac
 	if (!pkt->ud && ack->syndrome == SODP_ACK) {
 		qp->rq_psn = sodp_psn_add(qp->rq_psn, sodp_resp_npsn(qp, pkt));
 		qp->resp_nak_sent = false;
+		/* The MSN counts the messages done. */
+		if (pkt->last)
+			qp->resp_msn = sodp_psn_add(qp->resp_msn, 1);
 	}
 	qp->resp_resend = ack->syndrome == SODP_NAK_RESEND;
 done:
-	ack->msn = ++qp->resp_msn;
+	ack->msn = qp->resp_msn;
 	/* Nothing stays referenced past the packet. */
 	sodp_mem_put(&qp->resp_mem);
 out:

@@ -98,8 +98,8 @@ static void sodp_udp_release(struct sodp_udp_ns *ns)
 	udp_tunnel_sock_release(ns->sk4);
 	if (ns->sk6)
 		udp_tunnel_sock_release(ns->sk6);
-	ns->sk4 = NULL;
-	ns->sk6 = NULL;
+	WRITE_ONCE(ns->sk4, NULL);
+	WRITE_ONCE(ns->sk6, NULL);
 	list_del(&ns->entry);
 	ns->net = NULL;
 }
@@ -165,9 +165,22 @@ void sodp_udp_close(struct sodp_dev *sdev)
 	mutex_unlock(&sodp_udp_lock);
 }
 
-bool sodp_udp_ready(struct sodp_dev *sdev)
+/**
+ * sodp_udp_ready - can the device send and receive RoCEv2 of this kind?
+ * @sdev: the device
+ * @type: RDMA_NETWORK_IPV4 or RDMA_NETWORK_IPV6 (anything else: no)
+ *
+ * Return: true while its namespace has the socket (not after it went).
+ */
+bool sodp_udp_ready(struct sodp_dev *sdev, enum rdma_network_type type)
 {
-	return sdev->udp;
+	struct sodp_udp_ns *ns = sdev->udp;
+
+	if (!ns)
+		return false;
+	if (type == RDMA_NETWORK_IPV4)
+		return READ_ONCE(ns->sk4);
+	return type == RDMA_NETWORK_IPV6 && READ_ONCE(ns->sk6);
 }
 
 static void __net_exit sodp_udp_net_exit(struct net *net)

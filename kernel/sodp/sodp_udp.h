@@ -28,7 +28,7 @@ int sodp_udp_init(void);
 void sodp_udp_exit(void);
 void sodp_udp_open(struct sodp_dev *sdev);
 void sodp_udp_close(struct sodp_dev *sdev);
-bool sodp_udp_ready(struct sodp_dev *sdev);
+bool sodp_udp_ready(struct sodp_dev *sdev, enum rdma_network_type type);
 struct sk_buff *sodp_udp_alloc(struct sodp_dev *sdev,
 			       const struct sodp_wire_path *path,
 			       unsigned int len, gfp_t gfp);

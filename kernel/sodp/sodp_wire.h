@@ -75,7 +75,11 @@ enum {
 	SODP_WF_ATOMIC	= BIT(14),	/* atomic request, or atomic ACK */
 };
 
-/* The opcode's flags, or 0 for an opcode sodp does not take. */
+/*
+ * The opcode's flags, or 0 for an opcode sodp does not take (SEND with
+ * Invalidate among them, until it has memory windows and fast
+ * registration to invalidate).
+ */
 static inline u16 sodp_wire_flags(u8 opcode)
 {
 	enum {
@@ -90,8 +94,6 @@ static inline u16 sodp_wire_flags(u8 opcode)
 	case SODP_RC_SEND_LAST_IMM:	return S | L | P | SODP_WF_IMMDT;
 	case SODP_RC_SEND_ONLY:		return S | F | L | P;
 	case SODP_RC_SEND_ONLY_IMM:	return S | F | L | P | SODP_WF_IMMDT;
-	case SODP_RC_SEND_LAST_INV:	return S | L | P | SODP_WF_IETH;
-	case SODP_RC_SEND_ONLY_INV:	return S | F | L | P | SODP_WF_IETH;
 	case SODP_RC_WRITE_FIRST:	return W | F | P | SODP_WF_RETH;
 	case SODP_RC_WRITE_MIDDLE:	return W | P;
 	case SODP_RC_WRITE_LAST:	return W | L | P;

@@ -29,6 +29,12 @@
 #define SODP_WIRE_ACKREQ_EVERY	64
 /* Times a packet is built again when a page of ours was busy. */
 #define SODP_WIRE_SEND_TRIES	16
+/*
+ * PSNs outstanding at most, READs included: well inside half the PSN
+ * space, so that PSN comparisons stay right.  A READ longer than this
+ * many packets (over 1 GiB at a 256-byte MTU) is refused.
+ */
+#define SODP_WIRE_PSN_SPAN	(1U << 22)
 
 static struct sodp_wire_wqe *sodp_wire_wqe(struct sodp_qp *qp, u32 index)
 {
@@ -66,8 +72,7 @@ int sodp_wire_req_attach(struct sodp_qp *qp)
 		ib_device_put(&peer->ibdev);
 		return 0;
 	}
-	if (!sodp_udp_ready(qp->dev) ||
-	    (qp->net_type != RDMA_NETWORK_IPV4 && qp->net_type != RDMA_NETWORK_IPV6))
+	if (!sodp_udp_ready(qp->dev, qp->net_type))
 		return 0;
 	if (!qp->w.wqes) {
 		qp->w.wqes = kvcalloc(qp->sq.num_slots, sizeof(*qp->w.wqes),
@@ -101,6 +106,17 @@ void sodp_wire_req_free(struct sodp_qp *qp)
 {
 	kvfree(qp->w.wqes);
 	qp->w.wqes = NULL;
+}
+
+/*
+ * Does the QP finish what it sent?  In RTS, and in SQD (which only stops
+ * new WQEs from starting).
+ */
+static bool sodp_wire_sending(struct sodp_qp *qp)
+{
+	enum ib_qp_state state = READ_ONCE(qp->state);
+
+	return state == IB_QPS_RTS || state == IB_QPS_SQD;
 }
 
 /* PSNs sent and not acknowledged? */
@@ -359,6 +375,9 @@ static void sodp_wire_ack(struct sodp_qp *qp, struct sodp_wire_rx *rx, u32 psn)
 		return;
 	case SODP_AETH_RNR_NAK:
 		sodp_wire_acked(qp, sodp_psn_add(psn, SODP_PSN_MASK));
+		/* Stale, or duplicated by the network: already dealt with. */
+		if (psn != w->una)
+			return;
 		sodp_count(qp->dev, SODP_CNT_RCVD_RNR_NAK, 1);
 		if (qp->rnr_retry != 7) {
 			if (!qp->rnr_left) {
@@ -398,7 +417,7 @@ void sodp_wire_comp_rcv(struct sodp_qp *qp, struct sodp_wire_rx *rx)
 	bool kick;
 
 	mutex_lock(&qp->sq_lock);
-	if (!qp->wire || READ_ONCE(qp->state) != IB_QPS_RTS ||
+	if (!qp->wire || !sodp_wire_sending(qp) ||
 	    memcmp(&rx->sgid, &qp->dgid, sizeof(rx->sgid)) ||
 	    memcmp(&rx->dgid, &qp->sgid, sizeof(rx->dgid))) {
 		sodp_count(qp->dev, SODP_CNT_RCVD_DROP_QP, 1);
@@ -442,6 +461,10 @@ static void sodp_wire_take(struct sodp_qp *qp, struct sodp_wire_wqe *ww)
 	ww->rd_atomic = pkt.op != SODP_OP_SEND && pkt.op != SODP_OP_WRITE;
 	ww->npsn = pkt.op == SODP_OP_CMP_SWP || pkt.op == SODP_OP_FETCH_ADD ? 1 :
 		   max_t(u32, 1, DIV_ROUND_UP(len, qp->mtu));
+	if (ww->npsn >= SODP_WIRE_PSN_SPAN) {
+		ww->status = IB_WC_LOC_LEN_ERR;
+		ww->npsn = 0;
+	}
 }
 
 static u8 sodp_wire_req_opcode(const struct sodp_pkt *pkt)
@@ -601,7 +624,7 @@ bool sodp_wire_req_run(struct sodp_qp *qp, unsigned int budget)
 	int ret;
 
 	lockdep_assert_held(&qp->sq_lock);
-	if (READ_ONCE(qp->state) == IB_QPS_RTS && READ_ONCE(w->timer_fired)) {
+	if (sodp_wire_sending(qp) && READ_ONCE(w->timer_fired)) {
 		WRITE_ONCE(w->timer_fired, false);
 		sodp_wire_timeout(qp);
 	}
@@ -635,7 +658,9 @@ bool sodp_wire_req_run(struct sodp_qp *qp, unsigned int budget)
 		}
 		if (ww->status)
 			break;
-		if (ww->rd_atomic && w->rd_out >= max_t(u32, 1, qp->max_rd_atomic))
+		if (ww->rd_atomic && (w->rd_out >= max_t(u32, 1, qp->max_rd_atomic) ||
+				      sodp_psn_diff(sodp_psn_add(ww->psn, ww->npsn),
+						    w->una) >= SODP_WIRE_PSN_SPAN))
 			break;
 		if (!budget--) {
 			sodp_wire_timer(qp, false);
@@ -698,8 +723,6 @@ int sodp_wire_ud_send(struct sodp_qp *qp, struct sodp_pkt *pkt,
 	unsigned int tries;
 	int ret;
 
-	if (path.net_type != RDMA_NETWORK_IPV4 && path.net_type != RDMA_NETWORK_IPV6)
-		return IB_WC_SUCCESS;	/* no RoCEv2 path: lost, as UD may be */
 	for (tries = 0;; tries++) {
 		sodp_mem_seek(local, 0);
 		ret = sodp_wire_send(qp->dev, &path, &tx);

@@ -255,7 +255,7 @@ static int poll_within(struct side *s, int want, struct ibv_wc *out, double seco
 			       (unsigned long)wc.wr_id, ibv_wc_status_str(wc.status));
 			return -1;
 		}
-		if (out && wc.wr_id == 2)
+		if (out)
 			*out = wc;
 		got++;
 	}
@@ -326,7 +326,7 @@ static void rc_xfer(struct side *a, struct side *b, enum ibv_wr_opcode op,
 	fill_pattern(dst->buf, BUF_LEN, seed + 1, 0);
 	if (recv) {
 		rsge = (struct ibv_sge){ (uintptr_t)b->buf + doff, len, lkey(b) };
-		rwr.wr_id = 2;
+		rwr.wr_id = seed << 8 | 2;	/* a stale receive shows */
 		rwr.sg_list = &rsge;
 		rwr.num_sge = op == IBV_WR_RDMA_WRITE_WITH_IMM ? 0 : 1;
 		if (ibv_post_recv(b->rc, &rwr, &rbad)) {
@@ -356,11 +356,13 @@ static void rc_xfer(struct side *a, struct side *b, enum ibv_wr_opcode op,
 			failf(what, "no receive completion");
 			return;
 		}
-		if ((op != IBV_WR_RDMA_WRITE_WITH_IMM && wc.byte_len != len) ||
+		if (wc.wr_id != rwr.wr_id || wc.byte_len != len ||
 		    (op != IBV_WR_SEND && (!(wc.wc_flags & IBV_WC_WITH_IMM) ||
 		     wc.imm_data != wr.imm_data))) {
-			failf(what, "receive completion: byte_len %u flags %#x imm %#x",
-			      wc.byte_len, wc.wc_flags, be32toh(wc.imm_data));
+			failf(what, "receive completion: wr_id %#llx (want %#llx) byte_len %u flags %#x imm %#x",
+			      (unsigned long long)wc.wr_id,
+			      (unsigned long long)rwr.wr_id, wc.byte_len,
+			      wc.wc_flags, be32toh(wc.imm_data));
 			return;
 		}
 	}

@@ -177,6 +177,9 @@ struct sodp_wire_tx {
 
 int sodp_wire_send(struct sodp_dev *sdev, const struct sodp_wire_path *path,
 		   struct sodp_wire_tx *tx);
+void sodp_wire_qp_path(struct sodp_qp *qp, const union ib_gid *sgid,
+		       const union ib_gid *dgid, enum rdma_network_type net_type,
+		       struct sodp_wire_path *path);
 
 /* sodp_wire_req.c */
 int sodp_wire_ud_send(struct sodp_qp *qp, struct sodp_pkt *pkt,

@@ -41,17 +41,6 @@ static struct sodp_wire_wqe *sodp_wire_wqe(struct sodp_qp *qp, u32 index)
 	return &qp->w.wqes[index & (qp->sq.num_slots - 1)];
 }
 
-static void sodp_wire_path(struct sodp_qp *qp, struct sodp_wire_path *path)
-{
-	path->sgid = qp->sgid;
-	path->dgid = qp->dgid;
-	path->net_type = qp->net_type;
-	path->tclass = qp->tclass;
-	path->hop_limit = qp->hop_limit;
-	path->sport = rdma_get_udp_sport(qp->flow_label, qp->ibqp.qp_num,
-					 qp->dest_qpn);
-}
-
 /**
  * sodp_wire_req_attach - choose how an RC QP reaches its peer, at RTR
  * @qp: the QP, with sq_lock held (the requester is not running)
@@ -549,7 +538,7 @@ static int sodp_wire_req_packet(struct sodp_qp *qp, struct sodp_wire_wqe *ww)
 	tx.opcode = sodp_wire_req_opcode(&pkt);
 	if (tx.ackreq)
 		w->since_ackreq = 0;
-	sodp_wire_path(qp, &path);
+	sodp_wire_qp_path(qp, &qp->sgid, &qp->dgid, qp->net_type, &path);
 	for (tries = 0;; tries++) {
 		sodp_mem_seek(&local, off);
 		ret = sodp_wire_send(qp->dev, &path, &tx);

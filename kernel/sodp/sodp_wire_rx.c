@@ -75,13 +75,21 @@ int sodp_wire_send(struct sodp_dev *sdev, const struct sodp_wire_path *path,
 	return 0;
 }
 
-/* The path back to a packet's sender. */
-static void sodp_wire_reverse(struct sodp_qp *qp, const struct sodp_wire_rx *rx,
-			      struct sodp_wire_path *path)
+/**
+ * sodp_wire_qp_path - the path of an RC QP's packets
+ * @qp: the QP (its traffic class, hop limit and flow)
+ * @sgid: from (ours)
+ * @dgid: to
+ * @net_type: RDMA_NETWORK_IPV4 or RDMA_NETWORK_IPV6
+ * @path: filled
+ */
+void sodp_wire_qp_path(struct sodp_qp *qp, const union ib_gid *sgid,
+		       const union ib_gid *dgid, enum rdma_network_type net_type,
+		       struct sodp_wire_path *path)
 {
-	path->sgid = rx->dgid;
-	path->dgid = rx->sgid;
-	path->net_type = rx->net_type;
+	path->sgid = *sgid;
+	path->dgid = *dgid;
+	path->net_type = net_type;
 	path->tclass = qp->tclass;
 	path->hop_limit = qp->hop_limit;
 	path->sport = rdma_get_udp_sport(qp->flow_label, qp->ibqp.qp_num,
@@ -177,7 +185,8 @@ static noinline_for_stack void sodp_wire_answer(struct sodp_qp *qp, const struct
 		.syndrome = sodp_wire_syndrome(ack),
 	};
 
-	sodp_wire_reverse(qp, rx, &path);
+	/* Back to the packet's sender, from the address it was sent to. */
+	sodp_wire_qp_path(qp, &rx->dgid, &rx->sgid, rx->net_type, &path);
 	if (ack->syndrome == SODP_ACK) {
 		switch (pkt->op) {
 		case SODP_OP_READ:

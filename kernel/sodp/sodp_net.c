@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
- * rdma_sodp: where packets leave a QP.  Today every destination is a sodp
- * device of this kernel (its GID names it), and delivery is a call into
- * the destination QP's responder, which answers with the ACK/NAK, READ
- * response or atomic response.  A wire transport (RoCEv2 over UDP) takes
- * the same packets here.
+ * rdma_sodp: the in-kernel path.  A destination that is a sodp device of
+ * this kernel and network namespace (its GID names it) gets a packet by a
+ * call into its QP's responder, which answers with the ACK/NAK, READ
+ * response or atomic response.  Any other destination is reached over
+ * RoCEv2 (sodp_udp.c, sodp_wire_rx.c, sodp_wire_req.c).
  *
  * Copyright (c) 2026 The sodp authors.
  */

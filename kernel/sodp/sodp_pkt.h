@@ -2,7 +2,8 @@
 /*
  * rdma_sodp: the packets the engine's stages exchange.  The fields are
  * those of RoCEv2 headers (BTH, RETH, AtomicETH, ImmDt/IETH, DETH, AETH,
- * AtomicAckETH, and the GRH addresses), so that a wire transport can put
+ * AtomicAckETH, and the GRH addresses); the wire transport (sodp_wire.h)
+ * puts
  * the same packets on the network.  In-kernel (loopback) delivery passes
  * the payload by reference and the response back by value: the bytes are
  * copied once, from the source pages to the destination pages.
@@ -61,7 +62,7 @@ struct sodp_pkt {
 	/*
 	 * Packets (PSNs) this one stands for.  In-kernel delivery carries a
 	 * burst of consecutive MTU packets at once, as segmentation offload
-	 * does; a wire transport cuts it into npkts packets of the MTU.
+	 * does; the wire sends one MTU packet at a time.
 	 */
 	u32 npkts;
 };

@@ -238,10 +238,16 @@ struct sodp_wire_req {
 	u32 next;
 	u32 next_pkt;
 	u32 una;			/* oldest PSN not acknowledged */
+	u32 high;			/* next PSN never sent (sq_psn goes back) */
 	u32 timer_una;			/* una when the timer was armed */
 	u32 gap_una;			/* una of the last go-back on a gap */
 	u32 rd_out;			/* READ/atomic WQEs sent, not complete */
 	u32 since_ackreq;		/* packets sent without AckReq */
+	u32 cwnd;			/* PSNs that may be outstanding */
+	u32 cwnd_acked;			/* PSNs acknowledged toward cwnd + 1 */
+	u32 ssthresh;			/* cwnd doubles per round trip below */
+	u32 recover;			/* losses before this PSN: cut already */
+	bool recover_valid;
 	bool gap_valid;
 	bool rnr_wait;			/* stopped by an RNR NAK until the timer */
 	bool timer_fired;

@@ -258,10 +258,14 @@ static int __init sodp_init(void)
 	int ret;
 
 	/*
-	 * The engine sleeps (page faults), so it runs in work, not softirq;
-	 * its CPUs and priority can be set in /sys/devices/virtual/workqueue.
+	 * The engine sleeps (page faults), so it runs in work, not softirq.
+	 * High priority, as a NIC does not wait for the CPU: a process polling
+	 * its CQ on the same CPU would otherwise take half of it from the work
+	 * that fills the CQ.  CPUs and priority can be set in
+	 * /sys/devices/virtual/workqueue/sodp.
 	 */
-	sodp_wq = alloc_workqueue("sodp", WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_SYSFS, 0);
+	sodp_wq = alloc_workqueue("sodp", WQ_UNBOUND | WQ_HIGHPRI | WQ_MEM_RECLAIM |
+				  WQ_SYSFS, 0);
 	if (!sodp_wq)
 		return -ENOMEM;
 	ret = sodp_udp_init();

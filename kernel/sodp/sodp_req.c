@@ -366,16 +366,31 @@ void sodp_req_kick(struct sodp_qp *qp)
 #define SODP_DOORBELL_BUDGET	16
 
 /*
+ * WQEs the requester has not started, as the doorbell sees them without
+ * sq_lock (a hint: a torn view only sends the doorbell to the work).  On
+ * the wire, WQEs sent and not yet acknowledged are in the ring too.
+ */
+static u32 sodp_req_unstarted(struct sodp_qp *qp)
+{
+	u32 n = sodp_queue_count(&qp->sq);
+
+	if (READ_ONCE(qp->wire))
+		n -= READ_ONCE(qp->w.copied) - READ_ONCE(qp->sq.cons);
+	return n;
+}
+
+/*
  * A user QP's doorbell, in the process's own (sleepable) context.  A lone
- * WQE (the latency case) runs right here, as a NIC would start at once;
- * with more queued, the work runs them while the process goes on posting
- * (the throughput case: two CPUs at it).
+ * new WQE (the latency case, and a stream of small messages on the wire)
+ * starts right here, as a NIC would start at once; with more queued, the
+ * work runs them while the process goes on posting (the throughput case:
+ * two CPUs at it).
  */
 void sodp_req_doorbell(struct sodp_qp *qp)
 {
 	bool more;
 
-	if (sodp_queue_count(&qp->sq) > 1 || !mutex_trylock(&qp->sq_lock)) {
+	if (sodp_req_unstarted(qp) > 1 || !mutex_trylock(&qp->sq_lock)) {
 		sodp_req_kick(qp);
 		return;
 	}

@@ -6,8 +6,13 @@
  *
  * The requester sends the packets of the WQEs in order, up to a window of
  * unacknowledged PSNs and max_rd_atomic READs and atomics in flight,
- * asking for an ACK on each message's last packet (and every so many
- * packets of a long one).  A WQE is copied out of the ring when its first
+ * asking for an ACK on each message's last packet, every quarter window
+ * of a long one and on the packet that fills the window.  The window
+ * (READ responses included) adapts to loss as TCP's does: it doubles per
+ * round trip up to a threshold, then grows by one PSN per window
+ * acknowledged; a loss halves it, a timeout shrinks it to the least.
+ * RoCE has no congestion control of its own: a fixed burst larger than
+ * what the path buffers is lost whole, again and again.  A WQE is copied out of the ring when its first
  * packet is built, and stays in the ring until it completes.
  *
  * The completer takes ACKs (coalesced: one stands for every PSN up to
@@ -23,10 +28,10 @@
 
 #include "sodp_pkt.h"
 
-/* PSNs sent and not acknowledged, at most. */
-#define SODP_WIRE_WINDOW	256
-/* Packets of a long message between two that ask for an ACK. */
-#define SODP_WIRE_ACKREQ_EVERY	64
+/* The window of PSNs sent and not acknowledged: most, least, first. */
+#define SODP_WIRE_WINDOW_MAX	256
+#define SODP_WIRE_WINDOW_MIN	4
+#define SODP_WIRE_WINDOW_INIT	32
 /* Times a packet is built again when a page of ours was busy. */
 #define SODP_WIRE_SEND_TRIES	16
 /*
@@ -55,7 +60,7 @@ int sodp_wire_req_attach(struct sodp_qp *qp)
 	struct sodp_dev *peer;
 
 	lockdep_assert_held(&qp->sq_lock);
-	qp->wire = false;
+	WRITE_ONCE(qp->wire, false);
 	peer = sodp_find_dev_by_gid(qp->dev, &qp->dgid);
 	if (peer) {
 		ib_device_put(&peer->ibdev);
@@ -69,7 +74,7 @@ int sodp_wire_req_attach(struct sodp_qp *qp)
 		if (!qp->w.wqes)
 			return -ENOMEM;
 	}
-	qp->wire = true;
+	WRITE_ONCE(qp->wire, true);
 	sodp_wire_req_reset(qp);
 	return 0;
 }
@@ -79,11 +84,15 @@ void sodp_wire_req_reset(struct sodp_qp *qp)
 {
 	struct sodp_wire_req *w = &qp->w;
 
-	w->copied = qp->sq.cons;
+	WRITE_ONCE(w->copied, qp->sq.cons);	/* the doorbell peeks */
 	w->next = qp->sq.cons;
 	w->next_pkt = 0;
 	w->rd_out = 0;
 	w->since_ackreq = 0;
+	w->cwnd = SODP_WIRE_WINDOW_INIT;
+	w->cwnd_acked = 0;
+	w->ssthresh = SODP_WIRE_WINDOW_MAX;
+	w->recover_valid = false;
 	w->gap_valid = false;
 	w->rnr_wait = false;
 	WRITE_ONCE(w->timer_fired, false);
@@ -111,7 +120,7 @@ static bool sodp_wire_sending(struct sodp_qp *qp)
 /* PSNs sent and not acknowledged? */
 static bool sodp_wire_outstanding(struct sodp_qp *qp)
 {
-	return qp->w.una != qp->sq_psn;
+	return qp->w.una != qp->w.high;
 }
 
 /* (Re)arm the retransmit timer while PSNs are outstanding. */
@@ -130,6 +139,39 @@ static void sodp_wire_timer(struct sodp_qp *qp, bool restart)
 		w->timer_una = w->una;
 		mod_delayed_work(sodp_wq, &qp->retry_work, delay);
 	}
+}
+
+/* @n more PSNs acknowledged: the window grows. */
+static void sodp_wire_window_grow(struct sodp_wire_req *w, u32 n)
+{
+	if (w->cwnd < w->ssthresh) {
+		w->cwnd = min(w->cwnd + n, w->ssthresh);
+		return;
+	}
+	w->cwnd_acked += n;
+	while (w->cwnd_acked >= w->cwnd && w->cwnd < SODP_WIRE_WINDOW_MAX) {
+		w->cwnd_acked -= w->cwnd;
+		w->cwnd++;
+	}
+	if (w->cwnd == SODP_WIRE_WINDOW_MAX)
+		w->cwnd_acked = 0;
+}
+
+/*
+ * Packets were lost (before the go-back that sends them again): the
+ * window shrinks, once for all the losses of what was in flight.
+ */
+static void sodp_wire_window_cut(struct sodp_qp *qp, bool timeout)
+{
+	struct sodp_wire_req *w = &qp->w;
+
+	if (w->recover_valid && sodp_psn_diff(w->una, w->recover) < 0 && !timeout)
+		return;
+	w->ssthresh = max_t(u32, w->cwnd / 2, SODP_WIRE_WINDOW_MIN);
+	w->cwnd = timeout ? SODP_WIRE_WINDOW_MIN : w->ssthresh;
+	w->cwnd_acked = 0;
+	w->recover = w->high;
+	w->recover_valid = true;
 }
 
 /* Complete the oldest WQE and let go of it. */
@@ -181,29 +223,34 @@ static void sodp_wire_flush(struct sodp_qp *qp)
 }
 
 /*
- * Send again from PSN @psn, which must be outstanding: the WQE holding it
- * and all after it are sent again, from that packet on.
+ * Send on from PSN @psn, at most the next PSN never sent: the WQE holding
+ * it and all after it are sent (again), from that packet on.
  */
-static void sodp_wire_go_back(struct sodp_qp *qp, u32 psn)
+static void sodp_wire_seek(struct sodp_qp *qp, u32 psn)
 {
 	struct sodp_wire_req *w = &qp->w;
 	u32 i, rd_out = 0;
 
-	if (sodp_psn_diff(psn, w->una) < 0 || sodp_psn_diff(psn, qp->sq_psn) >= 0)
-		return;
 	for (i = qp->sq.cons; i != w->copied; i++) {
 		struct sodp_wire_wqe *ww = sodp_wire_wqe(qp, i);
 		s32 k = sodp_psn_diff(psn, ww->psn);
 
-		if (k >= 0 && k < ww->npsn) {
-			w->next = i;
-			w->next_pkt = k;
-			w->rd_out = rd_out;
-			qp->sq_psn = psn;
-			return;
-		}
+		/* A WQE that failed before its first packet holds no PSN. */
+		if (k == 0 || (k > 0 && k < ww->npsn))
+			break;
 		rd_out += ww->rd_atomic;
 	}
+	w->next = i;
+	w->next_pkt = i == w->copied ? 0 : sodp_psn_diff(psn, sodp_wire_wqe(qp, i)->psn);
+	w->rd_out = rd_out;
+	qp->sq_psn = psn;
+}
+
+/* Send again from the outstanding PSN @psn (go-back-N). */
+static void sodp_wire_go_back(struct sodp_qp *qp, u32 psn)
+{
+	if (sodp_psn_diff(psn, qp->w.una) >= 0 && sodp_psn_diff(psn, qp->sq_psn) < 0)
+		sodp_wire_seek(qp, psn);
 }
 
 /*
@@ -213,11 +260,12 @@ static void sodp_wire_go_back(struct sodp_qp *qp, u32 psn)
 static void sodp_wire_acked(struct sodp_qp *qp, u32 psn)
 {
 	struct sodp_wire_req *w = &qp->w;
-	bool progress = false;
+	u32 una = w->una;
 
-	if (sodp_psn_diff(psn, w->una) < 0 || sodp_psn_diff(psn, qp->sq_psn) >= 0)
+	/* Beyond sq_psn after a go-back: it was sent before. */
+	if (sodp_psn_diff(psn, w->una) < 0 || sodp_psn_diff(psn, w->high) >= 0)
 		return;
-	while (qp->sq.cons != w->next) {
+	while (qp->sq.cons != w->copied) {
 		struct sodp_wire_wqe *ww = sodp_wire_wqe(qp, qp->sq.cons);
 		u32 last = sodp_psn_add(ww->psn, ww->npsn - 1);
 
@@ -225,15 +273,16 @@ static void sodp_wire_acked(struct sodp_qp *qp, u32 psn)
 			break;
 		w->una = sodp_psn_add(last, 1);
 		sodp_wire_complete(qp, IB_WC_SUCCESS);
-		progress = true;
 	}
 	/* Part of a long message. */
 	if (qp->sq.cons != w->copied && !sodp_wire_wqe(qp, qp->sq.cons)->rd_atomic &&
-	    sodp_psn_diff(psn, w->una) >= 0) {
+	    sodp_psn_diff(psn, w->una) >= 0)
 		w->una = sodp_psn_add(psn, 1);
-		progress = true;
-	}
-	if (progress) {
+	if (w->una != una) {
+		/* The go-back resent less than was acknowledged: on from there. */
+		if (sodp_psn_diff(w->una, qp->sq_psn) > 0)
+			sodp_wire_seek(qp, w->una);
+		sodp_wire_window_grow(w, sodp_psn_diff(w->una, una));
 		qp->retry_left = qp->retry_cnt;
 		qp->rnr_left = qp->rnr_retry;
 		w->gap_valid = false;
@@ -252,6 +301,7 @@ static void sodp_wire_gap(struct sodp_qp *qp)
 	w->gap_valid = true;
 	w->gap_una = w->una;
 	sodp_count(qp->dev, SODP_CNT_RETRANSMITS, 1);
+	sodp_wire_window_cut(qp, false);
 	sodp_wire_go_back(qp, w->una);
 }
 
@@ -322,6 +372,7 @@ static void sodp_wire_response(struct sodp_qp *qp, struct sodp_wire_rx *rx, u32 
 		return;
 	}
 	w->una = sodp_psn_add(psn, 1);
+	sodp_wire_window_grow(w, 1);
 	qp->retry_left = qp->retry_cnt;
 	qp->rnr_left = qp->rnr_retry;
 	w->gap_valid = false;
@@ -358,7 +409,7 @@ static void sodp_wire_ack(struct sodp_qp *qp, struct sodp_wire_rx *rx, u32 psn)
 		if (qp->sq.cons != w->next) {
 			ww = sodp_wire_wqe(qp, qp->sq.cons);
 			if (ww->rd_atomic && sodp_psn_diff(psn, ww->psn) >= 0 &&
-			    sodp_psn_diff(psn, qp->sq_psn) < 0)
+			    sodp_psn_diff(psn, w->high) < 0)
 				sodp_wire_gap(qp);
 		}
 		return;
@@ -383,6 +434,7 @@ static void sodp_wire_ack(struct sodp_qp *qp, struct sodp_wire_rx *rx, u32 psn)
 		sodp_wire_acked(qp, sodp_psn_add(psn, SODP_PSN_MASK));
 		if (syndrome == SODP_AETH_NAK_PSN_SEQ) {
 			sodp_count(qp->dev, SODP_CNT_RCVD_SEQ_NAK, 1);
+			sodp_wire_window_cut(qp, false);
 			sodp_wire_go_back(qp, psn);
 			return;
 		}
@@ -519,7 +571,8 @@ static int sodp_wire_req_packet(struct sodp_qp *qp, struct sodp_wire_wqe *ww)
 		tx.va = ww->wqe.remote_addr;
 		tx.dma_len = ww->len;
 		tx.se = pkt.last && (ww->wqe.send_flags & IB_SEND_SOLICITED);
-		tx.ackreq = pkt.last || ++w->since_ackreq >= SODP_WIRE_ACKREQ_EVERY;
+		tx.ackreq = pkt.last || ++w->since_ackreq >= w->cwnd / 4 ||
+			    sodp_psn_diff(tx.psn, w->una) + 1 >= w->cwnd;
 		break;
 	case SODP_OP_READ:
 		/* Sent again from a later packet: ask for the rest only. */
@@ -562,6 +615,8 @@ static int sodp_wire_req_packet(struct sodp_qp *qp, struct sodp_wire_wqe *ww)
 		k++;
 	}
 	qp->sq_psn = sodp_psn_add(ww->psn, k);
+	if (sodp_psn_diff(qp->sq_psn, w->high) > 0)
+		w->high = qp->sq_psn;
 	if (k == ww->npsn) {
 		w->next++;
 		w->next_pkt = 0;
@@ -594,6 +649,7 @@ static void sodp_wire_timeout(struct sodp_qp *qp)
 	qp->retry_left--;
 	sodp_count(qp->dev, SODP_CNT_RETRANSMITS, 1);
 	w->gap_valid = false;
+	sodp_wire_window_cut(qp, true);
 	sodp_wire_go_back(qp, w->una);
 	sodp_wire_timer(qp, true);
 }
@@ -609,6 +665,7 @@ bool sodp_wire_req_run(struct sodp_qp *qp, unsigned int budget)
 {
 	struct sodp_wire_req *w = &qp->w;
 	struct sodp_wire_wqe *ww;
+	s32 end;
 	u32 n;
 	int ret;
 
@@ -633,23 +690,26 @@ bool sodp_wire_req_run(struct sodp_qp *qp, unsigned int budget)
 	if (qp->sq.cons == w->copied) {
 		/* No WQE in flight: the next one starts with every retry. */
 		w->una = qp->sq_psn;
+		w->high = qp->sq_psn;
 		qp->retry_left = qp->retry_cnt;
 		qp->rnr_left = qp->rnr_retry;
 	}
 
 	while (w->next - qp->sq.cons < n) {
-		if (sodp_psn_diff(qp->sq_psn, w->una) >= SODP_WIRE_WINDOW)
+		if (sodp_psn_diff(qp->sq_psn, w->una) >= w->cwnd)
 			break;
 		ww = sodp_wire_wqe(qp, w->next);
 		if (w->next == w->copied) {
 			sodp_wire_take(qp, ww);
-			w->copied++;
+			WRITE_ONCE(w->copied, w->copied + 1);
 		}
 		if (ww->status)
 			break;
+		/* A READ's responses fit the window, or come alone. */
+		end = sodp_psn_diff(sodp_psn_add(ww->psn, ww->npsn), w->una);
 		if (ww->rd_atomic && (w->rd_out >= max_t(u32, 1, qp->max_rd_atomic) ||
-				      sodp_psn_diff(sodp_psn_add(ww->psn, ww->npsn),
-						    w->una) >= SODP_WIRE_PSN_SPAN))
+				      end >= SODP_WIRE_PSN_SPAN ||
+				      (qp->sq_psn != w->una && end > w->cwnd)))
 			break;
 		if (!budget--) {
 			sodp_wire_timer(qp, false);

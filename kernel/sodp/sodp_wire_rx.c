@@ -172,9 +172,60 @@ sodp_wire_read_responses(struct sodp_qp *qp, const struct sodp_wire_path *path,
 	sodp_wire_send(qp->dev, path, &tx);
 }
 
+/*
+ * An ACK held back while more packets wait in the receive work: ACKs are
+ * cumulative, so a later one for the same QP stands for it, and a burst
+ * is answered by one ACK instead of one per message (half the packets of
+ * a stream of small messages).  Sent at the end of the work's run, before
+ * any other answer of its QP, or when another QP's ACK takes its place.
+ */
+struct sodp_wire_ack_held {
+	bool valid;
+	u32 qpn;
+	struct sodp_wire_path path;
+	struct sodp_wire_tx tx;
+};
+
+static void sodp_wire_ack_flush(struct sodp_dev *sdev, struct sodp_wire_ack_held *held)
+{
+	if (!held->valid)
+		return;
+	held->valid = false;
+	sodp_wire_send(sdev, &held->path, &held->tx);
+}
+
+/* Hold @tx back if more packets wait; else send it (and what it follows). */
+static void sodp_wire_ack_hold(struct sodp_qp *qp, const struct sodp_wire_path *path,
+			       struct sodp_wire_tx *tx, struct sodp_wire_ack_held *held)
+{
+	u32 qpn = qp->ibqp.qp_num;
+
+	if (held->valid && held->qpn == qpn) {
+		/* The later state stands for the earlier one. */
+		if (sodp_psn_diff(tx->psn, held->tx.psn) >= 0) {
+			held->path = *path;
+			held->tx = *tx;
+		}
+		if (skb_queue_empty(&qp->dev->rx_queue))
+			sodp_wire_ack_flush(qp->dev, held);
+		return;
+	}
+	sodp_wire_ack_flush(qp->dev, held);
+	if (skb_queue_empty(&qp->dev->rx_queue)) {
+		sodp_wire_send(qp->dev, path, tx);
+		return;
+	}
+	held->valid = true;
+	held->qpn = qpn;
+	held->path = *path;
+	held->tx = *tx;
+}
+
 /* Answer a request the responder took (or refused) on an RC QP. */
-static noinline_for_stack void sodp_wire_answer(struct sodp_qp *qp, const struct sodp_wire_rx *rx,
-			     const struct sodp_pkt *pkt, struct sodp_ack *ack)
+static noinline_for_stack void
+sodp_wire_answer(struct sodp_qp *qp, const struct sodp_wire_rx *rx,
+		 const struct sodp_pkt *pkt, struct sodp_ack *ack,
+		 struct sodp_wire_ack_held *held)
 {
 	struct sodp_wire_path path;
 	struct sodp_wire_tx tx = {
@@ -187,6 +238,12 @@ static noinline_for_stack void sodp_wire_answer(struct sodp_qp *qp, const struct
 
 	/* Back to the packet's sender, from the address it was sent to. */
 	sodp_wire_qp_path(qp, &rx->dgid, &rx->sgid, rx->net_type, &path);
+	if (ack->syndrome != SODP_ACK ||
+	    (pkt->op != SODP_OP_SEND && pkt->op != SODP_OP_WRITE)) {
+		/* Not a plain ACK: what was held for this QP goes first. */
+		if (held->valid && held->qpn == qp->ibqp.qp_num)
+			sodp_wire_ack_flush(qp->dev, held);
+	}
 	if (ack->syndrome == SODP_ACK) {
 		switch (pkt->op) {
 		case SODP_OP_READ:
@@ -201,7 +258,8 @@ static noinline_for_stack void sodp_wire_answer(struct sodp_qp *qp, const struct
 			/* Coalesced: only where the requester asked. */
 			if (!bth_ackreq(rx->bth) && !ack->dup)
 				return;
-			break;
+			sodp_wire_ack_hold(qp, &path, &tx, held);
+			return;
 		}
 	}
 	sodp_wire_send(qp->dev, &path, &tx);
@@ -210,7 +268,8 @@ static noinline_for_stack void sodp_wire_answer(struct sodp_qp *qp, const struct
 /* Times a request is applied again when a page of ours was busy. */
 #define SODP_WIRE_RESP_TRIES	16
 
-static void sodp_wire_request(struct sodp_qp *qp, struct sodp_wire_rx *rx)
+static void sodp_wire_request(struct sodp_qp *qp, struct sodp_wire_rx *rx,
+			      struct sodp_wire_ack_held *held)
 {
 	const u8 *h = rx->bth;
 	struct sodp_pkt pkt = {
@@ -284,7 +343,7 @@ static void sodp_wire_request(struct sodp_qp *qp, struct sodp_wire_rx *rx)
 	/* Dropped (counted where), or UD: nothing to answer. */
 	if (ack.syndrome == SODP_DROPPED || pkt.ud)
 		return;
-	sodp_wire_answer(qp, rx, &pkt, &ack);
+	sodp_wire_answer(qp, rx, &pkt, &ack, held);
 	return;
 bad:
 	sodp_count(qp->dev, SODP_CNT_RCVD_DROP_BAD, 1);
@@ -342,7 +401,8 @@ static int sodp_wire_parse(struct sodp_dev *sdev, struct sk_buff *skb,
 	return 0;
 }
 
-static void sodp_wire_rx_one(struct sodp_dev *sdev, struct sk_buff *skb)
+static void sodp_wire_rx_one(struct sodp_dev *sdev, struct sk_buff *skb,
+			     struct sodp_wire_ack_held *held)
 {
 	struct sodp_wire_rx rx;
 	struct sodp_qp *qp;
@@ -360,7 +420,7 @@ static void sodp_wire_rx_one(struct sodp_dev *sdev, struct sk_buff *skb)
 	}
 	sodp_count(sdev, SODP_CNT_RCVD_PKTS, 1);
 	if (rx.flags & SODP_WF_REQ)
-		sodp_wire_request(qp, &rx);
+		sodp_wire_request(qp, &rx, held);
 	else
 		sodp_wire_comp_rcv(qp, &rx);
 	sodp_qp_put(qp);
@@ -380,14 +440,16 @@ drop:
 void sodp_wire_rx_work(struct work_struct *work)
 {
 	struct sodp_dev *sdev = container_of(work, struct sodp_dev, rx_work);
+	struct sodp_wire_ack_held held = {};
 	unsigned int n = 0;
 	struct sk_buff *skb;
 
 	while ((skb = skb_dequeue(&sdev->rx_queue))) {
-		sodp_wire_rx_one(sdev, skb);
+		sodp_wire_rx_one(sdev, skb, &held);
 		if (++n == SODP_RX_BUDGET) {
 			queue_work(sodp_wq, work);
-			return;
+			break;
 		}
 	}
+	sodp_wire_ack_flush(sdev, &held);
 }

@@ -195,6 +195,20 @@ for e in "${netem_kinds[@]}"; do
 	esac
 done
 
+# Answers later than the QP's timeout (B's side delayed): the requester
+# goes back, then ACKs come that acknowledge more than it has sent again
+# since; it takes them and goes on.
+if [ ${#netem_kinds[@]} -gt 0 ]; then
+	$nsA tc qdisc del dev sodpwa0 root
+	$nsB tc qdisc replace dev sodpwb0 root netem delay 100ms || fail "netem delay"
+	r0=$(cnt sodpw0 completer_retry_err)
+	for t in ib_write_bw ib_read_bw; do
+		tool "$t, answers late" sodpwB "$t -d sodpw1 -x 1 -F -n 20 -s 16384" \
+			sodpwA "$t -d sodpw0 -x 1 -F -n 20 -s 16384 10.81.0.2"
+	done
+	[ "$(cnt sodpw0 completer_retry_err)" -gt "$r0" ] || fail "answers late: no timeout"
+fi
+
 # The peer gone (its process killed: its QP destroyed; packets to it
 # are dropped): the requester gives up after its retries.
 $nsA tc qdisc del dev sodpwa0 root 2> /dev/null

@@ -32,6 +32,8 @@
 #define SODP_WIRE_WINDOW_MAX	256
 #define SODP_WIRE_WINDOW_MIN	4
 #define SODP_WIRE_WINDOW_INIT	32
+/* Packets a response sends in the receive work; the requester's work the rest. */
+#define SODP_WIRE_ACK_BUDGET	16
 /* Times a packet is built again when a page of ours was busy. */
 #define SODP_WIRE_SEND_TRIES	16
 /*
@@ -455,7 +457,7 @@ static void sodp_wire_ack(struct sodp_qp *qp, struct sodp_wire_rx *rx, u32 psn)
 void sodp_wire_comp_rcv(struct sodp_qp *qp, struct sodp_wire_rx *rx)
 {
 	u32 psn = bth_psn(rx->bth);
-	bool kick;
+	bool more;
 
 	mutex_lock(&qp->sq_lock);
 	if (!qp->wire || !sodp_wire_sending(qp) ||
@@ -472,10 +474,13 @@ void sodp_wire_comp_rcv(struct sodp_qp *qp, struct sodp_wire_rx *rx)
 		sodp_wire_acked(qp, sodp_psn_add(psn, SODP_PSN_MASK));
 		sodp_wire_response(qp, rx, psn);
 	}
-	/* The window moved, or the requester has more to send. */
-	kick = !qp->w.rnr_wait;
+	/*
+	 * The window moved: what it lets through goes now, without waking
+	 * the requester's work for it (a lone WQE's ACK has nothing to send).
+	 */
+	more = sodp_wire_req_run(qp, SODP_WIRE_ACK_BUDGET);
 	mutex_unlock(&qp->sq_lock);
-	if (kick)
+	if (more)
 		sodp_req_kick(qp);
 }
 

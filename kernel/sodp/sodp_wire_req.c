@@ -484,6 +484,27 @@ void sodp_wire_comp_rcv(struct sodp_qp *qp, struct sodp_wire_rx *rx)
 		sodp_req_kick(qp);
 }
 
+/*
+ * Send a packet whose payload is @tx->paylen bytes of @local from @off (a
+ * requester's own memory): a page of it not mapped is faulted in and the
+ * packet built again, a bounded number of times.
+ */
+static int sodp_wire_send_local(struct sodp_dev *sdev, const struct sodp_wire_path *path,
+				struct sodp_wire_tx *tx, struct sodp_mem *local, u32 off)
+{
+	unsigned int tries;
+	int ret;
+
+	for (tries = 0;; tries++) {
+		sodp_mem_seek(local, off);
+		ret = sodp_wire_send(sdev, path, tx);
+		if (ret != SODP_COPY_AGAIN || tries == SODP_WIRE_SEND_TRIES ||
+		    sodp_mem_prefault(local, off, tx->paylen, false))
+			return ret;
+		cond_resched();
+	}
+}
+
 /* Copy the WQE at @w->copied out of the ring and size it. */
 static void sodp_wire_take(struct sodp_qp *qp, struct sodp_wire_wqe *ww)
 {
@@ -554,7 +575,6 @@ static int sodp_wire_req_packet(struct sodp_qp *qp, struct sodp_wire_wqe *ww)
 	struct sodp_pkt pkt = {};
 	struct sodp_wire_tx tx;
 	struct sodp_mem local;
-	unsigned int tries;
 	int ret;
 
 	if (sodp_req_decode(qp, &ww->wqe, &pkt) ||
@@ -597,14 +617,7 @@ static int sodp_wire_req_packet(struct sodp_qp *qp, struct sodp_wire_wqe *ww)
 	if (tx.ackreq)
 		w->since_ackreq = 0;
 	sodp_wire_qp_path(qp, &qp->sgid, &qp->dgid, qp->net_type, &path);
-	for (tries = 0;; tries++) {
-		sodp_mem_seek(&local, off);
-		ret = sodp_wire_send(qp->dev, &path, &tx);
-		if (ret != SODP_COPY_AGAIN || tries == SODP_WIRE_SEND_TRIES ||
-		    sodp_mem_prefault(&local, off, tx.paylen, false))
-			break;
-		cond_resched();
-	}
+	ret = sodp_wire_send_local(qp->dev, &path, &tx, &local, off);
 	sodp_mem_put(&local);
 	if (ret < 0)
 		return ret;
@@ -774,17 +787,9 @@ int sodp_wire_ud_send(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		.payload = local,
 		.paylen = len,
 	};
-	unsigned int tries;
 	int ret;
 
-	for (tries = 0;; tries++) {
-		sodp_mem_seek(local, 0);
-		ret = sodp_wire_send(qp->dev, &path, &tx);
-		if (ret != SODP_COPY_AGAIN || tries == SODP_WIRE_SEND_TRIES ||
-		    sodp_mem_prefault(local, 0, len, false))
-			break;
-		cond_resched();
-	}
+	ret = sodp_wire_send_local(qp->dev, &path, &tx, local, 0);
 	qp->sq_psn = sodp_psn_add(qp->sq_psn, 1);
 	if (ret > 0)
 		return ret == SODP_COPY_SHORT ? IB_WC_LOC_LEN_ERR : IB_WC_LOC_PROT_ERR;

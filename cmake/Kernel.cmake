@@ -14,22 +14,27 @@ set(SODP_KERNEL "${_sodp_newest_kernel}" CACHE STRING
 set(SODP_KERNEL_DIR "/usr/src/linux-headers-${SODP_KERNEL}" CACHE PATH
     "Kbuild tree (headers) of SODP_KERNEL")
 
+set(SODP_KBUILD_CHROOT "" CACHE PATH
+    "Chroot (tools/sodp-kernel) that builds for SODP_KERNEL: its compiler; SODP_KERNEL_DIR is inside it")
+
 set(SODP_KBUILD_DIR "${CMAKE_BINARY_DIR}/kbuild")
 file(GLOB_RECURSE _sodp_kernel_sources CONFIGURE_DEPENDS
      "${CMAKE_SOURCE_DIR}/kernel/*.c" "${CMAKE_SOURCE_DIR}/kernel/*.h"
      "${CMAKE_SOURCE_DIR}/kernel/Kbuild" "${CMAKE_SOURCE_DIR}/kernel/*/Kbuild"
      "${CMAKE_SOURCE_DIR}/include/*.h")
 
-if(NOT EXISTS "${SODP_KERNEL_DIR}/Makefile")
+if(NOT EXISTS "${SODP_KBUILD_CHROOT}${SODP_KERNEL_DIR}/Makefile")
   message(WARNING "No kernel headers at ${SODP_KERNEL_DIR}: kernel modules "
                   "will not be built (apt-get install linux-headers-amd64)")
 else()
   message(STATUS "sodp: kernel modules for ${SODP_KERNEL}")
   add_custom_command(
     OUTPUT "${SODP_KBUILD_DIR}/kernel/modules.order"
-    COMMAND "${CMAKE_SOURCE_DIR}/tools/kbuild" "${CMAKE_SOURCE_DIR}"
+    COMMAND "${CMAKE_COMMAND}" -E env "SODP_KBUILD_CHROOT=${SODP_KBUILD_CHROOT}"
+            "${CMAKE_SOURCE_DIR}/tools/kbuild" "${CMAKE_SOURCE_DIR}"
             "${SODP_KBUILD_DIR}" "${SODP_KERNEL_DIR}"
     DEPENDS ${_sodp_kernel_sources} "${CMAKE_SOURCE_DIR}/tools/kbuild"
+            "${CMAKE_SOURCE_DIR}/kernel/compat/conftest.sh"
     COMMENT "Building kernel modules for ${SODP_KERNEL}"
     USES_TERMINAL VERBATIM)
   add_custom_target(kernel-modules ALL

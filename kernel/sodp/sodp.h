@@ -20,6 +20,8 @@
 #include <rdma/ib_umem_hmm.h>
 #include <uapi/rdma/sodp-abi.h>
 
+#include "sodp_compat.h"
+
 #define SODP_MAX_QP		4096
 #define SODP_MAX_CQ		4096
 #define SODP_MAX_MR		65536
@@ -378,7 +380,6 @@ extern struct workqueue_struct *sodp_wq;
 /* sodp_main.c */
 struct sodp_dev *sodp_find_dev_by_netdev(struct net_device *ndev);
 struct sodp_dev *sodp_find_dev_by_gid(struct sodp_dev *from, const union ib_gid *gid);
-void sodp_port_event(struct sodp_dev *sdev, enum ib_event_type type);
 void sodp_dealloc_driver(struct ib_device *ibdev);
 
 /* sodp_stats.c */

@@ -78,7 +78,8 @@ struct sodp_dev *sodp_find_dev_by_netdev(struct net_device *ndev)
 	return found;
 }
 
-void sodp_port_event(struct sodp_dev *sdev, enum ib_event_type type)
+#ifndef HAVE_IB_DISPATCH_PORT_STATE_EVENT
+static void sodp_port_event(struct sodp_dev *sdev, enum ib_event_type type)
 {
 	struct ib_event ev = {
 		.device = &sdev->ibdev,
@@ -88,6 +89,7 @@ void sodp_port_event(struct sodp_dev *sdev, enum ib_event_type type)
 
 	ib_dispatch_event(&ev);
 }
+#endif
 
 /*
  * Register a new device, with sodp_devices_lock held.  It is listed first
@@ -235,6 +237,8 @@ static int sodp_netdev_event(struct notifier_block *nb, unsigned long event,
 	case NETDEV_UNREGISTER:
 		ib_unregister_device_queued(ibdev);
 		break;
+#ifndef HAVE_IB_DISPATCH_PORT_STATE_EVENT
+	/* (Newer ib_core sends these itself, from its own notifier.) */
 	case NETDEV_UP:
 	case NETDEV_DOWN:
 	case NETDEV_CHANGE:
@@ -242,6 +246,7 @@ static int sodp_netdev_event(struct notifier_block *nb, unsigned long event,
 				netif_running(ndev) && netif_carrier_ok(ndev) ?
 				IB_EVENT_PORT_ACTIVE : IB_EVENT_PORT_ERR);
 		break;
+#endif
 	default:
 		break;
 	}

@@ -196,7 +196,7 @@ struct ib_mr *sodp_reg_user_mr(struct ib_pd *pd, u64 start, u64 length,
 	mr->ibmr.iova = iova;
 	mr->ibmr.length = length;
 
-	mr->umem = ib_umem_get(pd->device, start, length, access);
+	mr->umem = ib_umem_get_va(pd->device, start, length, access);
 	if (IS_ERR(mr->umem)) {
 		ret = PTR_ERR(mr->umem);
 		goto err_free;

@@ -36,7 +36,7 @@ int sodp_mmap(struct ib_ucontext *uctx, struct vm_area_struct *vma)
 	if (vma->vm_end - vma->vm_start != entry->npages << PAGE_SHIFT)
 		ret = -EINVAL;
 	/* As remap_vmalloc_range() would: no growing by mremap, no core dump. */
-	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
 	for (off = 0; !ret && off < vma->vm_end - vma->vm_start; off += PAGE_SIZE)
 		ret = vm_insert_page(vma, vma->vm_start + off,
 				     vmalloc_to_page(sentry->addr + off));

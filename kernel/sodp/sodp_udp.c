@@ -19,7 +19,6 @@
 #include <linux/if_vlan.h>
 #include <net/ip.h>
 #include <net/ip6_route.h>
-#include <net/ipv6_stubs.h>
 #include <net/netns/generic.h>
 #include <net/route.h>
 #include <net/udp_tunnel.h>
@@ -89,15 +88,15 @@ static struct socket *sodp_udp_sock(struct net *net, bool ipv6)
 	ret = udp_sock_create(net, &cfg, &sock);
 	if (ret)
 		return ERR_PTR(ret);
-	setup_udp_tunnel_sock(net, sock, &tcfg);
+	sodp_setup_udp_tunnel_sock(net, sock, &tcfg);
 	return sock;
 }
 
 static void sodp_udp_release(struct sodp_udp_ns *ns)
 {
-	udp_tunnel_sock_release(ns->sk4);
+	sodp_udp_tunnel_sock_release(ns->sk4);
 	if (ns->sk6)
-		udp_tunnel_sock_release(ns->sk6);
+		sodp_udp_tunnel_sock_release(ns->sk6);
 	WRITE_ONCE(ns->sk4, NULL);
 	WRITE_ONCE(ns->sk6, NULL);
 	list_del(&ns->entry);
@@ -269,11 +268,11 @@ static int sodp_udp_prep4(struct sodp_dev *sdev, const struct sodp_wire_path *pa
 	struct flowi4 fl = {
 		.flowi4_oif = sdev->ndev->ifindex,
 		.flowi4_proto = IPPROTO_UDP,
-		.flowi4_tos = RT_TOS(sodp_udp_tos(path)),
 	};
 	struct rtable *rt;
 	struct iphdr *ip;
 
+	sodp_flowi4_set_tclass(&fl, sodp_udp_tos(path));
 	memcpy(&fl.saddr, path->sgid.raw + 12, 4);
 	memcpy(&fl.daddr, path->dgid.raw + 12, 4);
 	rt = ip_route_output_key(net, &fl);
@@ -312,11 +311,11 @@ static int sodp_udp_prep6(struct sodp_dev *sdev, const struct sodp_wire_path *pa
 	struct dst_entry *dst;
 	struct ipv6hdr *ip6;
 
-	if (!IS_ENABLED(CONFIG_IPV6) || !ipv6_stub)
+	if (!IS_ENABLED(CONFIG_IPV6))
 		return -EAFNOSUPPORT;
 	memcpy(&fl.saddr, path->sgid.raw, 16);
 	memcpy(&fl.daddr, path->dgid.raw, 16);
-	dst = ipv6_stub->ipv6_dst_lookup_flow(net, NULL, &fl, NULL);
+	dst = ip6_dst_lookup_flow(net, NULL, &fl, NULL);
 	if (IS_ERR(dst))
 		return PTR_ERR(dst);
 	if (dst->error) {

@@ -221,6 +221,40 @@ static int sodp_destroy_ah(struct ib_ah *ibah, u32 flags)
 	return 0;
 }
 
+/* The operations whose signature differs between kernels (kernel/compat). */
+#ifdef HAVE_CREATE_CQ_ATTRS
+static int sodp_create_cq_op(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
+			     struct uverbs_attr_bundle *attrs)
+{
+	/* A kernel consumer's CQ comes without a bundle. */
+	return sodp_create_cq(ibcq, attr, attrs ? &attrs->driver_udata : NULL);
+}
+#else
+#define sodp_create_cq_op sodp_create_cq
+#endif
+
+#ifdef HAVE_RESIZE_USER_CQ
+static int sodp_resize_user_cq(struct ib_cq *ibcq, unsigned int cqe,
+			       struct ib_udata *udata)
+{
+	return cqe >= SODP_MAX_CQE ? -EINVAL : sodp_resize_cq(ibcq, cqe, udata);
+}
+#endif
+
+#ifdef HAVE_REG_USER_MR_DMAH
+static struct ib_mr *sodp_reg_user_mr_op(struct ib_pd *pd, u64 start, u64 length,
+					 u64 iova, int access, struct ib_dmah *dmah,
+					 struct ib_udata *udata)
+{
+	/* There is no alloc_dmah: a handle cannot name anything of ours. */
+	if (dmah)
+		return ERR_PTR(-EOPNOTSUPP);
+	return sodp_reg_user_mr(pd, start, length, iova, access, udata);
+}
+#else
+#define sodp_reg_user_mr_op sodp_reg_user_mr
+#endif
+
 const struct ib_device_ops sodp_dev_ops = {
 	.owner = THIS_MODULE,
 	.driver_id = RDMA_DRIVER_UNKNOWN,
@@ -231,7 +265,7 @@ const struct ib_device_ops sodp_dev_ops = {
 	.alloc_pd = sodp_alloc_pd,
 	.alloc_ucontext = sodp_alloc_ucontext,
 	.create_ah = sodp_create_ah,
-	.create_cq = sodp_create_cq,
+	.create_cq = sodp_create_cq_op,
 	.create_qp = sodp_create_qp,
 	.create_srq = sodp_create_srq,
 	.create_user_ah = sodp_create_ah,
@@ -261,9 +295,13 @@ const struct ib_device_ops sodp_dev_ops = {
 	.query_port = sodp_query_port,
 	.query_qp = sodp_query_qp,
 	.query_srq = sodp_query_srq,
-	.reg_user_mr = sodp_reg_user_mr,
+	.reg_user_mr = sodp_reg_user_mr_op,
 	.req_notify_cq = sodp_req_notify_cq,
+#ifdef HAVE_RESIZE_USER_CQ
+	.resize_user_cq = sodp_resize_user_cq,
+#else
 	.resize_cq = sodp_resize_cq,
+#endif
 
 	INIT_RDMA_OBJ_SIZE(ib_ah, sodp_ah, ibah),
 	INIT_RDMA_OBJ_SIZE(ib_cq, sodp_cq, ibcq),

@@ -11,7 +11,7 @@
 
 #include <linux/types.h>
 #include <asm/byteorder.h>
-#include <asm/unaligned.h>
+#include "sodp_compat.h"
 
 #define SODP_ROCE_UDP_PORT	4791
 #define SODP_BTH_LEN		12

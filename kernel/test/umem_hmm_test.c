@@ -29,6 +29,8 @@
 #include <rdma/ib_verbs.h>
 #include <uapi/rdma/umem_hmm_test.h>
 
+#include "sodp_compat.h"
+
 #define UMEM_HMM_TEST_CHUNK	SZ_64K
 #define UMEM_HMM_TEST_MAX_HOLD_US	1000000
 
@@ -110,7 +112,7 @@ static int umem_hmm_test_reg(struct umem_hmm_test_file *tf, void __user *arg)
 	reg->dev = (r.flags & UMEM_HMM_TEST_BUS_DMA) ? &test_bus : &test_virt;
 
 	if (r.flags & UMEM_HMM_TEST_PINNED) {
-		reg->pinned = ib_umem_get(reg->dev->ibdev, r.addr, r.length, access);
+		reg->pinned = ib_umem_get_va(reg->dev->ibdev, r.addr, r.length, access);
 		ret = PTR_ERR_OR_ZERO(reg->pinned);
 		if (ret)
 			reg->pinned = NULL;

@@ -458,7 +458,8 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 	 * or dirty them (files, written back for nothing).
 	 */
 	ahead_flags = flags & IB_UMEM_HMM_WRITE ? flags | IB_UMEM_HMM_NO_FAULT : flags;
-	pfns = kmalloc_array(UMEM_HMM_FAULT_PAGES, sizeof(*pfns), GFP_KERNEL);
+	/* Zeroed: newer kernels carry some input bits of it into the output. */
+	pfns = kcalloc(UMEM_HMM_FAULT_PAGES, sizeof(*pfns), GFP_KERNEL);
 	if (!pfns)
 		return -ENOMEM;
 

@@ -324,3 +324,5 @@ MODULE_AUTHOR("The sodp authors");
 MODULE_DESCRIPTION("Soft RoCE device with on-demand paging");
 MODULE_LICENSE("Dual BSD/GPL");
 MODULE_ALIAS_RDMA_LINK("sodp");
+/* User verbs: on newer kernels nothing we link against pulls ib_uverbs in. */
+MODULE_SOFTDEP("pre: ib_uverbs");

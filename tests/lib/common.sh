@@ -34,6 +34,10 @@ load_sodp_module() {
 	grep -q "^$1 " /proc/modules && return 0
 	ko=$(find "$SODP_KO" -name "$1.ko" | head -n 1)
 	[ -n "$ko" ] || fail "module $1 not built"
+	# Soft dependencies first (modprobe would load them: insmod does not).
+	for dep in $(modinfo -F softdep "$ko" | sed -n 's/^pre: *//p'); do
+		modprobe -q "$dep" || fail "modprobe $dep"
+	done
 	for dep in $(modinfo -F depends "$ko" | tr ',' ' '); do
 		if [ -n "$(find "$SODP_KO" -name "$dep.ko")" ]; then
 			load_sodp_module "$dep"

@@ -278,9 +278,11 @@ int sodp_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	sodp_qp_put(qp);
 	wait_for_completion(&qp->released);
 	/*
-	 * Only a running req_work can arm retry_work (in RTS), and only
-	 * retry_work (or a peer's reference, all gone) queues req_work: in
-	 * this order the last cancel leaves neither queued.
+	 * With every reference gone (the receive work's too) and no doorbell
+	 * possible (uverbs keeps it off a QP being destroyed), only a
+	 * running req_work can arm retry_work, and only
+	 * retry_work queues req_work: in this order the last cancel leaves
+	 * neither queued.
 	 */
 	cancel_work_sync(&qp->req_work);
 	cancel_delayed_work_sync(&qp->retry_work);

@@ -143,9 +143,12 @@ static void sodp_wire_timer(struct sodp_qp *qp, bool restart)
 	}
 }
 
-/* @n more PSNs acknowledged: the window grows. */
+/* @n more PSNs acknowledged (una moved): the window grows. */
 static void sodp_wire_window_grow(struct sodp_wire_req *w, u32 n)
 {
+	/* Past what was in flight at the last cut: a new loss cuts again. */
+	if (w->recover_valid && sodp_psn_diff(w->una, w->recover) >= 0)
+		w->recover_valid = false;
 	if (w->cwnd < w->ssthresh) {
 		w->cwnd = min(w->cwnd + n, w->ssthresh);
 		return;
@@ -167,7 +170,7 @@ static void sodp_wire_window_cut(struct sodp_qp *qp, bool timeout)
 {
 	struct sodp_wire_req *w = &qp->w;
 
-	if (w->recover_valid && sodp_psn_diff(w->una, w->recover) < 0 && !timeout)
+	if (w->recover_valid && !timeout)
 		return;
 	w->ssthresh = max_t(u32, w->cwnd / 2, SODP_WIRE_WINDOW_MIN);
 	w->cwnd = timeout ? SODP_WIRE_WINDOW_MIN : w->ssthresh;
@@ -410,8 +413,12 @@ static void sodp_wire_ack(struct sodp_qp *qp, struct sodp_wire_rx *rx, u32 psn)
 		 */
 		if (qp->sq.cons != w->next) {
 			ww = sodp_wire_wqe(qp, qp->sq.cons);
+			/*
+			 * (Only ACKs below sq_psn: one beyond a go-back was
+			 * sent before the READ was asked for again.)
+			 */
 			if (ww->rd_atomic && sodp_psn_diff(psn, ww->psn) >= 0 &&
-			    sodp_psn_diff(psn, w->high) < 0)
+			    sodp_psn_diff(psn, qp->sq_psn) < 0)
 				sodp_wire_gap(qp);
 		}
 		return;
@@ -436,6 +443,9 @@ static void sodp_wire_ack(struct sodp_qp *qp, struct sodp_wire_rx *rx, u32 psn)
 		sodp_wire_acked(qp, sodp_psn_add(psn, SODP_PSN_MASK));
 		if (syndrome == SODP_AETH_NAK_PSN_SEQ) {
 			sodp_count(qp->dev, SODP_CNT_RCVD_SEQ_NAK, 1);
+			/* (A stale NAK, reordered or duplicated, changes nothing.) */
+			if (sodp_psn_diff(psn, w->una) < 0 || sodp_psn_diff(psn, w->high) >= 0)
+				return;
 			sodp_wire_window_cut(qp, false);
 			sodp_wire_go_back(qp, psn);
 			return;

@@ -173,11 +173,12 @@ sodp_wire_read_responses(struct sodp_qp *qp, const struct sodp_wire_path *path,
 }
 
 /*
- * An ACK held back while more packets wait in the receive work: ACKs are
- * cumulative, so a later one for the same QP stands for it, and a burst
- * is answered by one ACK instead of one per message (half the packets of
- * a stream of small messages).  Sent at the end of the work's run, before
- * any other answer of its QP, or when another QP's ACK takes its place.
+ * An ACK held back while the next packet waiting is for the same QP: ACKs
+ * are cumulative, so a later one of the same connection stands for it,
+ * and a burst is answered by one ACK instead of one per message (half the
+ * packets of a stream of small messages).  Sent before anything else the
+ * work does (another QP's packet, a response, any other answer) and at the
+ * end of the work's run: it never waits behind other work.
  */
 struct sodp_wire_ack_held {
 	bool valid;
@@ -194,31 +195,44 @@ static void sodp_wire_ack_flush(struct sodp_dev *sdev, struct sodp_wire_ack_held
 	sodp_wire_send(sdev, &held->path, &held->tx);
 }
 
-/* Hold @tx back if more packets wait; else send it (and what it follows). */
+/* Is the next packet waiting a request to QP @qpn? */
+static bool sodp_wire_next_for(struct sodp_dev *sdev, u32 qpn)
+{
+	struct sk_buff *skb;
+	unsigned long flags;
+	bool same = false;
+
+	spin_lock_irqsave(&sdev->rx_queue.lock, flags);
+	skb = skb_peek(&sdev->rx_queue);
+	if (skb && skb->len >= SODP_BTH_LEN)
+		same = bth_dqpn(skb->data) == qpn &&
+		       (sodp_wire_flags(bth_opcode(skb->data)) & SODP_WF_REQ);
+	spin_unlock_irqrestore(&sdev->rx_queue.lock, flags);
+	return same;
+}
+
+/* Send @tx, or hold it back for the next packet of the same QP. */
 static void sodp_wire_ack_hold(struct sodp_qp *qp, const struct sodp_wire_path *path,
 			       struct sodp_wire_tx *tx, struct sodp_wire_ack_held *held)
 {
 	u32 qpn = qp->ibqp.qp_num;
 
-	if (held->valid && held->qpn == qpn) {
-		/* The later state stands for the earlier one. */
+	if (held->valid && held->qpn == qpn && held->tx.dqpn == tx->dqpn) {
+		/* The same connection: the later state stands for both. */
 		if (sodp_psn_diff(tx->psn, held->tx.psn) >= 0) {
 			held->path = *path;
 			held->tx = *tx;
 		}
-		if (skb_queue_empty(&qp->dev->rx_queue))
-			sodp_wire_ack_flush(qp->dev, held);
-		return;
+	} else {
+		/* (Another connection: the QP was reset and connected again.) */
+		sodp_wire_ack_flush(qp->dev, held);
+		held->valid = true;
+		held->qpn = qpn;
+		held->path = *path;
+		held->tx = *tx;
 	}
-	sodp_wire_ack_flush(qp->dev, held);
-	if (skb_queue_empty(&qp->dev->rx_queue)) {
-		sodp_wire_send(qp->dev, path, tx);
-		return;
-	}
-	held->valid = true;
-	held->qpn = qpn;
-	held->path = *path;
-	held->tx = *tx;
+	if (!sodp_wire_next_for(qp->dev, qpn))
+		sodp_wire_ack_flush(qp->dev, held);
 }
 
 /* Answer a request the responder took (or refused) on an RC QP. */
@@ -238,12 +252,10 @@ sodp_wire_answer(struct sodp_qp *qp, const struct sodp_wire_rx *rx,
 
 	/* Back to the packet's sender, from the address it was sent to. */
 	sodp_wire_qp_path(qp, &rx->dgid, &rx->sgid, rx->net_type, &path);
+	/* Not a plain ACK: what was held goes first. */
 	if (ack->syndrome != SODP_ACK ||
-	    (pkt->op != SODP_OP_SEND && pkt->op != SODP_OP_WRITE)) {
-		/* Not a plain ACK: what was held for this QP goes first. */
-		if (held->valid && held->qpn == qp->ibqp.qp_num)
-			sodp_wire_ack_flush(qp->dev, held);
-	}
+	    (pkt->op != SODP_OP_SEND && pkt->op != SODP_OP_WRITE))
+		sodp_wire_ack_flush(qp->dev, held);
 	if (ack->syndrome == SODP_ACK) {
 		switch (pkt->op) {
 		case SODP_OP_READ:
@@ -419,6 +431,9 @@ static void sodp_wire_rx_one(struct sodp_dev *sdev, struct sk_buff *skb,
 		goto drop;
 	}
 	sodp_count(sdev, SODP_CNT_RCVD_PKTS, 1);
+	/* A held ACK waits only for requests of its own QP. */
+	if (held->valid && (!(rx.flags & SODP_WF_REQ) || held->qpn != qp->ibqp.qp_num))
+		sodp_wire_ack_flush(sdev, held);
 	if (rx.flags & SODP_WF_REQ)
 		sodp_wire_request(qp, &rx, held);
 	else

@@ -204,8 +204,8 @@ static struct verbs_context *sodp_alloc_context(struct ibv_device *ibdev,
 					    RDMA_DRIVER_UNKNOWN);
 	if (!ctx)
 		return NULL;
-	if (ibv_cmd_get_context(&ctx->ibv_ctx, &cmd, sizeof(cmd), &resp,
-				sizeof(resp))) {
+	if (sodp_ibv_cmd_get_context(&ctx->ibv_ctx, &cmd, sizeof(cmd), &resp,
+				     sizeof(resp))) {
 		verbs_uninit_context(&ctx->ibv_ctx);
 		free(ctx);
 		return NULL;
@@ -243,5 +243,5 @@ static const struct verbs_device_ops sodp_dev_ops = {
 
 static __attribute__((constructor)) void sodp_register_driver(void)
 {
-	verbs_register_driver_34(&sodp_dev_ops);
+	verbs_register_driver(&sodp_dev_ops);
 }

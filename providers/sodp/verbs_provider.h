@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB */
 /*
- * The private provider ABI of libibverbs, version 34 (IBVERBS_PRIVATE_34),
+ * The private provider ABI of libibverbs (IBVERBS_PRIVATE_<SODP_PABI>),
  * declared here because rdma-core does not install its driver.h.  Written
- * from the facts of rdma-core v44.0's libibverbs/driver.h and kern-abi.h
- * (PABI 34 is unchanged through v56): the layouts of the structures a
+ * from the facts of rdma-core's libibverbs/driver.h and kern-abi.h for the
+ * two versions Debian ships: PABI 34 (rdma-core v44.0 through v56, Debian
+ * 12 and 13) and PABI 65 (rdma-core 65.0, sid).  CMake reads SODP_PABI
+ * off the installed library.  These are the layouts of the structures a
  * provider shares with libibverbs, and the entry points it calls.  Only
  * what libsodp uses is typed; the other operations are pointer-sized slots
  * that keep the layout.  The provider_abi case of tests/verbs checks it
@@ -21,6 +23,17 @@
 #include <stdint.h>
 #include <infiniband/verbs.h>
 #include <rdma/ib_user_verbs.h>
+
+#if SODP_PABI != 34 && SODP_PABI != 65
+#error "libibverbs' private ABI is not one sodp knows (34, 65)"
+#endif
+
+/* An operation slot that PABI 65 added; NULL: not supported. */
+#if SODP_PABI >= 65
+#define SODP_OPS_65(_slot) void *_slot;
+#else
+#define SODP_OPS_65(_slot)
+#endif
 
 struct verbs_sysfs_dev;
 
@@ -120,7 +133,9 @@ struct verbs_srq {
 struct verbs_context_ops {
 	int (*advise_mr)(struct ibv_pd *pd, enum ibv_advise_mr_advice advice,
 			 uint32_t flags, struct ibv_sge *sg_list, uint32_t num_sges);
+	SODP_OPS_65(alloc_buf)
 	void *alloc_dm;
+	SODP_OPS_65(alloc_dmah)
 	void *alloc_mw;
 	void *alloc_null_mr;
 	void *alloc_parent_domain;
@@ -133,6 +148,7 @@ struct verbs_context_ops {
 	void *close_xrcd;
 	void *cq_event;
 	struct ibv_ah *(*create_ah)(struct ibv_pd *pd, struct ibv_ah_attr *attr);
+	SODP_OPS_65(create_comp_cntr)
 	void *create_counters;
 	struct ibv_cq *(*create_cq)(struct ibv_context *context, int cqe,
 				    struct ibv_comp_channel *channel, int comp_vector);
@@ -145,11 +161,13 @@ struct verbs_context_ops {
 	struct ibv_srq *(*create_srq)(struct ibv_pd *pd, struct ibv_srq_init_attr *attr);
 	void *create_srq_ex;
 	void *create_wq;
+	SODP_OPS_65(dealloc_dmah)
 	void *dealloc_mw;
 	int (*dealloc_pd)(struct ibv_pd *pd);
 	void *dealloc_td;
 	int (*dereg_mr)(struct verbs_mr *vmr);
 	int (*destroy_ah)(struct ibv_ah *ah);
+	SODP_OPS_65(destroy_comp_cntr)
 	void *destroy_counters;
 	int (*destroy_cq)(struct ibv_cq *cq);
 	void *destroy_flow;
@@ -159,12 +177,16 @@ struct verbs_context_ops {
 	int (*destroy_srq)(struct ibv_srq *srq);
 	void *destroy_wq;
 	void *detach_mcast;
+	SODP_OPS_65(dm_export_dmabuf_fd)
+	SODP_OPS_65(free_buf)
 	void (*free_context)(struct ibv_context *context);
 	void *free_dm;
 	void *get_srq_num;
 	void *import_dm;
 	void *import_mr;
 	void *import_pd;
+	SODP_OPS_65(inc_comp_cntr)
+	SODP_OPS_65(inc_err_comp_cntr)
 	void *modify_cq;
 	void *modify_flow_action_esp;
 	int (*modify_qp)(struct ibv_qp *qp, struct ibv_qp_attr *attr, int attr_mask);
@@ -182,31 +204,44 @@ struct verbs_context_ops {
 	void *post_srq_ops;
 	int (*post_srq_recv)(struct ibv_srq *srq, struct ibv_recv_wr *wr,
 			     struct ibv_recv_wr **bad_wr);
+	SODP_OPS_65(qp_attach_comp_cntr)
+	SODP_OPS_65(query_comp_cntr_caps)
 	int (*query_device_ex)(struct ibv_context *context,
 			       const struct ibv_query_device_ex_input *input,
 			       struct ibv_device_attr_ex *attr, size_t attr_size);
 	void *query_ece;
 	int (*query_port)(struct ibv_context *context, uint8_t port_num,
 			  struct ibv_port_attr *port_attr);
+	SODP_OPS_65(query_port_speed)
 	int (*query_qp)(struct ibv_qp *qp, struct ibv_qp_attr *attr, int attr_mask,
 			struct ibv_qp_init_attr *init_attr);
 	void *query_qp_data_in_order;
 	void *query_rt_values;
 	int (*query_srq)(struct ibv_srq *srq, struct ibv_srq_attr *attr);
+	SODP_OPS_65(read_comp_cntr)
 	void *read_counters;
+	SODP_OPS_65(read_err_comp_cntr)
 	void *reg_dm_mr;
 	void *reg_dmabuf_mr;
 	struct ibv_mr *(*reg_mr)(struct ibv_pd *pd, void *addr, size_t length,
 				 uint64_t hca_va, int access);
+	SODP_OPS_65(reg_mr_ex)
 	int (*req_notify_cq)(struct ibv_cq *cq, int solicited_only);
 	int (*rereg_mr)(struct verbs_mr *vmr, int flags, struct ibv_pd *pd,
 			void *addr, size_t length, int access);
 	int (*resize_cq)(struct ibv_cq *cq, int cqe);
+	SODP_OPS_65(set_comp_cntr)
 	void *set_ece;
+	SODP_OPS_65(set_err_comp_cntr)
 	void *unimport_dm;
 	void *unimport_mr;
 	void *unimport_pd;
 };
+
+/* Every slot is a pointer: 76 of them in PABI 34, 93 in PABI 65. */
+_Static_assert(sizeof(struct verbs_context_ops) ==
+	       (SODP_PABI >= 65 ? 93 : 76) * sizeof(void *),
+	       "verbs_context_ops does not have libibverbs' layout");
 
 /* A command: the uverbs header, the core payload, then driver data. */
 #define SODP_CMD(_name, _core)				\
@@ -228,7 +263,11 @@ SODP_CMD(sodp_cmd_create_srq, ib_uverbs_create_srq);
 SODP_CMD(sodp_cmd_modify_srq, ib_uverbs_modify_srq);
 SODP_CMD(sodp_cmd_query_srq, ib_uverbs_query_srq);
 
-void verbs_register_driver_34(const struct verbs_device_ops *ops);
+/* verbs_register_driver_<SODP_PABI> */
+#define SODP_PASTE(_a, _b) _a##_b
+#define SODP_REGISTER_DRIVER(_pabi) SODP_PASTE(verbs_register_driver_, _pabi)
+#define verbs_register_driver SODP_REGISTER_DRIVER(SODP_PABI)
+void verbs_register_driver(const struct verbs_device_ops *ops);
 void *_verbs_init_and_alloc_context(struct ibv_device *device, int cmd_fd,
 				    size_t alloc_size,
 				    struct verbs_context *context_offset,
@@ -238,8 +277,18 @@ void verbs_set_ops(struct verbs_context *vctx,
 		   const struct verbs_context_ops *ops);
 
 /* cmd and resp are the structures above, or kernel response structures. */
+#if SODP_PABI >= 65
+struct ibv_fd_arr;
+int ibv_cmd_get_context(struct verbs_context *context, void *cmd,
+			size_t cmd_size, struct ibv_fd_arr *fd_arr, void *resp,
+			size_t resp_size);
+#define sodp_ibv_cmd_get_context(_ctx, _cmd, _cmd_size, _resp, _resp_size) \
+	ibv_cmd_get_context(_ctx, _cmd, _cmd_size, NULL, _resp, _resp_size)
+#else
 int ibv_cmd_get_context(struct verbs_context *context, void *cmd,
 			size_t cmd_size, void *resp, size_t resp_size);
+#define sodp_ibv_cmd_get_context ibv_cmd_get_context
+#endif
 int ibv_cmd_query_device_any(struct ibv_context *context,
 			     const struct ibv_query_device_ex_input *input,
 			     struct ibv_device_attr_ex *attr, size_t attr_size,

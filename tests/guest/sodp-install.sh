@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 # A real install, as tools/sodp-install does it (cmake --install for the
 # provider, DKMS for the modules, built here for this kernel), into a
-# throw-away root: an overlay over the guest's read-only root.  In it, with
+# throw-away root: an overlay over the guest's read-only root, or, on a
+# kernel of another Debian release, over that release's own root
+# (SODP_OS_ROOT: its chroot, with its DKMS and compiler).  In it, with
 # no environment variable at all, the modules load from DKMS's directory,
 # "rdma link add" creates a device, the system's libibverbs finds the provider
 # (ibv_devinfo) and ibv_rc_pingpong runs.  Then it is removed again: no
@@ -17,8 +19,9 @@ root=$top/root
 kver=$(uname -r)
 mkdir -p "$top/upper" "$top/work" "$root"
 modprobe overlay || fail "no overlayfs"
-mount -t overlay overlay -o "lowerdir=/,upperdir=$top/upper,workdir=$top/work" "$root" ||
-	fail "overlay over /"
+os_root=${SODP_OS_ROOT:-/}
+mount -t overlay overlay -o "lowerdir=$os_root,upperdir=$top/upper,workdir=$top/work" "$root" ||
+	fail "overlay over $os_root"
 cleanup() {
 	chroot "$root" /bin/sh -c 'rmmod rdma_sodp ib_umem_hmm' 2> /dev/null
 	ip link del inst0 2> /dev/null
@@ -39,7 +42,8 @@ for d in proc sys dev; do
 done
 mount -t tmpfs tmpfs "$root/tmp"
 mount -t tmpfs tmpfs "$root/var/tmp"
-# A kernel whose modules come from elsewhere (the debug kernel's).
+# A kernel whose modules come from elsewhere (the debug kernel's, another
+# release's).
 if mountpoint -q /lib/modules; then
 	overlay_at /lib/modules modules
 	uppers+=("$top/modules-upper")
@@ -55,8 +59,13 @@ in_root() {
 	chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"
 }
 
+# On another release's root, the provider built for its libibverbs
+# (tools/sodp-build --kernel).
+inst_build=$SODP_BUILD
+[ "$os_root" = / ] || inst_build=$SODP_BUILD/os-provider
+
 t0=$(date +%s)
-in_root env SODP_BUILD="$SODP_BUILD" "$SODP_SRC/tools/sodp-install" -k "$kver" ||
+in_root env SODP_BUILD="$inst_build" "$SODP_SRC/tools/sodp-install" -k "$kver" ||
 	fail "sodp-install"
 # files: what of sodp is in the root (not depmod's indexes, whose folder
 # is named after a kernel release that may say "sodp").
@@ -89,7 +98,7 @@ wait "$srv" || { cat /tmp/inst-pp.srv; fail "pingpong server"; }
 in_root rdma link del sodp9
 in_root rmmod rdma_sodp ib_umem_hmm || fail "modules do not unload"
 
-in_root env SODP_BUILD="$SODP_BUILD" "$SODP_SRC/tools/sodp-install" --remove ||
+in_root env SODP_BUILD="$inst_build" "$SODP_SRC/tools/sodp-install" --remove ||
 	fail "sodp-install --remove"
 left=$(files)
 [ -z "$left" ] || fail "left after removal: $left"

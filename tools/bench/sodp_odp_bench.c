@@ -26,6 +26,14 @@
  * $SODP_BENCH_ROUNDS the warm rounds (default 5).  Arguments
  * OP [MRS [SIZE]] (names as printed) select runs: "RDMA_WRITE 'ODP both' 4096".
  *
+ * "sodp-odp-bench compare": one device's ODP against its pinned memory,
+ * for any device with ODP (Debian's rxe has it on newer kernels): RDMA
+ * WRITE, RDMA READ and SEND, 64 KiB messages over 16 MiB, pinned and ODP
+ * (both sides, either side), with every message at the start of its slot and again
+ * OFFSET_ODD bytes into it (source and destination unaligned alike).  A
+ * data mismatch is counted, not fatal: each row also says how many bytes
+ * of the pass arrived wrong and in how many messages.
+ *
  * "sodp-odp-bench registration NAME": the time to register 1 GiB the
  * process has touched, pinned and (where the device has ODP) ODP, on
  * $SODP_TEST_DEVICE; prints "NAME pinned<TAB>us" and "NAME ODP<TAB>us".
@@ -45,6 +53,7 @@
 #define GRH_BYTES	40
 #define QKEY		0x11
 #define HUGE_UNIT	(2UL << 20)
+#define OFFSET_ODD	1021
 
 enum op { OP_WRITE, OP_READ, OP_SEND, OP_UD_SEND, OP_ATOMIC, NOP };
 enum mrs { MRS_PINNED, MRS_ODP, MRS_ODP_REQ, MRS_ODP_RESP, MRS_IMPLICIT, NMRS };
@@ -60,9 +69,13 @@ static const char *const mrs_name[NMRS] = {
 	[MRS_IMPLICIT] = "implicit ODP",
 };
 
-/* The device counters read around each pass. */
-enum { CNT_FAULTS, CNT_PREFETCHED, CNT_INVALIDATIONS, CNT_RESENDS, NCNT };
-static const char *const cnt_file[NCNT] = {
+/*
+ * Per pass: the device's counters, read around it (absent ones read 0),
+ * then the bytes that arrived wrong and the messages they were in.
+ */
+enum { CNT_FAULTS, CNT_PREFETCHED, CNT_INVALIDATIONS, CNT_RESENDS, NDEVCNT,
+       CNT_BAD = NDEVCNT, CNT_BAD_MSGS, NCNT };
+static const char *const cnt_file[NDEVCNT] = {
 	"page_faults", "page_prefetch", "page_invalidations", "odp_resends",
 };
 
@@ -84,11 +97,15 @@ struct run {
 	size_t stride;		/* bytes between messages */
 	size_t len;		/* of each region */
 	size_t n;		/* messages per pass */
+	size_t off;		/* bytes into its slot each message starts */
 	char *req, *resp;	/* the requester's and the responder's region */
 	char *resp_map;		/* the mapping resp lies in */
 	struct ibv_mr *req_mr, *resp_mr;
 	uint64_t seed;		/* of the pass's data */
 };
+
+/* compare mode: a wrong byte is a result to report, not the end. */
+static bool count_bad;
 
 static void die(const char *what)
 {
@@ -120,19 +137,6 @@ static void fill(char *buf, size_t len, uint64_t seed)
 		w[i] = word(seed, i);
 }
 
-static void check_words(const char *what, const char *buf, size_t len,
-			uint64_t seed)
-{
-	const uint64_t *w = (const uint64_t *)buf;
-
-	for (size_t i = 0; i < len / 8; i++)
-		if (w[i] != word(seed, i)) {
-			fprintf(stderr, "%s: word %zu is %#llx, not %#llx\n", what, i,
-				(unsigned long long)w[i],
-				(unsigned long long)word(seed, i));
-			exit(1);
-		}
-}
 
 static void read_counters(const char *dev, long long *v)
 {
@@ -140,7 +144,7 @@ static void read_counters(const char *dev, long long *v)
 
 	/* The core caches hw counters for 10 ms: read past that. */
 	usleep(20000);
-	for (int i = 0; i < NCNT; i++) {
+	for (int i = 0; i < NDEVCNT; i++) {
 		FILE *f;
 
 		snprintf(path, sizeof(path),
@@ -167,6 +171,12 @@ static struct ibv_mr *reg(struct bench *b, char *buf, size_t len, bool odp)
 	return mr;
 }
 
+/* The bytes of each region the messages cover, in whole words. */
+static size_t span(const struct run *r)
+{
+	return (r->off + r->len + 7) & ~(size_t)7;
+}
+
 /* The region the CPU writes before a pass, and the one the device fills. */
 static char *source(struct run *r)
 {
@@ -182,7 +192,7 @@ static void post_recv(struct bench *b, struct run *r, size_t i)
 {
 	struct ibv_sge sge[2] = {
 		{ (uintptr_t)b->grh, GRH_BYTES, b->grh_mr->lkey },
-		{ (uintptr_t)r->resp + i * r->stride, r->msg, r->resp_mr->lkey },
+		{ (uintptr_t)r->resp + r->off + i * r->stride, r->msg, r->resp_mr->lkey },
 	};
 	bool ud = r->op == OP_UD_SEND;
 
@@ -193,7 +203,7 @@ static void post_recv(struct bench *b, struct run *r, size_t i)
 
 static void post_send(struct bench *b, struct run *r, size_t i)
 {
-	size_t off = i * r->stride;
+	size_t off = r->off + i * r->stride;
 	struct ibv_sge sge = { (uintptr_t)r->req + off, r->msg, r->req_mr->lkey };
 	struct ibv_send_wr wr = {
 		.wr_id = i, .sg_list = &sge, .num_sge = 1,
@@ -295,13 +305,51 @@ static double pass(struct bench *b, struct run *r)
 	return now_s() - t0;
 }
 
-/* After a pass: the sink holds exactly what the pass moved. */
-static void verify(struct run *r)
+/* The byte ranges of message @i that arrived wrong. */
+static void print_wrong(struct run *r, size_t i, const char *src, const char *dst)
+{
+	fprintf(stderr, "  %s %s, message %zu at offset %zu wrong in bytes:", op_name[r->op],
+		mrs_name[r->mrs], i, r->off);
+	for (size_t j = 0; j < r->msg; j++) {
+		size_t k = j;
+
+		if (src[j] == dst[j])
+			continue;
+		while (k + 1 < r->msg && src[k + 1] != dst[k + 1])
+			k++;
+		fprintf(stderr, " %zu-%zu", j, k);
+		j = k;
+	}
+	fprintf(stderr, "\n");
+}
+
+/*
+ * After a pass: each message's bytes in the sink are the source's (which
+ * the CPU wrote with this pass's seed, so data of an earlier pass shows).
+ */
+static void verify(struct run *r, long long *cnt)
 {
 	const char *what = op_name[r->op];
 
 	if (r->op != OP_ATOMIC) {
-		check_words(what, sink(r), r->len, r->seed);
+		for (size_t i = 0; i < r->n; i++) {
+			size_t off = r->off + i * r->stride, bad = 0;
+			const char *src = source(r) + off, *dst = sink(r) + off;
+
+			if (!memcmp(src, dst, r->msg))
+				continue;
+			for (size_t j = 0; j < r->msg; j++)
+				bad += src[j] != dst[j];
+			if (!count_bad) {
+				fprintf(stderr, "%s %s: %zu bytes of message %zu wrong\n",
+					what, mrs_name[r->mrs], bad, i);
+				exit(1);
+			}
+			if (!cnt[CNT_BAD_MSGS] && getenv("SODP_BENCH_VERBOSE"))
+				print_wrong(r, i, src, dst);
+			cnt[CNT_BAD] += bad;
+			cnt[CNT_BAD_MSGS]++;
+		}
 		return;
 	}
 	for (size_t i = 0; i < r->n; i++) {
@@ -322,10 +370,14 @@ static void verify(struct run *r)
 static void print_row(struct run *r, const char *kind, double value,
 		      const long long *cnt)
 {
-	printf("%s\t%zu\t%zu\t%s\t%s\t%.1f\t%s\t%lld\t%lld\t%lld\t%lld\n",
+	printf("%s\t%zu\t%zu\t%s\t%s\t%.1f\t%s\t%lld\t%lld\t%lld\t%lld",
 	       op_name[r->op], r->msg, r->len, mrs_name[r->mrs], kind, value,
 	       r->op == OP_ATOMIC ? "kops/s" : "MB/s", cnt[CNT_FAULTS],
 	       cnt[CNT_PREFETCHED], cnt[CNT_INVALIDATIONS], cnt[CNT_RESENDS]);
+	/* compare mode: the offset, and the bytes and messages wrong. */
+	if (count_bad)
+		printf("\t%zu\t%lld\t%lld", r->off, cnt[CNT_BAD], cnt[CNT_BAD_MSGS]);
+	printf("\n");
 	fflush(stdout);
 }
 
@@ -337,7 +389,7 @@ static void run_prepare(struct bench *b, struct run *r)
 	bool implicit = r->mrs == MRS_IMPLICIT;
 
 	r->n = r->len / r->stride;
-	r->req = fresh(r->len);
+	r->req = fresh(r->len + 4096);
 	/*
 	 * The responder's region starts one page further into its 2 MiB unit
 	 * than the requester's.  At equal offsets, the source and destination
@@ -346,13 +398,13 @@ static void run_prepare(struct bench *b, struct run *r)
 	 * then runs 3-5x slower, pinned and ODP alike, in a lottery of
 	 * physical placement that has nothing to do with ODP.
 	 */
-	r->resp_map = fresh(r->len + HUGE_UNIT);
+	r->resp_map = fresh(r->len + 4096 + HUGE_UNIT);
 	r->resp = r->resp_map +
 		  (((uintptr_t)r->req + 4096 - (uintptr_t)r->resp_map) % HUGE_UNIT);
 	r->seed = 1;
-	fill(source(r), r->len, r->seed);
-	r->req_mr = reg(b, implicit ? NULL : r->req, r->len, req_odp);
-	r->resp_mr = reg(b, implicit ? NULL : r->resp, r->len, resp_odp);
+	fill(source(r), span(r), r->seed);
+	r->req_mr = reg(b, implicit ? NULL : r->req, span(r), req_odp);
+	r->resp_mr = reg(b, implicit ? NULL : r->resp, span(r), resp_odp);
 }
 
 static void run_release(struct run *r)
@@ -361,24 +413,24 @@ static void run_release(struct run *r)
 		ibv_dereg_mr(r->req_mr);
 		ibv_dereg_mr(r->resp_mr);
 	}
-	munmap(r->req, r->len);
-	munmap(r->resp_map, r->len + HUGE_UNIT);
+	munmap(r->req, r->len + 4096);
+	munmap(r->resp_map, r->len + 4096 + HUGE_UNIT);
 }
 
 /* One checked pass with new data: MB/s (kops/s); the counters over it. */
 static double run_pass(struct bench *b, struct run *r, long long *cnt)
 {
-	long long before[NCNT], after[NCNT];
+	long long before[NDEVCNT], after[NDEVCNT];
 	double t;
 
 	if (r->seed > 1)
-		fill(source(r), r->len, r->seed);
+		fill(source(r), span(r), r->seed);
 	read_counters(b->dev, before);
 	t = pass(b, r);
 	read_counters(b->dev, after);
-	verify(r);
+	verify(r, cnt);
 	r->seed++;
-	for (int i = 0; i < NCNT; i++)
+	for (int i = 0; i < NDEVCNT; i++)
 		cnt[i] += after[i] - before[i];
 	return r->op == OP_ATOMIC ? r->n / t / 1e3 : r->n * (double)r->msg / t / 1e6;
 }
@@ -398,7 +450,7 @@ static int warm_rounds(void)
  * placement should always go first).  Warm: the best pass.
  */
 static void run_group(struct bench *b, enum op op, size_t msg, size_t stride,
-		      size_t len, const bool *want)
+		      size_t len, size_t off, const bool *want)
 {
 	long long cold_cnt[NMRS][NCNT] = { 0 }, warm_cnt[NMRS][NCNT] = { 0 };
 	double cold[NMRS] = { 0 }, warm[NMRS] = { 0 };
@@ -406,7 +458,7 @@ static void run_group(struct bench *b, enum op op, size_t msg, size_t stride,
 
 	for (int m = 0; m < NMRS; m++) {
 		r[m] = (struct run){ .op = op, .mrs = m, .msg = msg, .stride = stride,
-				     .len = len };
+				     .len = len, .off = off };
 		if (want[m])
 			run_prepare(b, &r[m]);
 	}
@@ -463,7 +515,8 @@ static void cpu_first_touch(size_t len)
 	munmap(dst, len);
 }
 
-static void setup(struct bench *b)
+/* @implicit: also one implicit ODP MR (not every device has them). */
+static void setup(struct bench *b, bool implicit)
 {
 	struct ibv_port_attr port;
 
@@ -480,15 +533,16 @@ static void setup(struct bench *b)
 	b->ah = vt_ah(&b->d);
 	b->grh = fresh(4096);
 	b->grh_mr = ibv_reg_mr(b->d.pd, b->grh, 4096, IBV_ACCESS_LOCAL_WRITE);
-	b->implicit = ibv_reg_mr(b->d.pd, NULL, SIZE_MAX,
-				 VT_ALL_ACCESS | IBV_ACCESS_ON_DEMAND);
-	if (!b->ah || !b->grh_mr || !b->implicit)
+	b->implicit = implicit ? ibv_reg_mr(b->d.pd, NULL, SIZE_MAX,
+					    VT_ALL_ACCESS | IBV_ACCESS_ON_DEMAND) : NULL;
+	if (!b->ah || !b->grh_mr || (implicit && !b->implicit))
 		die("setup");
 }
 
 static void teardown(struct bench *b)
 {
-	ibv_dereg_mr(b->implicit);
+	if (b->implicit)
+		ibv_dereg_mr(b->implicit);
 	ibv_dereg_mr(b->grh_mr);
 	ibv_destroy_ah(b->ah);
 	vt_qp_destroy(&b->ud_a);
@@ -512,7 +566,7 @@ static int matrix(char **sel, int nsel)
 	size_t big = (mib ? strtoul(mib, NULL, 0) : 64) << 20, small = big / 4;
 	struct bench b;
 
-	setup(&b);
+	setup(&b, true);
 	for (int op = 0; op < NOP; op++) {
 		bool want[NMRS], want_small[NMRS];
 
@@ -523,19 +577,36 @@ static int matrix(char **sel, int nsel)
 		}
 		switch (op) {
 		case OP_UD_SEND:
-			run_group(&b, op, b.mtu, b.mtu, small, want);
+			run_group(&b, op, b.mtu, b.mtu, small, 0, want);
 			break;
 		case OP_ATOMIC:
-			run_group(&b, op, 8, 4096, small, want);
+			run_group(&b, op, 8, 4096, small, 0, want);
 			break;
 		default:
-			run_group(&b, op, 64 * 1024, 64 * 1024, big, want);
-			run_group(&b, op, 4096, 4096, small, want_small);
+			run_group(&b, op, 64 * 1024, 64 * 1024, big, 0, want);
+			run_group(&b, op, 4096, 4096, small, 0, want_small);
 			break;
 		}
 	}
 	if (!nsel)
 		cpu_first_touch(big);
+	teardown(&b);
+	return 0;
+}
+
+static int compare(void)
+{
+	static const enum op ops[] = { OP_WRITE, OP_READ, OP_SEND };
+	const bool want[NMRS] = { [MRS_PINNED] = true, [MRS_ODP] = true,
+				  [MRS_ODP_REQ] = true, [MRS_ODP_RESP] = true };
+	struct bench b;
+
+	count_bad = true;
+	setup(&b, false);
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		run_group(&b, ops[i], 64 * 1024, 64 * 1024, 16 << 20, 0, want);
+		run_group(&b, ops[i], 64 * 1024, 64 * 1024, 16 << 20, OFFSET_ODD, want);
+	}
 	teardown(&b);
 	return 0;
 }
@@ -593,8 +664,12 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "registration"))
 		return registration(argv[2]);
-	if (argc > 4 || (argc > 1 && !strcmp(argv[1], "registration"))) {
-		fprintf(stderr, "usage: %s [OP [MRS [SIZE]]] | registration NAME\n", argv[0]);
+	if (argc == 2 && !strcmp(argv[1], "compare"))
+		return compare();
+	if (argc > 4 || (argc > 1 && (!strcmp(argv[1], "registration") ||
+				      !strcmp(argv[1], "compare")))) {
+		fprintf(stderr, "usage: %s [OP [MRS [SIZE]]] | compare | registration NAME\n",
+			argv[0]);
 		return 2;
 	}
 	return matrix(argv + 1, argc - 1);

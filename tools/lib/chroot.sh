@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+# shellcheck shell=sh
 # sodp_in_chroot ROOT DIR... -- COMMAND...: run COMMAND in the chroot ROOT
 # (a Debian release made by tools/sodp-kernel), in a mount namespace of its
 # own where each DIR is seen at its own path, with /dev and /proc.

@@ -65,12 +65,22 @@ ibv_devices | grep -q sodp0 && fail "sodp0 outlived its netdev"
 # came first.  A lookup that took the first device of any driver bound to
 # the netdev could see rxe's and leave sodp's, whose hold on the netdev
 # then made the deletion wait for ever.
+# rxe takes UDP port 4791 when its module loads up to 6.x; from 7.x on
+# (per network namespace) when its first device there is added, and then
+# cannot be added after a sodp device holds the port: that is refused.
 modprobe rdma_rxe || fail "rdma_rxe does not load"
+rxe_port_at_load=0
+grep -q ":12B7 " /proc/net/udp && rxe_port_at_load=1
 for order in "sodp rxe" "rxe sodp"; do
 	ip link add sodpnet5 type dummy || fail "cannot create sodpnet5"
 	ip addr add 10.77.5.1/24 dev sodpnet5
 	ip link set sodpnet5 up
 	for drv in $order; do
+		if [ "$order" = "sodp rxe" ] && [ $drv = rxe ] && [ $rxe_port_at_load = 0 ]; then
+			rdma link add rxe5 type rxe netdev sodpnet5 2> /dev/null &&
+				fail "rxe5 added although sodp5 holds UDP port 4791"
+			continue
+		fi
 		rdma link add ${drv}5 type $drv netdev sodpnet5 || fail "rdma link add ${drv}5"
 	done
 	timeout 30 ip link del sodpnet5 || fail "deleting a netdev shared with rxe ($order)"

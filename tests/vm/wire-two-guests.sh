@@ -11,7 +11,10 @@ trap 'rm -rf "$res"' EXIT
 net=socket:239.83.$((RANDOM % 250)).$((RANDOM % 250)):$((20000 + RANDOM % 20000))
 pids=()
 for r in a b; do
-	"$SODP_VM" -q -m 1536M -c 1 -t 1500 --net "$net" --name "$r" \
+	# The kernel the suite runs on (SODP_VM_ARGS: tools/sodp-test --kernel,
+	# the debug lane), as the guest tests do.
+	# shellcheck disable=SC2086
+	"$SODP_VM" -q ${SODP_VM_ARGS:-} -m 1536M -c 1 -t 1500 --net "$net" --name "$r" \
 		--mac "52:54:00:83:00:0$([ $r = a ] && echo 1 || echo 2)" -- \
 		env SODP_SRC="$SODP_SRC" SODP_BUILD="$SODP_BUILD" \
 		"$SODP_SRC/tests/wire/two-guests" "$r" > "$res/$r.log" 2>&1 &

@@ -100,6 +100,7 @@ struct run {
 	size_t off;		/* bytes into its slot each message starts */
 	char *req, *resp;	/* the requester's and the responder's region */
 	char *resp_map;		/* the mapping resp lies in */
+	uint64_t *expect;	/* a message's words as the CPU wrote them */
 	struct ibv_mr *req_mr, *resp_mr;
 	uint64_t seed;		/* of the pass's data */
 };
@@ -324,8 +325,10 @@ static void print_wrong(struct run *r, size_t i, const char *src, const char *ds
 }
 
 /*
- * After a pass: each message's bytes in the sink are the source's (which
- * the CPU wrote with this pass's seed, so data of an earlier pass shows).
+ * After a pass: each message's bytes in the sink are what the CPU wrote
+ * into the source with this pass's seed (not the source as it is now, so
+ * a device that wrote the source as well is caught; data of an earlier
+ * pass shows by its seed).
  */
 static void verify(struct run *r, long long *cnt)
 {
@@ -334,7 +337,10 @@ static void verify(struct run *r, long long *cnt)
 	if (r->op != OP_ATOMIC) {
 		for (size_t i = 0; i < r->n; i++) {
 			size_t off = r->off + i * r->stride, bad = 0;
-			const char *src = source(r) + off, *dst = sink(r) + off;
+			const char *src = (const char *)r->expect + off % 8, *dst = sink(r) + off;
+
+			for (size_t w = 0; w < r->msg / 8 + 2; w++)
+				r->expect[w] = word(r->seed, off / 8 + w);
 
 			if (!memcmp(src, dst, r->msg))
 				continue;
@@ -405,6 +411,9 @@ static void run_prepare(struct bench *b, struct run *r)
 	fill(source(r), span(r), r->seed);
 	r->req_mr = reg(b, implicit ? NULL : r->req, span(r), req_odp);
 	r->resp_mr = reg(b, implicit ? NULL : r->resp, span(r), resp_odp);
+	r->expect = malloc(r->msg + 16);
+	if (!r->expect)
+		die("malloc");
 }
 
 static void run_release(struct run *r)
@@ -413,6 +422,7 @@ static void run_release(struct run *r)
 		ibv_dereg_mr(r->req_mr);
 		ibv_dereg_mr(r->resp_mr);
 	}
+	free(r->expect);
 	munmap(r->req, r->len + 4096);
 	munmap(r->resp_map, r->len + 4096 + HUGE_UNIT);
 }

@@ -49,6 +49,7 @@ enum ib_umem_hmm_stat {
 	IB_UMEM_HMM_STAT_PAGES_MAPPED,		/* now mapped (gauge) */
 	IB_UMEM_HMM_STAT_TRACKING_BYTES,	/* page tracking memory (gauge) */
 	IB_UMEM_HMM_STAT_UMEMS,			/* live umems incl. children */
+	IB_UMEM_HMM_STAT_PAGES_FROM_DEVICE,	/* pages faults migrated back */
 	IB_UMEM_HMM_NUM_STATS
 };
 
@@ -95,6 +96,7 @@ struct ib_umem_hmm_ops {
  * @access: IB_ACCESS_* flags it was registered with
  * @implicit: covers the whole address space through children
  * @priv: the driver's
+ * @dev_private_owner: see ib_umem_hmm_set_owner()
  *
  * The remaining fields are private to ib_umem_hmm.
  */
@@ -105,6 +107,7 @@ struct ib_umem_hmm {
 	int access;
 	bool implicit;
 	void *priv;
+	void *dev_private_owner;
 
 	/* private: */
 	const struct ib_umem_hmm_ops *ops;
@@ -118,7 +121,8 @@ struct ib_umem_hmm {
 	refcount_t users;		/* child: xarray + lockers */
 	struct rcu_head rcu;
 
-	spinlock_t ahead_lock;		/* fault-ahead state */
+	spinlock_t ahead_lock;		/* fault-ahead state, faulters */
+	struct list_head faulters;	/* tasks in hmm_range_fault() */
 	struct {
 		u64 req_end;		/* end of what the last fault asked for */
 		u64 next;		/* ... and of what it mapped ahead */
@@ -166,6 +170,7 @@ struct ib_umem_hmm *ib_umem_hmm_get_implicit(struct ib_umem_hmm_device *hdev,
 					     const struct ib_umem_hmm_ops *ops,
 					     void *priv);
 void ib_umem_hmm_release(struct ib_umem_hmm *umem);
+void ib_umem_hmm_set_owner(struct ib_umem_hmm *umem, void *owner);
 
 int ib_umem_hmm_map(struct ib_umem_hmm *umem, u64 addr, u64 length,
 		    unsigned int flags);
@@ -174,6 +179,8 @@ int ib_umem_hmm_lock(struct ib_umem_hmm *umem, u64 addr, u64 length,
 void ib_umem_hmm_unlock(struct ib_umem_hmm_span *span);
 u64 ib_umem_hmm_span_dma(const struct ib_umem_hmm_span *span, u64 addr,
 			 u64 *contig);
+struct page *ib_umem_hmm_span_device_page(const struct ib_umem_hmm_span *span,
+					  u64 addr);
 int ib_umem_hmm_prefetch(struct ib_umem_hmm *umem, u64 addr, u64 length,
 			 unsigned int flags);
 
@@ -182,6 +189,7 @@ int ib_umem_hmm_prefetch(struct ib_umem_hmm *umem, u64 addr, u64 length,
 #define IB_UMEM_HMM_PAGE_WRITABLE	(1U << 1)
 #define IB_UMEM_HMM_PAGE_DIRTY		(1U << 2)
 #define IB_UMEM_HMM_PAGE_HUGE		(1U << 3)
+#define IB_UMEM_HMM_PAGE_DEVICE		(1U << 4) /* the owner's device page */
 
 int ib_umem_hmm_page_state(struct ib_umem_hmm *umem, u64 addr,
 			   unsigned long npages, u8 *state);

@@ -45,6 +45,7 @@ static const struct rdma_stat_desc sodp_counter_descs[] = {
 	[SODP_ODP(PAGES_MAPPED)].name = "odp_pages_mapped",
 	[SODP_ODP(TRACKING_BYTES)].name = "odp_tracking_bytes",
 	[SODP_ODP(UMEMS)].name = "odp_regions",
+	[SODP_ODP(PAGES_FROM_DEVICE)].name = "odp_pages_from_device",
 #undef SODP_ODP
 };
 

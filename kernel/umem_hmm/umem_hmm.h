@@ -33,6 +33,7 @@
 #define UMEM_HMM_DIRTY_BIT	61	/* the device was given it to write */
 #define UMEM_HMM_DIRTY		BIT(UMEM_HMM_DIRTY_BIT)
 #define UMEM_HMM_HUGE		BIT(60)	/* its block is one DMA-mapped unit */
+#define UMEM_HMM_DEVICE		BIT(59)	/* the owner's device-private page */
 #define UMEM_HMM_PFN_MASK	GENMASK(51, 0)
 
 /* Implicit ODP: one child umem per aligned chunk of the address space. */
@@ -111,6 +112,17 @@ static inline unsigned long *umem_hmm_entry(struct ib_umem_hmm *umem, u64 addr)
 	return blk ? &blk->entries[umem_hmm_slot(umem, addr)] : NULL;
 }
 
+/* The block of a locked span holding @addr: the span's own, looked up once. */
+static inline struct umem_hmm_block *
+umem_hmm_span_block(const struct ib_umem_hmm_span *span, u64 addr)
+{
+	struct ib_umem_hmm *umem = span->leaf;
+
+	if (umem_hmm_block_index(umem, addr) == umem_hmm_block_index(umem, span->start))
+		return span->blk;
+	return umem_hmm_block(umem, addr);
+}
+
 static inline u64 umem_hmm_start_page(const struct ib_umem_hmm *umem)
 {
 	return ALIGN_DOWN(umem->address, PAGE_SIZE);
@@ -140,6 +152,16 @@ void umem_hmm_free_leaf(struct ib_umem_hmm *umem);
 int umem_hmm_alloc_blocks(struct ib_umem_hmm *umem, u64 start, u64 end,
 			  const unsigned long *hmm_pfns);
 
+/*
+ * A task inside hmm_range_fault() for a umem: an invalidation it causes
+ * itself by migrating device memory back is counted (see
+ * umem_hmm_count_from_device()).
+ */
+struct umem_hmm_faulter {
+	struct list_head node;
+	struct task_struct *task;
+};
+
 /* umem_hmm_fault.c */
 int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 		      unsigned int flags, bool prefetch);
@@ -150,6 +172,8 @@ int umem_hmm_lock_leaf(struct ib_umem_hmm *umem, u64 addr, u64 length,
 		       unsigned int flags, struct ib_umem_hmm_span *span);
 void umem_hmm_stream_work(struct work_struct *work);
 void umem_hmm_stream_end(struct ib_umem_hmm *umem);
+void umem_hmm_count_from_device(struct ib_umem_hmm *umem,
+				const struct mmu_notifier_range *range);
 
 /* umem_hmm_implicit.c */
 struct ib_umem_hmm *umem_hmm_child_get(struct ib_umem_hmm *root, u64 addr,

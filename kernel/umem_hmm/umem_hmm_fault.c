@@ -200,6 +200,38 @@ static u64 umem_hmm_entry_dma(struct ib_umem_hmm *umem,
 }
 
 /*
+ * A device fault that meets a page in another driver's device-private
+ * memory has the kernel migrate it back (that pgmap's migrate_to_ram, run
+ * by the faulting task), which invalidates with MMU_NOTIFY_MIGRATE and that
+ * owner.  Such invalidations caused by our own faults count the pages they
+ * brought back.  Called by the invalidation, in the migrating task.
+ */
+void umem_hmm_count_from_device(struct ib_umem_hmm *umem,
+				const struct mmu_notifier_range *range)
+{
+	struct umem_hmm_faulter *f;
+	bool ours = false;
+	u64 start, end;
+
+	if (range->event != MMU_NOTIFY_MIGRATE || !range->owner ||
+	    range->owner == umem->dev_private_owner)
+		return;
+	spin_lock(&umem->ahead_lock);
+	list_for_each_entry(f, &umem->faulters, node) {
+		if (f->task == current) {
+			ours = true;
+			break;
+		}
+	}
+	spin_unlock(&umem->ahead_lock);
+	start = max_t(u64, range->start, umem_hmm_start_page(umem));
+	end = min_t(u64, range->end, umem_hmm_end_page(umem));
+	if (ours && start < end)
+		umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_PAGES_FROM_DEVICE,
+				  (end - start) >> PAGE_SHIFT);
+}
+
+/*
  * Install what hmm_range_fault() found for one page.  The umem is write
  * locked and the notifier sequence was checked, so @hmm_pfn is what the CPU
  * maps now.  Returns 1 if the page was newly mapped, 0 if it already was
@@ -211,11 +243,15 @@ static int umem_hmm_install_page(struct ib_umem_hmm *umem,
 {
 	unsigned long slot = umem_hmm_slot(umem, addr);
 	unsigned long *e = &blk->entries[slot];
-	unsigned long pfn = page_to_pfn(hmm_pfn_to_page(hmm_pfn));
+	struct page *page = hmm_pfn_to_page(hmm_pfn);
+	unsigned long pfn = page_to_pfn(page);
 	unsigned long state = UMEM_HMM_VALID;
 
 	if (hmm_pfn & HMM_PFN_WRITE)
 		state |= UMEM_HMM_WRITABLE;
+	/* Only the owner's (ib_umem_hmm_set_owner()): the CPU cannot address it. */
+	if (is_device_private_page(page))
+		state |= UMEM_HMM_DEVICE;
 
 	if (*e & UMEM_HMM_VALID) {
 		if ((*e & UMEM_HMM_PFN_MASK) == pfn) {
@@ -227,9 +263,9 @@ static int umem_hmm_install_page(struct ib_umem_hmm *umem,
 		return -EFAULT;
 	}
 
-	if (umem_hmm_bus_dma(umem)) {
+	if (umem_hmm_bus_dma(umem) && !(state & UMEM_HMM_DEVICE)) {
 		struct ib_device *ibdev = umem->hdev->ibdev;
-		u64 dma = ib_dma_map_page(ibdev, pfn_to_page(pfn), 0, PAGE_SIZE,
+		u64 dma = ib_dma_map_page(ibdev, page, 0, PAGE_SIZE,
 					  DMA_BIDIRECTIONAL);
 
 		if (ib_dma_mapping_error(ibdev, dma))
@@ -256,6 +292,7 @@ static int umem_hmm_install_huge(struct ib_umem_hmm *umem,
 	unsigned long i;
 
 	if (hmm_pfn_to_map_order(hmm_pfn) != UMEM_HMM_BLOCK_SHIFT - PAGE_SHIFT ||
+	    is_device_private_page(hmm_pfn_to_page(hmm_pfn)) ||
 	    unit < umem_hmm_start_page(umem) ||
 	    unit + UMEM_HMM_BLOCK_SIZE > umem_hmm_end_page(umem))
 		return 0;
@@ -294,7 +331,9 @@ static int umem_hmm_fault_range(struct ib_umem_hmm *umem, u64 start, u64 end,
 		.start = start,
 		.end = end,
 		.hmm_pfns = pfns,
+		.dev_private_owner = umem->dev_private_owner,
 	};
+	struct umem_hmm_faulter me = { .task = current };
 	struct umem_hmm_block *blk = NULL;
 	u64 addr;
 	int ret;
@@ -316,7 +355,13 @@ again:
 	ret = mmap_read_lock_killable(umem->mm);
 	if (ret)
 		goto out;
+	spin_lock(&umem->ahead_lock);
+	list_add(&me.node, &umem->faulters);
+	spin_unlock(&umem->ahead_lock);
 	ret = hmm_range_fault(&range);
+	spin_lock(&umem->ahead_lock);
+	list_del(&me.node);
+	spin_unlock(&umem->ahead_lock);
 	mmap_read_unlock(umem->mm);
 	if (ret == -EBUSY && time_before(jiffies, timeout)) {
 		cond_resched();
@@ -717,11 +762,13 @@ u64 ib_umem_hmm_span_dma(const struct ib_umem_hmm_span *span, u64 addr,
 			 u64 *contig)
 {
 	struct ib_umem_hmm *umem = span->leaf;
-	struct umem_hmm_block *blk =
-		umem_hmm_block_index(umem, addr) == umem_hmm_block_index(umem, span->start) ?
-		span->blk : umem_hmm_block(umem, addr);
+	struct umem_hmm_block *blk = umem_hmm_span_block(span, addr);
 	unsigned long e = blk->entries[umem_hmm_slot(umem, addr)];
 	u64 page = ALIGN_DOWN(addr, PAGE_SIZE);
+
+	/* A driver that set an owner asks ib_umem_hmm_span_device_page() first. */
+	if (WARN_ON_ONCE(e & UMEM_HMM_DEVICE))
+		return 0;
 
 	if (contig) {
 		u64 unit_end = (e & UMEM_HMM_HUGE) ?
@@ -733,6 +780,25 @@ u64 ib_umem_hmm_span_dma(const struct ib_umem_hmm_span *span, u64 addr,
 	return umem_hmm_entry_dma(umem, blk, page, e) + (addr - page);
 }
 EXPORT_SYMBOL_GPL(ib_umem_hmm_span_dma);
+
+/**
+ * ib_umem_hmm_span_device_page - the owner's device page of a locked span
+ * @span: a locked span
+ * @addr: a byte inside it
+ *
+ * Return: the device-private page at @addr if it is one of the owner's
+ * (ib_umem_hmm_set_owner()), else NULL: the page is system or
+ * device-coherent memory, to be reached by ib_umem_hmm_span_dma().
+ */
+struct page *ib_umem_hmm_span_device_page(const struct ib_umem_hmm_span *span,
+					  u64 addr)
+{
+	struct umem_hmm_block *blk = umem_hmm_span_block(span, addr);
+	unsigned long e = blk->entries[umem_hmm_slot(span->leaf, addr)];
+
+	return (e & UMEM_HMM_DEVICE) ? pfn_to_page(e & UMEM_HMM_PFN_MASK) : NULL;
+}
+EXPORT_SYMBOL_GPL(ib_umem_hmm_span_device_page);
 
 /**
  * ib_umem_hmm_page_state - what the device has mapped, for tests and debug
@@ -772,7 +838,8 @@ int ib_umem_hmm_page_state(struct ib_umem_hmm *umem, u64 addr,
 		state[i] = (e & UMEM_HMM_VALID ? IB_UMEM_HMM_PAGE_MAPPED : 0) |
 			   (e & UMEM_HMM_WRITABLE ? IB_UMEM_HMM_PAGE_WRITABLE : 0) |
 			   (e & UMEM_HMM_DIRTY ? IB_UMEM_HMM_PAGE_DIRTY : 0) |
-			   (e & UMEM_HMM_HUGE ? IB_UMEM_HMM_PAGE_HUGE : 0);
+			   (e & UMEM_HMM_HUGE ? IB_UMEM_HMM_PAGE_HUGE : 0) |
+			   (e & UMEM_HMM_DEVICE ? IB_UMEM_HMM_PAGE_DEVICE : 0);
 	}
 	return 0;
 }

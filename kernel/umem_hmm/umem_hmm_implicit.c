@@ -66,6 +66,7 @@ struct ib_umem_hmm *umem_hmm_child_get(struct ib_umem_hmm *root, u64 addr,
 	if (IS_ERR(child))
 		goto out;
 	child->parent = root;
+	child->dev_private_owner = root->dev_private_owner;
 	ret = xa_err(xa_store(&root->children, idx, child, GFP_KERNEL));
 	if (ret) {
 		umem_hmm_free_leaf(child);

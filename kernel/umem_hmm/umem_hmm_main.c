@@ -28,6 +28,7 @@ const char *const ib_umem_hmm_stat_names[IB_UMEM_HMM_NUM_STATS] = {
 	[IB_UMEM_HMM_STAT_PAGES_MAPPED] = "pages_mapped",
 	[IB_UMEM_HMM_STAT_TRACKING_BYTES] = "tracking_bytes",
 	[IB_UMEM_HMM_STAT_UMEMS] = "umems",
+	[IB_UMEM_HMM_STAT_PAGES_FROM_DEVICE] = "pages_from_device",
 };
 EXPORT_SYMBOL_GPL(ib_umem_hmm_stat_names);
 

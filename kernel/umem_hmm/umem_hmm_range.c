@@ -93,7 +93,7 @@ static unsigned long umem_hmm_unmap(struct ib_umem_hmm *umem, u64 start,
 
 			if (!(e & UMEM_HMM_VALID))
 				continue;
-			if (umem_hmm_bus_dma(umem)) {
+			if (umem_hmm_bus_dma(umem) && !(e & UMEM_HMM_DEVICE)) {
 				if (!(e & UMEM_HMM_HUGE))
 					ib_dma_unmap_page(ibdev, blk->dma[slot],
 							  PAGE_SIZE, DMA_BIDIRECTIONAL);
@@ -106,9 +106,11 @@ static unsigned long umem_hmm_unmap(struct ib_umem_hmm *umem, u64 start,
 			 * The CPU mapping still exists (invalidation runs
 			 * before the page tables change), so the page is
 			 * alive; our write lock keeps other invalidations
-			 * from racing with set_page_dirty.
+			 * from racing with set_page_dirty.  The owner's
+			 * device pages were neither DMA-mapped nor are they
+			 * the CPU's to write back.
 			 */
-			if (e & UMEM_HMM_DIRTY)
+			if ((e & UMEM_HMM_DIRTY) && !(e & UMEM_HMM_DEVICE))
 				set_page_dirty(compound_head(pfn_to_page(e & UMEM_HMM_PFN_MASK)));
 			blk->entries[slot] = 0;
 			unmapped++;
@@ -163,6 +165,7 @@ static bool umem_hmm_invalidate(struct mmu_interval_notifier *mni,
 
 	if (range->event == MMU_NOTIFY_UNMAP)
 		umem_hmm_stream_end(umem);
+	umem_hmm_count_from_device(umem, range);
 	if (mmu_notifier_range_blockable(range)) {
 		down_write(&umem->lock);
 	} else {
@@ -287,6 +290,7 @@ struct ib_umem_hmm *umem_hmm_alloc_leaf(struct ib_umem_hmm_device *hdev,
 	umem->mm = mm;
 	init_rwsem(&umem->lock);
 	spin_lock_init(&umem->ahead_lock);
+	INIT_LIST_HEAD(&umem->faulters);
 	INIT_WORK(&umem->stream_work, umem_hmm_stream_work);
 	atomic_set(&umem->prefetches, 0);
 	refcount_set(&umem->users, 1);
@@ -378,6 +382,28 @@ struct ib_umem_hmm *ib_umem_hmm_get(struct ib_umem_hmm_device *hdev,
 				   ops, priv);
 }
 EXPORT_SYMBOL_GPL(ib_umem_hmm_get);
+
+/**
+ * ib_umem_hmm_set_owner - let the driver that owns device memory map it
+ * @umem: from ib_umem_hmm_get() or ib_umem_hmm_get_implicit(), before its
+ *	first access or prefetch
+ * @owner: the dev_pagemap owner of the driver's device-private memory
+ *
+ * By default a device fault on a page that lives in device-private memory
+ * (a GPU's, through HMM) migrates it back to system memory, as a CPU fault
+ * would.  With an owner, pages of that owner stay where they are and are
+ * reported instead: ib_umem_hmm_span_device_page() gives the page, which
+ * the owner reaches in its own memory.  They are never DMA-mapped (the
+ * CPU cannot address them) and ib_umem_hmm_span_dma() must not be asked
+ * for them.  Device-private pages of any other owner still migrate back.
+ */
+void ib_umem_hmm_set_owner(struct ib_umem_hmm *umem, void *owner)
+{
+	WARN_ON_ONCE(READ_ONCE(umem->npages) ||
+		     (umem->implicit && !xa_empty(&umem->children)));
+	umem->dev_private_owner = owner;
+}
+EXPORT_SYMBOL_GPL(ib_umem_hmm_set_owner);
 
 /**
  * ib_umem_hmm_release - stop mirroring and free a umem

@@ -5,7 +5,7 @@
 # clean (ib_umem_hmm_device_cleanup() warns on anything left).
 . "$SODP_SRC/tests/lib/common.sh"
 
-load_sodp_module umem_hmm_test
+load_umem_hmm_test
 # Automatic NUMA balancing (the guest has two nodes) unmaps and migrates
 # pages at random; the cases count mappings exactly, so it is turned off
 # (migration itself is tested by inval_migrate).

@@ -59,6 +59,18 @@ void check_register(struct check_case *c);
 		}							\
 	} while (0)
 
+/*
+ * A case that cannot run here (the kernel lacks what it tests) returns
+ * CHECK_SKIPPED through CHECK_SKIP, saying why; it counts as neither.
+ */
+#define CHECK_SKIPPED 77
+#define CHECK_SKIP(...)							\
+	do {								\
+		printf("skip: " __VA_ARGS__);				\
+		printf("\n");						\
+		return CHECK_SKIPPED;					\
+	} while (0)
+
 #define CHECK_EQ(a, b)							\
 	do {								\
 		long long _a = (long long)(a), _b = (long long)(b);	\

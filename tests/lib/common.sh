@@ -27,7 +27,7 @@ expect_eq() {
 	[ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
 }
 
-# load_sodp_module NAME: insmod a module from the build tree after its
+# load_sodp_module NAME [PARAM=VALUE...]: insmod a module from the build tree after its
 # dependencies: ours from the build tree, the kernel's from /lib/modules.
 load_sodp_module() {
 	local ko dep
@@ -45,7 +45,23 @@ load_sodp_module() {
 			modprobe -q "$dep" || fail "modprobe $dep"
 		fi
 	done
-	insmod "$ko" || fail "insmod $ko"
+	insmod "$ko" "${@:2}" || fail "insmod $ko"
+}
+
+# umem_hmm_test, with device-coherent memory where the guest has RAM
+# reserved for it (memmap=SIZE$ADDR on its command line, as tests/run-all
+# boots it) and the kernel has device memory (else no such parameter).
+load_umem_hmm_test() {
+	local ko r
+	ko=$(find "$SODP_KO" -name umem_hmm_test.ko | head -n 1)
+	r=$(tr ' ' '\n' < /proc/cmdline |
+		sed -n 's/^memmap=\([0-9]*\)M\$\(0x[0-9a-fA-F]*\)$/\1 \2/p' | head -n 1)
+	if [ -n "$r" ] && [ -n "$ko" ] && modinfo -F parm "$ko" | grep -q '^coherent_addr:'; then
+		load_sodp_module umem_hmm_test "coherent_addr=${r#* }" \
+			"coherent_size=$((${r% *} << 20))"
+	else
+		load_sodp_module umem_hmm_test
+	fi
 }
 
 # unload_sodp_modules NAME...: rmmod, users before the modules they use.

@@ -141,6 +141,50 @@ size_t uht_mapped(uint32_t h, void *addr, size_t npages)
 	return n;
 }
 
+int uht_migrate(void *addr, size_t len, uint32_t to, uint64_t *migrated)
+{
+	struct umem_hmm_test_migrate m = {
+		.addr = (uintptr_t)addr, .length = len, .to = to,
+	};
+	int ret = uht_ioctl(UMEM_HMM_TEST_MIGRATE, &m);
+
+	if (migrated)
+		*migrated = m.migrated;
+	return ret;
+}
+
+int uht_where(void *addr, size_t npages, uint8_t *where)
+{
+	struct umem_hmm_test_where w = {
+		.addr = (uintptr_t)addr, .npages = npages,
+		.where = (uintptr_t)where,
+	};
+
+	return uht_ioctl(UMEM_HMM_TEST_WHERE, &w);
+}
+
+int uht_dmem_stats(struct umem_hmm_test_dmem_stats *st)
+{
+	return uht_ioctl(UMEM_HMM_TEST_DMEM_STATS, st);
+}
+
+size_t uht_count_in(void *addr, size_t npages, uint8_t mem)
+{
+	uint8_t *where = malloc(npages);
+	size_t i, n = 0;
+
+	if (!where)
+		return SIZE_MAX;
+	if (uht_where(addr, npages, where)) {
+		free(where);
+		return SIZE_MAX;
+	}
+	for (i = 0; i < npages; i++)
+		n += where[i] == mem;
+	free(where);
+	return n;
+}
+
 uint64_t uht_stat(int idx)
 {
 	uint64_t v[UMEM_HMM_TEST_MAX_STATS];

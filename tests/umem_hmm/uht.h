@@ -23,6 +23,7 @@ enum {
 	ST_FAULTS, ST_PAGES_FAULTED, ST_INVALIDATIONS, ST_PAGES_INVALIDATED,
 	ST_PREFETCH_REQUESTS, ST_PAGES_PREFETCHED, ST_FAULT_NS_SUM,
 	ST_FAULT_NS_MAX, ST_PAGES_MAPPED, ST_TRACKING_BYTES, ST_UMEMS,
+	ST_PAGES_FROM_DEVICE,
 };
 
 extern int uht_fd;
@@ -46,6 +47,12 @@ int uht_snapshot(uint32_t h, void *addr, size_t npages, uint8_t *state,
 		 uint64_t *invalidate_calls);
 int uht_stats(uint32_t flags, uint64_t *values);
 int uht_page_refs(void *addr, uint32_t *refs);
+/* Device memory: move pages (@to: UMEM_HMM_TEST_MEM_*), where they are. */
+int uht_migrate(void *addr, size_t len, uint32_t to, uint64_t *migrated);
+int uht_where(void *addr, size_t npages, uint8_t *where);
+int uht_dmem_stats(struct umem_hmm_test_dmem_stats *st);
+/* Pages of [addr, addr + npages) that live in memory @mem. */
+size_t uht_count_in(void *addr, size_t npages, uint8_t mem);
 
 /* Pages of [addr, addr + npages) mapped for the device. */
 size_t uht_mapped(uint32_t h, void *addr, size_t npages);

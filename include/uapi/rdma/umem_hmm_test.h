@@ -17,6 +17,11 @@
 #define UMEM_HMM_TEST_IMPLICIT	(1U << 0) /* whole address space */
 #define UMEM_HMM_TEST_PINNED	(1U << 1) /* the kernel's ib_umem_get() */
 #define UMEM_HMM_TEST_BUS_DMA	(1U << 2) /* a bus-DMA device, not virtual */
+/*
+ * Owner of the test's device-private memory: its pages are reported and
+ * reached where they are, not migrated back (ib_umem_hmm_set_owner()).
+ */
+#define UMEM_HMM_TEST_DEVICE_OWNER (1U << 3)
 
 /* flags of access, cas and prefetch */
 #define UMEM_HMM_TEST_NO_FAULT	(1U << 0)
@@ -28,6 +33,7 @@
 #define UMEM_HMM_TEST_PAGE_WRITABLE	(1U << 1)
 #define UMEM_HMM_TEST_PAGE_DIRTY	(1U << 2)
 #define UMEM_HMM_TEST_PAGE_HUGE		(1U << 3)
+#define UMEM_HMM_TEST_PAGE_DEVICE	(1U << 4) /* the owner's device page */
 
 #define UMEM_HMM_TEST_MAX_STATS	16
 
@@ -92,6 +98,44 @@ struct umem_hmm_test_page_refs {
 	__u32 reserved;
 };
 
+/*
+ * Device memory (kernels with CONFIG_DEVICE_PRIVATE): a simulated GPU's.
+ * Private memory the CPU cannot address; coherent memory it can (guest
+ * RAM reserved with memmap=, given as module parameters).
+ */
+enum umem_hmm_test_mem {
+	UMEM_HMM_TEST_MEM_NONE,		/* not present (where: no page) */
+	UMEM_HMM_TEST_MEM_SYSTEM,
+	UMEM_HMM_TEST_MEM_PRIVATE,
+	UMEM_HMM_TEST_MEM_COHERENT,
+};
+
+/* Move the pages of [addr, addr + length) to memory @to. */
+struct umem_hmm_test_migrate {
+	__u64 addr;		/* page aligned */
+	__u64 length;
+	__u32 to;		/* enum umem_hmm_test_mem: SYSTEM, PRIVATE, COHERENT */
+	__u32 reserved;
+	__u64 migrated;		/* out: pages moved */
+};
+
+/* Where each page of [addr, addr + npages pages) lives: enum umem_hmm_test_mem. */
+struct umem_hmm_test_where {
+	__u64 addr;		/* page aligned */
+	__u64 npages;
+	__u64 where;		/* user pointer: npages bytes */
+};
+
+struct umem_hmm_test_dmem_stats {
+	__u64 private_pages;	/* size of device-private memory (0: none) */
+	__u64 coherent_pages;	/* size of device-coherent memory (0: none) */
+	__u64 private_used;
+	__u64 coherent_used;
+	__u64 to_device;	/* pages migrated to device memory */
+	__u64 to_system;	/* ... back by UMEM_HMM_TEST_MIGRATE */
+	__u64 faulted_back;	/* ... back by faults (migrate_to_ram) */
+};
+
 #define UMEM_HMM_TEST_REG	_IOWR('U', 1, struct umem_hmm_test_reg)
 #define UMEM_HMM_TEST_DEREG	_IOW('U', 2, __u32)
 #define UMEM_HMM_TEST_READ	_IOW('U', 3, struct umem_hmm_test_access)
@@ -101,5 +145,8 @@ struct umem_hmm_test_page_refs {
 #define UMEM_HMM_TEST_SNAPSHOT	_IOWR('U', 7, struct umem_hmm_test_snapshot)
 #define UMEM_HMM_TEST_STATS	_IOWR('U', 8, struct umem_hmm_test_stats)
 #define UMEM_HMM_TEST_PAGE_REFS	_IOWR('U', 9, struct umem_hmm_test_page_refs)
+#define UMEM_HMM_TEST_MIGRATE	_IOWR('U', 10, struct umem_hmm_test_migrate)
+#define UMEM_HMM_TEST_WHERE	_IOW('U', 11, struct umem_hmm_test_where)
+#define UMEM_HMM_TEST_DMEM_STATS _IOR('U', 12, struct umem_hmm_test_dmem_stats)
 
 #endif /* _UAPI_RDMA_UMEM_HMM_TEST_H */

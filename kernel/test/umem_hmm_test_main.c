@@ -29,7 +29,7 @@
 #include <rdma/ib_verbs.h>
 #include <uapi/rdma/umem_hmm_test.h>
 
-#include "sodp_compat.h"
+#include "umem_hmm_test.h"
 
 #define UMEM_HMM_TEST_CHUNK	SZ_64K
 #define UMEM_HMM_TEST_MAX_HOLD_US	1000000
@@ -72,8 +72,25 @@ static const struct ib_umem_hmm_ops umem_hmm_test_ops = {
 	.invalidate = umem_hmm_test_invalidate,
 };
 
-static void *umem_hmm_test_kaddr(struct umem_hmm_test_dev *dev, u64 dma)
+/*
+ * Where the "device" reaches the byte at @addr of a locked span, and (in
+ * *@contig) how many bytes from there are contiguous: through the DMA
+ * address, or, for a page in our own device memory (UMEM_HMM_TEST_DEVICE_OWNER),
+ * in that memory directly, as a GPU reaches its own.
+ */
+static void *umem_hmm_test_kaddr(struct umem_hmm_test_dev *dev,
+				 const struct ib_umem_hmm_span *span, u64 addr,
+				 u64 *contig)
 {
+	struct page *dpage = ib_umem_hmm_span_device_page(span, addr);
+	u64 dma;
+
+	if (dpage) {
+		*contig = min(PAGE_SIZE - offset_in_page(addr),
+			      span->start + span->len - addr);
+		return umem_hmm_test_dmem_kaddr(dpage) + offset_in_page(addr);
+	}
+	dma = ib_umem_hmm_span_dma(span, addr, contig);
 	if (dev == &test_virt)
 		return (void *)(uintptr_t)dma;
 	return phys_to_virt(dma_to_phys(&bus_dma_dev, dma));
@@ -100,11 +117,14 @@ static int umem_hmm_test_reg(struct umem_hmm_test_file *tf, void __user *arg)
 	if (copy_from_user(&r, arg, sizeof(r)))
 		return -EFAULT;
 	if (r.flags & ~(UMEM_HMM_TEST_IMPLICIT | UMEM_HMM_TEST_PINNED |
-			UMEM_HMM_TEST_BUS_DMA))
+			UMEM_HMM_TEST_BUS_DMA | UMEM_HMM_TEST_DEVICE_OWNER))
 		return -EINVAL;
 	if ((r.flags & UMEM_HMM_TEST_PINNED) &&
-	    (r.flags & (UMEM_HMM_TEST_IMPLICIT | UMEM_HMM_TEST_BUS_DMA)))
+	    (r.flags & (UMEM_HMM_TEST_IMPLICIT | UMEM_HMM_TEST_BUS_DMA |
+			UMEM_HMM_TEST_DEVICE_OWNER)))
 		return -EINVAL;
+	if ((r.flags & UMEM_HMM_TEST_DEVICE_OWNER) && !umem_hmm_test_dmem_owner())
+		return -EOPNOTSUPP;
 
 	reg = kzalloc(sizeof(*reg), GFP_KERNEL);
 	if (!reg)
@@ -126,6 +146,8 @@ static int umem_hmm_test_reg(struct umem_hmm_test_file *tf, void __user *arg)
 		ret = PTR_ERR_OR_ZERO(reg->umem);
 		if (ret)
 			reg->umem = NULL;
+		else if (r.flags & UMEM_HMM_TEST_DEVICE_OWNER)
+			ib_umem_hmm_set_owner(reg->umem, umem_hmm_test_dmem_owner());
 	}
 	if (ret)
 		goto err;
@@ -196,8 +218,7 @@ static int umem_hmm_test_dma(struct umem_hmm_test_reg_ctx *reg, u64 addr, u64 le
 		if (ret)
 			return ret;
 		for (pos = addr; pos < addr + span.len; pos += done) {
-			void *p = umem_hmm_test_kaddr(reg->dev,
-						      ib_umem_hmm_span_dma(&span, pos, &done));
+			void *p = umem_hmm_test_kaddr(reg->dev, &span, pos, &done);
 
 			if (write)
 				memcpy(p, kbuf, done);
@@ -295,7 +316,7 @@ static int umem_hmm_test_cas(struct umem_hmm_test_file *tf, void __user *arg)
 	struct ib_umem_hmm_span span;
 	struct umem_hmm_test_cas c;
 	unsigned int lock_flags = IB_UMEM_HMM_WRITE;
-	u64 *p;
+	u64 *p, contig;
 	int ret;
 
 	if (copy_from_user(&c, arg, sizeof(c)))
@@ -311,7 +332,7 @@ static int umem_hmm_test_cas(struct umem_hmm_test_file *tf, void __user *arg)
 	ret = ib_umem_hmm_lock(reg->umem, c.addr, 8, lock_flags, &span);
 	if (ret)
 		return ret;
-	p = umem_hmm_test_kaddr(reg->dev, ib_umem_hmm_span_dma(&span, c.addr, NULL));
+	p = umem_hmm_test_kaddr(reg->dev, &span, c.addr, &contig);
 	c.orig = cmpxchg64(p, c.compare, c.swap);
 	ib_umem_hmm_unlock(&span);
 
@@ -437,6 +458,10 @@ static long umem_hmm_test_ioctl(struct file *file, unsigned int cmd,
 		return umem_hmm_test_stats(uarg);
 	case UMEM_HMM_TEST_PAGE_REFS:
 		return umem_hmm_test_page_refs(uarg);
+	case UMEM_HMM_TEST_MIGRATE:
+	case UMEM_HMM_TEST_WHERE:
+	case UMEM_HMM_TEST_DMEM_STATS:
+		return umem_hmm_test_dmem_ioctl(tf->mm, cmd, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -526,11 +551,16 @@ static int __init umem_hmm_test_init(void)
 	ret = umem_hmm_test_dev_init(&test_bus, &bus_dma_dev, "umem_hmm_test_bus");
 	if (ret)
 		goto err_virt;
-	ret = misc_register(&umem_hmm_test_misc);
+	ret = umem_hmm_test_dmem_init();
 	if (ret)
 		goto err_bus;
+	ret = misc_register(&umem_hmm_test_misc);
+	if (ret)
+		goto err_dmem;
 	return 0;
 
+err_dmem:
+	umem_hmm_test_dmem_exit();
 err_bus:
 	umem_hmm_test_dev_cleanup(&test_bus);
 err_virt:
@@ -543,6 +573,7 @@ err_put:
 static void __exit umem_hmm_test_exit(void)
 {
 	misc_deregister(&umem_hmm_test_misc);
+	umem_hmm_test_dmem_exit();
 	umem_hmm_test_dev_cleanup(&test_bus);
 	umem_hmm_test_dev_cleanup(&test_virt);
 	put_device(&bus_dma_dev);

@@ -19,9 +19,11 @@ else
 	swapdev=$(losetup -f --show /tmp/swapfile) || fail "no zram, no loop"
 fi
 mkswap "$swapdev" > /dev/null && swapon "$swapdev" || fail "swap on $swapdev"
-trap 'swapoff "$swapdev"; sodp_teardown' EXIT
+trap 'swapoff "$swapdev"; unload_sodp_modules umem_hmm_test; sodp_teardown' EXIT
 
 sodp_setup
+# The simulated device memory of the odp_dmem_ cases.
+load_umem_hmm_test
 rc=0
 ops="rc_send rc_send_imm rc_write rc_write_imm rc_read rc_atomics
      rc_atomics_concurrent rc_inline_unsignaled ud_send srq cq_events"

@@ -34,6 +34,15 @@
  * data mismatch is counted, not fatal: each row also says how many bytes
  * of the pass arrived wrong and in how many messages.
  *
+ * "sodp-odp-bench dmem": ODP over memory a device holds (the simulated device
+ * memory of umem_hmm_test, which must be loaded): RDMA WRITE into and READ
+ * out of a responder's ODP region of 64 MiB (64 KiB messages) whose pages
+ * are in system memory, in device-private memory (every page the device
+ * touches first migrates back) or in device-coherent memory (used in
+ * place); the cold pass right after the region was moved there, the warm
+ * passes after.  Prints "OP<TAB>MEM<TAB>cold|warm<TAB>MB/s<TAB>pages the
+ * device's faults brought back from device memory".
+ *
  * "sodp-odp-bench registration NAME": the time to register 1 GiB the
  * process has touched, pinned and (where the device has ODP) ODP, on
  * $SODP_TEST_DEVICE; prints "NAME pinned<TAB>us" and "NAME ODP<TAB>us".
@@ -46,6 +55,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "uht.h"
 #include "vt.h"
 
 #define DEPTH		16
@@ -139,24 +149,29 @@ static void fill(char *buf, size_t len, uint64_t seed)
 }
 
 
-static void read_counters(const char *dev, long long *v)
+/* A hw counter of @dev; absent: 0.  The caller waits out the core's cache. */
+static long long read_counter(const char *dev, const char *name)
 {
 	char path[256];
+	long long v = 0;
+	FILE *f;
 
+	snprintf(path, sizeof(path), "/sys/class/infiniband/%s/ports/1/hw_counters/%s",
+		 dev, name);
+	f = fopen(path, "r");
+	if (f && fscanf(f, "%lld", &v) != 1)
+		v = 0;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static void read_counters(const char *dev, long long *v)
+{
 	/* The core caches hw counters for 10 ms: read past that. */
 	usleep(20000);
-	for (int i = 0; i < NDEVCNT; i++) {
-		FILE *f;
-
-		snprintf(path, sizeof(path),
-			 "/sys/class/infiniband/%s/ports/1/hw_counters/%s", dev, cnt_file[i]);
-		f = fopen(path, "r");
-		v[i] = 0;
-		if (f && fscanf(f, "%lld", &v[i]) != 1)
-			v[i] = 0;
-		if (f)
-			fclose(f);
-	}
+	for (int i = 0; i < NDEVCNT; i++)
+		v[i] = read_counter(dev, cnt_file[i]);
 }
 
 static struct ibv_mr *reg(struct bench *b, char *buf, size_t len, bool odp)
@@ -621,6 +636,60 @@ static int compare(void)
 	return 0;
 }
 
+static int dmem(void)
+{
+	static const enum op ops[] = { OP_WRITE, OP_READ };
+	static const char *const mem_name[] = {
+		[UMEM_HMM_TEST_MEM_SYSTEM] = "system",
+		[UMEM_HMM_TEST_MEM_PRIVATE] = "device-private",
+		[UMEM_HMM_TEST_MEM_COHERENT] = "device-coherent",
+	};
+	struct umem_hmm_test_dmem_stats st = {};
+	struct bench b;
+
+	if (uht_open() || uht_dmem_stats(&st) || !st.private_pages)
+		die("no device memory (umem_hmm_test on a kernel with DEVICE_PRIVATE)");
+	setup(&b, false);
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		for (uint32_t mem = UMEM_HMM_TEST_MEM_SYSTEM;
+		     mem <= UMEM_HMM_TEST_MEM_COHERENT; mem++) {
+			struct run r = { .op = ops[i], .mrs = MRS_ODP_RESP,
+					 .msg = 64 * 1024, .stride = 64 * 1024,
+					 .len = 64 << 20 };
+			long long cnt[NCNT] = { 0 }, from;
+			uint64_t moved = 0;
+			double cold, warm = 0;
+
+			if (mem == UMEM_HMM_TEST_MEM_COHERENT && !st.coherent_pages)
+				continue;
+			run_prepare(&b, &r);
+			/* Pages exist wherever they live: no pass allocates. */
+			if (r.op == OP_WRITE)
+				memset(r.resp, 0, r.len);
+			if (mem != UMEM_HMM_TEST_MEM_SYSTEM &&
+			    (uht_migrate(r.resp, r.len, mem, &moved) || moved != r.len / 4096))
+				die("moving the region to device memory");
+			usleep(20000);
+			from = read_counter(b.dev, "odp_pages_from_device");
+			cold = run_pass(&b, &r, cnt);
+			usleep(20000);
+			from = read_counter(b.dev, "odp_pages_from_device") - from;
+			for (int round = 0; round < warm_rounds(); round++) {
+				double v = run_pass(&b, &r, cnt);
+
+				warm = v > warm ? v : warm;
+			}
+			printf("%s\t%s\tcold\t%.1f\t%lld\n", op_name[r.op], mem_name[mem],
+			       cold, from);
+			printf("%s\t%s\twarm\t%.1f\t0\n", op_name[r.op], mem_name[mem], warm);
+			fflush(stdout);
+			run_release(&r);
+		}
+	}
+	teardown(&b);
+	return 0;
+}
+
 static double reg_time(struct vt_dev *d, char *buf, size_t len, int access)
 {
 	double t0 = now_s();
@@ -676,9 +745,12 @@ int main(int argc, char **argv)
 		return registration(argv[2]);
 	if (argc == 2 && !strcmp(argv[1], "compare"))
 		return compare();
+	if (argc == 2 && !strcmp(argv[1], "dmem"))
+		return dmem();
 	if (argc > 4 || (argc > 1 && (!strcmp(argv[1], "registration") ||
-				      !strcmp(argv[1], "compare")))) {
-		fprintf(stderr, "usage: %s [OP [MRS [SIZE]]] | compare | registration NAME\n",
+				      !strcmp(argv[1], "compare") ||
+				      !strcmp(argv[1], "dmem")))) {
+		fprintf(stderr, "usage: %s [OP [MRS [SIZE]]] | compare | dmem | registration NAME\n",
 			argv[0]);
 		return 2;
 	}

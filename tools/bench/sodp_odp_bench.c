@@ -41,7 +41,9 @@
  * touches first migrates back) or in device-coherent memory (used in
  * place); the cold pass right after the region was moved there, the warm
  * passes after.  Prints "OP<TAB>MEM<TAB>cold|warm<TAB>MB/s<TAB>pages the
- * device's faults brought back from device memory".
+ * device's faults brought back from device memory", and the CPU's own
+ * cold pass as "OP<TAB>MEM<TAB>cpu<TAB>MB/s<TAB>0": memcpy of 64 KiB
+ * pieces into (WRITE) or out of (READ) such a region.
  *
  * "sodp-odp-bench registration NAME": the time to register 1 GiB the
  * process has touched, pinned and (where the device has ODP) ODP, on
@@ -636,6 +638,32 @@ static int compare(void)
 	return 0;
 }
 
+/* The CPU's cold pass over 64 MiB that was just moved to @mem: MB/s. */
+static double dmem_cpu(enum op op, uint32_t mem)
+{
+	const size_t len = 64 << 20, msg = 64 * 1024;
+	char *region = fresh(len), *buf = fresh(msg);
+	uint64_t moved = 0;
+	double t0;
+
+	fill(region, len, 3);
+	fill(buf, msg, 4);
+	if (mem != UMEM_HMM_TEST_MEM_SYSTEM &&
+	    (uht_migrate(region, len, mem, &moved) || moved != len / 4096))
+		die("moving the region to device memory");
+	t0 = now_s();
+	for (size_t off = 0; off < len; off += msg) {
+		if (op == OP_WRITE)
+			memcpy(region + off, buf, msg);
+		else
+			memcpy(buf, region + off, msg);
+	}
+	t0 = now_s() - t0;
+	munmap(region, len);
+	munmap(buf, msg);
+	return len / t0 / 1e6;
+}
+
 static int dmem(void)
 {
 	static const enum op ops[] = { OP_WRITE, OP_READ };
@@ -682,8 +710,10 @@ static int dmem(void)
 			printf("%s\t%s\tcold\t%.1f\t%lld\n", op_name[r.op], mem_name[mem],
 			       cold, from);
 			printf("%s\t%s\twarm\t%.1f\t0\n", op_name[r.op], mem_name[mem], warm);
-			fflush(stdout);
 			run_release(&r);
+			printf("%s\t%s\tcpu\t%.1f\t0\n", op_name[r.op], mem_name[mem],
+			       dmem_cpu(r.op, mem));
+			fflush(stdout);
 		}
 	}
 	teardown(&b);

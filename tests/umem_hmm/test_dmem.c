@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,86 @@ CHECK_CASE(dmem_private_read_implicit)
 {
 	DMEM_SKIP_PRIVATE();
 	return dmem_private_read(UMEM_HMM_TEST_IMPLICIT);
+}
+
+/*
+ * Every offset and length class: pages before, inside and after the
+ * access in device-private memory; the device reads and writes exactly
+ * the bytes asked, the rest untouched.
+ */
+CHECK_CASE(dmem_private_offsets)
+{
+	static const size_t offs[] = { 0, 1, 7, 8, 1021, 4095, 4096, 4097, 8191 };
+	static const size_t lens[] = { 1, 8, 4095, 4096, 4097, 3 * 4096 + 5 };
+	const size_t n = 8;
+	char *buf = map_anon(n * PAGE), *tmp = malloc(n * PAGE), *src = malloc(n * PAGE);
+	uint64_t seed = 100;
+	uint32_t h;
+
+	DMEM_SKIP_PRIVATE();
+	CHECK(buf && tmp && src);
+	CHECK_EQ(uht_reg((uintptr_t)buf, n * PAGE, 0, &h), 0);
+	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		for (size_t j = 0; j < sizeof(lens) / sizeof(lens[0]); j++, seed += 2) {
+			size_t o = offs[i], l = lens[j];
+
+			fill_pattern(buf, n * PAGE, seed, 0);
+			CHECK_EQ(uht_migrate(buf, n * PAGE, UMEM_HMM_TEST_MEM_PRIVATE, NULL), 0);
+			CHECK_EQ(uht_read(h, buf + o, l, tmp, 0), 0);
+			CHECK_EQ(check_pattern(tmp, l, seed, o), -1);
+
+			CHECK_EQ(uht_migrate(buf, n * PAGE, UMEM_HMM_TEST_MEM_PRIVATE, NULL), 0);
+			fill_pattern(src, l, seed + 1, o);
+			CHECK_EQ(uht_write(h, buf + o, l, src, 0), 0);
+			CHECK_EQ(check_pattern(buf, o, seed, 0), -1);
+			CHECK_EQ(check_pattern(buf + o, l, seed + 1, o), -1);
+			CHECK_EQ(check_pattern(buf + o + l, n * PAGE - o - l, seed, o + l), -1);
+		}
+	}
+	CHECK_EQ(uht_dereg(h), 0);
+	munmap(buf, n * PAGE);
+	free(tmp);
+	free(src);
+	return 0;
+}
+
+/*
+ * Pages the device brought back hold no more references than pages the
+ * CPU brought back: nothing is pinned on the way.
+ */
+CHECK_CASE(dmem_no_pin)
+{
+	const size_t n = 32;
+	char *buf = map_anon(n * PAGE), *tmp = malloc(n * PAGE);
+	uint32_t dev_refs, cpu_refs, h;
+	cpu_set_t one, all;
+	volatile char sink;
+
+	DMEM_SKIP_PRIVATE();
+	CHECK(buf && tmp);
+	/* Fresh pages sit in per-CPU LRU batches: one CPU, batches emptied. */
+	CHECK_EQ(sched_getaffinity(0, sizeof(all), &all), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	CHECK_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+	fill_pattern(buf, n * PAGE, 31, 0);
+	CHECK_EQ(uht_migrate(buf, n * PAGE, UMEM_HMM_TEST_MEM_PRIVATE, NULL), 0);
+	CHECK_EQ(uht_reg((uintptr_t)buf, n / 2 * PAGE, 0, &h), 0);
+	CHECK_EQ(uht_read(h, buf, n / 2 * PAGE, tmp, 0), 0);
+	for (size_t i = n / 2; i < n; i++)
+		sink = buf[i * PAGE];
+	(void)sink;
+	drain_local_lru();
+	CHECK_EQ(uht_page_refs(buf + n / 2 * PAGE, &cpu_refs), 0);
+	for (size_t i = 0; i < n / 2; i++) {
+		CHECK_EQ(uht_page_refs(buf + i * PAGE, &dev_refs), 0);
+		CHECK_EQ(dev_refs, cpu_refs);
+	}
+	CHECK_EQ(sched_setaffinity(0, sizeof(all), &all), 0);
+	CHECK_EQ(uht_dereg(h), 0);
+	munmap(buf, n * PAGE);
+	free(tmp);
+	return 0;
 }
 
 /* The device writes a range whose pages are partly in device memory. */

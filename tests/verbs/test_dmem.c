@@ -235,6 +235,48 @@ CHECK_CASE(odp_dmem_coherent_implicit)
 	return ret ?: dmem_ops(true, UMEM_HMM_TEST_MEM_COHERENT);
 }
 
+/*
+ * ibv_advise_mr prefetch of a region in device-private memory brings it
+ * back before any access: the transfer after it faults nothing.
+ */
+static int dmem_advise(bool implicit)
+{
+	const size_t len = 1 << 20, n = len / PAGE;
+	uint64_t from0, faults0;
+	struct ibv_sge sge;
+	struct dpair p;
+
+	CHECK_EQ(dpair_open(&p, 2 * len, implicit), 0);
+	fill_pattern(p.buf, 2 * len, 43, 0);
+	CHECK_EQ(uht_migrate(p.buf, 2 * len, UMEM_HMM_TEST_MEM_PRIVATE, NULL), 0);
+	from0 = counter("odp_pages_from_device");
+	sge = (struct ibv_sge){ (uintptr_t)p.buf, 2 * len, p.mr->lkey };
+	CHECK_EQ(ibv_advise_mr(p.d.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
+			       IBV_ADVISE_MR_FLAG_FLUSH, &sge, 1), 0);
+	CHECK_EQ(uht_count_in(p.buf, 2 * n, UMEM_HMM_TEST_MEM_SYSTEM), 2 * n);
+	CHECK_EQ(counter("odp_pages_from_device") - from0, 2 * n);
+	faults0 = counter("page_faults");
+	CHECK_EQ(rdma(&p, IBV_WR_RDMA_WRITE, p.buf, len, p.buf + len), 0);
+	CHECK_EQ(counter("page_faults"), faults0);
+	CHECK_EQ(check_pattern(p.buf + len, len, 43, 0), -1);
+	dpair_close(&p);
+	return 0;
+}
+
+CHECK_CASE(odp_dmem_advise)
+{
+	int ret = dmem_present(false);
+
+	return ret ?: dmem_advise(false);
+}
+
+CHECK_CASE(odp_dmem_advise_implicit)
+{
+	int ret = dmem_present(false);
+
+	return ret ?: dmem_advise(true);
+}
+
 /* A thread moves windows of the region between memories all along. */
 struct dmem_churn {
 	char *buf;

@@ -21,6 +21,7 @@
  * Copyright (c) 2026 The sodp authors.
  */
 
+#include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/hmm.h>
 #include <linux/ioport.h>
@@ -40,10 +41,12 @@
 
 /* Pages handed to one migrate_vma_setup(). */
 #define DMEM_BATCH	512
+/* Device memory is added in subsections of this size. */
+#define DMEM_ALIGN	SZ_2M
 
 static unsigned int private_mb = 128;
 module_param(private_mb, uint, 0444);
-MODULE_PARM_DESC(private_mb, "device-private memory, MiB (0: none)");
+MODULE_PARM_DESC(private_mb, "device-private memory, MiB, even (0: none)");
 
 static unsigned long coherent_addr;
 module_param(coherent_addr, ulong, 0444);
@@ -56,7 +59,8 @@ MODULE_PARM_DESC(coherent_size, "its size in bytes (0: no device-coherent memory
 struct dmem_region {
 	struct dev_pagemap pagemap;
 	bool present;
-	spinlock_t lock;		/* free list */
+	/* The free list; irqsave: a coherent page may be freed in softirq. */
+	spinlock_t lock;
 	struct page *free;		/* linked through zone_device_data */
 	unsigned long nfree;
 	unsigned long npages;
@@ -97,19 +101,20 @@ void *umem_hmm_test_dmem_kaddr(struct page *dpage)
 static struct page *dmem_alloc_page(struct dmem_region *r)
 {
 	struct page *dpage, *data = NULL;
+	unsigned long flags;
 
 	if (r == &dmem_private) {
 		data = alloc_page(GFP_HIGHUSER);
 		if (!data)
 			return NULL;
 	}
-	spin_lock(&r->lock);
+	spin_lock_irqsave(&r->lock, flags);
 	dpage = r->free;
 	if (dpage) {
 		r->free = dpage->zone_device_data;
 		r->nfree--;
 	}
-	spin_unlock(&r->lock);
+	spin_unlock_irqrestore(&r->lock, flags);
 	if (!dpage) {
 		if (data)
 			__free_page(data);
@@ -124,16 +129,17 @@ static struct page *dmem_alloc_page(struct dmem_region *r)
 static void dmem_folio_free(struct folio *folio)
 {
 	struct page *page = &folio->page;
-	struct dmem_region *r = dmem_in(&dmem_private, page) ? &dmem_private :
-							       &dmem_coherent;
+	struct dmem_region *r = container_of(folio->pgmap, struct dmem_region,
+					     pagemap);
+	unsigned long flags;
 
 	if (r == &dmem_private)
 		__free_page(page->zone_device_data);
-	spin_lock(&r->lock);
+	spin_lock_irqsave(&r->lock, flags);
 	page->zone_device_data = r->free;
 	r->free = page;
 	r->nfree++;
-	spin_unlock(&r->lock);
+	spin_unlock_irqrestore(&r->lock, flags);
 }
 
 /*
@@ -387,7 +393,9 @@ static int dmem_where(struct mm_struct *mm, const struct umem_hmm_test_where *w)
 		mmap_read_lock(mm);
 		ret = hmm_range_fault(&range);
 		mmap_read_unlock(mm);
-	} while (ret == -EBUSY && !fatal_signal_pending(current));
+		if (ret == -EBUSY && fatal_signal_pending(current))
+			ret = -EINTR;
+	} while (ret == -EBUSY);
 	mmu_interval_notifier_remove(&notifier);
 	if (ret)
 		goto out;
@@ -468,15 +476,24 @@ static int dmem_region_init(struct dmem_region *r, enum memory_type type,
 	return 0;
 }
 
-/* Bring every page still in @r back to system memory, then unmap it. */
-static void dmem_region_exit(struct dmem_region *r)
+static bool dmem_all_free(struct dmem_region *r)
 {
-	unsigned long *src, *dst, i;
+	unsigned long flags;
+	bool all;
 
-	if (!r->present)
-		return;
-	src = kvcalloc(r->npages, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
-	dst = kvcalloc(r->npages, sizeof(*dst), GFP_KERNEL | __GFP_NOFAIL);
+	spin_lock_irqsave(&r->lock, flags);
+	all = r->nfree == r->npages;
+	spin_unlock_irqrestore(&r->lock, flags);
+	return all;
+}
+
+/* One pass bringing the pages in use in @r back to system memory. */
+static void dmem_evict(struct dmem_region *r, unsigned long *src,
+		       unsigned long *dst)
+{
+	unsigned long i;
+
+	memset(dst, 0, r->npages * sizeof(*dst));
 	migrate_device_range(src, PHYS_PFN(r->pagemap.range.start), r->npages);
 	for (i = 0; i < r->npages; i++) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
@@ -491,6 +508,31 @@ static void dmem_region_exit(struct dmem_region *r)
 	}
 	migrate_device_pages(src, dst, r->npages);
 	migrate_device_finalize(src, dst, r->npages);
+}
+
+/*
+ * Bring every page still in @r back to system memory, then unmap it.  A
+ * pass skips pages it cannot lock or that have extra references (a fault
+ * migrating one, a short-lived pin): passes repeat until all are free,
+ * since memunmap_pages() waits for that without end.
+ */
+static void dmem_region_exit(struct dmem_region *r)
+{
+	unsigned long *src, *dst, passes = 0;
+
+	if (!r->present)
+		return;
+	src = kvcalloc(r->npages, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
+	dst = kvcalloc(r->npages, sizeof(*dst), GFP_KERNEL | __GFP_NOFAIL);
+	while (!dmem_all_free(r)) {
+		dmem_evict(r, src, dst);
+		if (dmem_all_free(r))
+			break;
+		if (++passes % 1000 == 0)
+			pr_warn("umem_hmm_test: %lu device pages still busy\n",
+				r->npages - READ_ONCE(r->nfree));
+		msleep(10);
+	}
 	kvfree(src);
 	kvfree(dst);
 	memunmap_pages(&r->pagemap);
@@ -499,11 +541,33 @@ static void dmem_region_exit(struct dmem_region *r)
 
 static struct resource *dmem_private_res;
 
+/*
+ * The coherent range must be RAM the kernel was told to leave alone
+ * (memmap=SIZE$ADDR makes it "Reserved"), never System RAM or anything
+ * else: it becomes anonymous memory of processes.
+ */
+static int dmem_coherent_check(void)
+{
+	u64 end;
+
+	if (check_add_overflow((u64)coherent_addr, (u64)coherent_size, &end) ||
+	    !IS_ALIGNED(coherent_addr | coherent_size, DMEM_ALIGN))
+		return -EINVAL;
+	if (region_intersects(coherent_addr, coherent_size, IORESOURCE_SYSTEM_RAM,
+			      IORES_DESC_NONE) != REGION_DISJOINT ||
+	    region_intersects(coherent_addr, coherent_size, IORESOURCE_MEM,
+			      IORES_DESC_RESERVED) != REGION_INTERSECTS)
+		return -EINVAL;
+	return 0;
+}
+
 int umem_hmm_test_dmem_init(void)
 {
 	u64 size = (u64)private_mb << 20;
 	int ret;
 
+	if (!IS_ALIGNED(size, DMEM_ALIGN))
+		return -EINVAL;
 	if (size) {
 		dmem_private_res = request_free_mem_region(&iomem_resource, size,
 							   "umem_hmm_test");
@@ -515,8 +579,9 @@ int umem_hmm_test_dmem_init(void)
 			goto err_res;
 	}
 	if (coherent_size) {
-		if (!PAGE_ALIGNED(coherent_addr) || !PAGE_ALIGNED(coherent_size)) {
-			ret = -EINVAL;
+		ret = dmem_coherent_check();
+		if (ret) {
+			pr_err("umem_hmm_test: coherent memory must be 2 MiB-aligned RAM reserved with memmap=\n");
 			goto err_private;
 		}
 		ret = dmem_region_init(&dmem_coherent, MEMORY_DEVICE_COHERENT,

@@ -203,8 +203,11 @@ static u64 umem_hmm_entry_dma(struct ib_umem_hmm *umem,
  * A device fault that meets a page in another driver's device-private
  * memory has the kernel migrate it back (that pgmap's migrate_to_ram, run
  * by the faulting task), which invalidates with MMU_NOTIFY_MIGRATE and that
- * owner.  Such invalidations caused by our own faults count the pages they
- * brought back.  Called by the invalidation, in the migrating task.
+ * owner.  Such invalidations caused by our own faults count their pages:
+ * exactly the pages brought back where the driver migrates the faulting
+ * page alone; with one that migrates a range around it (or whose migration
+ * then fails for some page), the range.  Called by the invalidation, in
+ * the migrating task.
  */
 void umem_hmm_count_from_device(struct ib_umem_hmm *umem,
 				const struct mmu_notifier_range *range)
@@ -320,6 +323,23 @@ static int umem_hmm_install_huge(struct ib_umem_hmm *umem,
 	return UMEM_HMM_BLOCK_PAGES;
 }
 
+/*
+ * Did hmm_range_fault() report one of the owner's device pages read-only
+ * (after fork() or mprotect(): hmm reports them as they are, faulting
+ * nothing)?
+ */
+static bool umem_hmm_device_readonly(const unsigned long *pfns,
+				     unsigned long npages)
+{
+	unsigned long i;
+
+	for (i = 0; i < npages; i++)
+		if ((pfns[i] & (HMM_PFN_VALID | HMM_PFN_WRITE)) == HMM_PFN_VALID &&
+		    is_device_private_page(hmm_pfn_to_page(pfns[i])))
+			return true;
+	return false;
+}
+
 /* One hmm_range_fault() pass over at most UMEM_HMM_FAULT_PAGES pages. */
 static int umem_hmm_fault_range(struct ib_umem_hmm *umem, u64 start, u64 end,
 				unsigned int flags, unsigned long *pfns,
@@ -369,6 +389,16 @@ again:
 	}
 	if (ret)
 		goto out;
+	/*
+	 * The device must write a page the owner holds read-only: fault the
+	 * range as anyone would, which migrates the owner's pages back and
+	 * lets the CPU's write fault (and its COW) make them writable.
+	 */
+	if ((range.default_flags & HMM_PFN_REQ_WRITE) && range.dev_private_owner &&
+	    umem_hmm_device_readonly(pfns, (end - start) >> PAGE_SHIFT)) {
+		range.dev_private_owner = NULL;
+		goto again;
+	}
 	/* Tracking for what came back, allocated before the lock. */
 	ret = umem_hmm_alloc_blocks(umem, start, end, pfns);
 	if (ret)

@@ -374,6 +374,37 @@ CHECK_CASE(dmem_owner_bus_dma)
 	return dmem_owner(UMEM_HMM_TEST_BUS_DMA);
 }
 
+/*
+ * The owner's pages made read-only while on the device (mprotect there
+ * and back, as fork does for its COW): a device write still succeeds,
+ * by bringing them back, and writes only where asked.
+ */
+CHECK_CASE(dmem_owner_readonly)
+{
+	const size_t n = 16;
+	char *buf = map_anon(n * PAGE), *src = malloc(n * PAGE);
+	uint64_t moved;
+	uint32_t h;
+
+	DMEM_SKIP_PRIVATE();
+	CHECK(buf && src);
+	fill_pattern(buf, n * PAGE, 33, 0);
+	CHECK_EQ(uht_migrate(buf, n * PAGE, UMEM_HMM_TEST_MEM_PRIVATE, &moved), 0);
+	CHECK_EQ(moved, n);
+	CHECK_EQ(mprotect(buf, n * PAGE, PROT_READ), 0);
+	CHECK_EQ(mprotect(buf, n * PAGE, PROT_READ | PROT_WRITE), 0);
+	CHECK_EQ(uht_reg((uintptr_t)buf, n * PAGE, UMEM_HMM_TEST_DEVICE_OWNER, &h), 0);
+	fill_pattern(src, n * PAGE, 34, 0);
+	CHECK_EQ(uht_write(h, buf + 100, n * PAGE - 200, src, 0), 0);
+	CHECK_EQ(check_pattern(buf, 100, 33, 0), -1);
+	CHECK_EQ(check_pattern(buf + 100, n * PAGE - 200, 34, 0), -1);
+	CHECK_EQ(check_pattern(buf + n * PAGE - 100, 100, 33, n * PAGE - 100), -1);
+	CHECK_EQ(uht_dereg(h), 0);
+	munmap(buf, n * PAGE);
+	free(src);
+	return 0;
+}
+
 /* Prefetch (ibv_advise_mr) of a range in device memory brings it back. */
 CHECK_CASE(dmem_prefetch)
 {

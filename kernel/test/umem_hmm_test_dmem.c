@@ -531,7 +531,7 @@ static void dmem_region_exit(struct dmem_region *r)
 		if (++passes % 1000 == 0)
 			pr_warn("umem_hmm_test: %lu device pages still busy\n",
 				r->npages - READ_ONCE(r->nfree));
-		msleep(10);
+		msleep(20);
 	}
 	kvfree(src);
 	kvfree(dst);

@@ -72,25 +72,6 @@ static void dpair_close(struct dpair *p)
 	munmap(p->buf, p->len);
 }
 
-/* A hw counter; rdma_core samples them at most once a jiffy: wait one. */
-static uint64_t counter(const char *name)
-{
-	char path[256], val[64] = "";
-	const char *dev = getenv("SODP_TEST_DEVICE") ?: "sodp0";
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/class/infiniband/%s/ports/1/hw_counters/%s",
-		 dev, name);
-	usleep(20000);
-	f = fopen(path, "r");
-	if (!f)
-		return UINT64_MAX;
-	if (!fgets(val, sizeof(val), f))
-		val[0] = 0;
-	fclose(f);
-	return strtoull(val, NULL, 10);
-}
-
 static int post_wait(struct dpair *p, struct ibv_send_wr *wr)
 {
 	struct ibv_send_wr *bad;
@@ -145,7 +126,7 @@ static int migrate_groups(char *buf, size_t len, size_t group, uint32_t to)
 static int dmem_ops(bool implicit, uint32_t to)
 {
 	const size_t half = 1 << 20, n = 2 * half / PAGE;
-	uint64_t from0 = counter("odp_pages_from_device"), *t, *res;
+	uint64_t from0 = hw_counter("odp_pages_from_device"), *t, *res;
 	struct ibv_sge s, r;
 	struct ibv_wc wc;
 	struct dpair p;
@@ -165,10 +146,10 @@ static int dmem_ops(bool implicit, uint32_t to)
 	if (to == UMEM_HMM_TEST_MEM_COHERENT) {
 		/* Used in place: nothing came back, nothing moved. */
 		CHECK_EQ(uht_count_in(p.buf, n, to), n / 2 + n / 4);
-		CHECK_EQ(counter("odp_pages_from_device"), from0);
+		CHECK_EQ(hw_counter("odp_pages_from_device"), from0);
 	} else {
 		CHECK_EQ(uht_count_in(p.buf, n, UMEM_HMM_TEST_MEM_SYSTEM), n);
-		CHECK(counter("odp_pages_from_device") - from0 >= n / 2 + n / 4 - 2);
+		CHECK(hw_counter("odp_pages_from_device") - from0 >= n / 2 + n / 4 - 2);
 	}
 	CHECK_EQ(check_pattern(dst + 1021, half - 2048, 41, 3), -1);
 
@@ -249,15 +230,15 @@ static int dmem_advise(bool implicit)
 	CHECK_EQ(dpair_open(&p, 2 * len, implicit), 0);
 	fill_pattern(p.buf, 2 * len, 43, 0);
 	CHECK_EQ(uht_migrate(p.buf, 2 * len, UMEM_HMM_TEST_MEM_PRIVATE, NULL), 0);
-	from0 = counter("odp_pages_from_device");
+	from0 = hw_counter("odp_pages_from_device");
 	sge = (struct ibv_sge){ (uintptr_t)p.buf, 2 * len, p.mr->lkey };
 	CHECK_EQ(ibv_advise_mr(p.d.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
 			       IBV_ADVISE_MR_FLAG_FLUSH, &sge, 1), 0);
 	CHECK_EQ(uht_count_in(p.buf, 2 * n, UMEM_HMM_TEST_MEM_SYSTEM), 2 * n);
-	CHECK_EQ(counter("odp_pages_from_device") - from0, 2 * n);
-	faults0 = counter("page_faults");
+	CHECK_EQ(hw_counter("odp_pages_from_device") - from0, 2 * n);
+	faults0 = hw_counter("page_faults");
 	CHECK_EQ(rdma(&p, IBV_WR_RDMA_WRITE, p.buf, len, p.buf + len), 0);
-	CHECK_EQ(counter("page_faults"), faults0);
+	CHECK_EQ(hw_counter("page_faults"), faults0);
 	CHECK_EQ(check_pattern(p.buf + len, len, 43, 0), -1);
 	dpair_close(&p);
 	return 0;

@@ -61,7 +61,7 @@ static void opair_close(struct opair *p)
 }
 
 /* A hw counter; rdma_core samples them at most once a jiffy: wait one. */
-static uint64_t counter(const char *name)
+uint64_t hw_counter(const char *name)
 {
 	char path[256], val[64] = "";
 	const char *dev = getenv("SODP_TEST_DEVICE") ?: "sodp0";
@@ -386,28 +386,28 @@ CHECK_CASE(odp_counters)
 
 	CHECK_EQ(opair_open(&p, 2 * len), 0);
 	fill_pattern(p.buf, len, 3, 0);
-	f0 = counter("page_faults");
-	pf0 = counter("page_prefetch");
+	f0 = hw_counter("page_faults");
+	pf0 = hw_counter("page_prefetch");
 	CHECK(f0 != UINT64_MAX);
 	CHECK_EQ(op(&p, IBV_WR_RDMA_WRITE, p.buf, len, p.buf + len, IBV_WC_SUCCESS), 0);
-	f1 = counter("page_faults");
+	f1 = hw_counter("page_faults");
 	/* Source and target: the target by faults and its write stream. */
-	CHECK(f1 - f0 + counter("page_prefetch") - pf0 >= 2 * len / PAGE);
+	CHECK(f1 - f0 + hw_counter("page_prefetch") - pf0 >= 2 * len / PAGE);
 	CHECK_EQ(op(&p, IBV_WR_RDMA_WRITE, p.buf, len, p.buf + len, IBV_WC_SUCCESS), 0);
-	f2 = counter("page_faults");
+	f2 = hw_counter("page_faults");
 	CHECK_EQ(f2, f1);
 	/* Zap the target, prefetch it, transfer: no fault during it. */
 	CHECK_EQ(madvise(p.buf + len, len, MADV_DONTNEED), 0);
-	CHECK(counter("page_invalidations") > 0);
-	pf0 = counter("page_prefetch");
+	CHECK(hw_counter("page_invalidations") > 0);
+	pf0 = hw_counter("page_prefetch");
 	sge = (struct ibv_sge){ (uintptr_t)p.buf + len, len, p.mr->lkey };
 	CHECK_EQ(ibv_advise_mr(p.d.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
 			       IBV_ADVISE_MR_FLAG_FLUSH, &sge, 1), 0);
-	pf1 = counter("page_prefetch");
+	pf1 = hw_counter("page_prefetch");
 	CHECK_EQ(pf1 - pf0, len / PAGE);
-	f2 = counter("page_faults");
+	f2 = hw_counter("page_faults");
 	CHECK_EQ(op(&p, IBV_WR_RDMA_WRITE, p.buf, len, p.buf + len, IBV_WC_SUCCESS), 0);
-	f3 = counter("page_faults");
+	f3 = hw_counter("page_faults");
 	CHECK(f3 - f2 <= 2);
 	CHECK_EQ(check_pattern(p.buf + len, len, 3, 0), -1);
 	printf("page_faults: cold +%llu, warm +%llu, prefetched +%llu; page_prefetch +%llu\n",
@@ -433,25 +433,25 @@ CHECK_CASE(odp_advise)
 	CHECK(pmr);
 	sge = (struct ibv_sge){ (uintptr_t)p.buf, 16 * PAGE, p.mr->lkey };
 
-	pf0 = counter("page_prefetch");
+	pf0 = hw_counter("page_prefetch");
 	CHECK_EQ(ibv_advise_mr(p.d.pd, IBV_ADVISE_MR_ADVICE_PREFETCH,
 			       IBV_ADVISE_MR_FLAG_FLUSH, &sge, 1), 0);
-	CHECK_EQ(counter("page_prefetch") - pf0, 16);
+	CHECK_EQ(hw_counter("page_prefetch") - pf0, 16);
 	/* Asynchronous: done soon after it returns. */
 	sge.addr += 16 * PAGE;
-	pf0 = counter("page_prefetch");
+	pf0 = hw_counter("page_prefetch");
 	CHECK_EQ(ibv_advise_mr(p.d.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE, 0, &sge, 1), 0);
-	for (t0 = now_s(); counter("page_prefetch") - pf0 < 16 && now_s() - t0 < 10;)
+	for (t0 = now_s(); hw_counter("page_prefetch") - pf0 < 16 && now_s() - t0 < 10;)
 		usleep(1000);
-	CHECK_EQ(counter("page_prefetch") - pf0, 16);
+	CHECK_EQ(hw_counter("page_prefetch") - pf0, 16);
 	/* No-fault maps only what the CPU has: here 2 pages. */
 	sge.addr += 16 * PAGE;
 	p.buf[32 * PAGE] = 1;
 	p.buf[40 * PAGE] = 1;
-	pf0 = counter("page_prefetch");
+	pf0 = hw_counter("page_prefetch");
 	CHECK_EQ(ibv_advise_mr(p.d.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT,
 			       IBV_ADVISE_MR_FLAG_FLUSH, &sge, 1), 0);
-	CHECK_EQ(counter("page_prefetch") - pf0, 2);
+	CHECK_EQ(hw_counter("page_prefetch") - pf0, 2);
 	/* Errors: a pinned MR, a range past the MR, a hole with FLUSH. */
 	sge = (struct ibv_sge){ (uintptr_t)pinned, PAGE, pmr->lkey };
 	CHECK_EQ(ibv_advise_mr(p.d.pd, IBV_ADVISE_MR_ADVICE_PREFETCH, 0, &sge, 1), EINVAL);
@@ -634,8 +634,8 @@ CHECK_CASE(odp_advise_unmapped)
 	CHECK_EQ(munmap(hole, span), 0);
 	mr = ibv_reg_mr(d.pd, hole, span, ODP_ACCESS);
 	CHECK(mr);
-	t0 = counter("odp_tracking_bytes");
-	pr0 = counter("odp_prefetch_requests");
+	t0 = hw_counter("odp_tracking_bytes");
+	pr0 = hw_counter("odp_prefetch_requests");
 	CHECK(t0 != UINT64_MAX && pr0 != UINT64_MAX);
 
 	/* Asynchronous first: they get the synchronous ones' time to run. */
@@ -654,7 +654,7 @@ CHECK_CASE(odp_advise_unmapped)
 			break;
 		}
 		ret = 0;
-		if (i % 8 == 7 && (grown = counter("odp_tracking_bytes") - t0) > bound) {
+		if (i % 8 == 7 && (grown = hw_counter("odp_tracking_bytes") - t0) > bound) {
 			fprintf(stderr, "after %d advices odp_tracking_bytes grew by %llu\n",
 				i + 1, (unsigned long long)grown);
 			ret = -1;
@@ -676,11 +676,11 @@ CHECK_CASE(odp_advise_unmapped)
 	}
 	if (!ret) {
 		/* The asynchronous ones have started (each counts a request)... */
-		for (t = now_s(); counter("odp_prefetch_requests") - pr0 < 176 &&
+		for (t = now_s(); hw_counter("odp_prefetch_requests") - pr0 < 176 &&
 		     now_s() - t < 5;)
 			;
 		usleep(100000);	/* ...and are over */
-		grown = counter("odp_tracking_bytes") - t0;
+		grown = hw_counter("odp_tracking_bytes") - t0;
 		printf("odp_tracking_bytes +%llu after 176 advices over 704 GiB of nothing\n",
 		       (unsigned long long)grown);
 		if (grown > bound)
@@ -865,7 +865,7 @@ CHECK_CASE(odp_write_stream_anon)
 	char *guard = mmap(NULL, len + 2 * PAGE, PROT_NONE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	char *buf = guard + PAGE;
-	uint64_t prefetched = counter("page_prefetch");
+	uint64_t prefetched = hw_counter("page_prefetch");
 	struct ibv_mr *mr;
 	long anon = -1;
 
@@ -874,7 +874,7 @@ CHECK_CASE(odp_write_stream_anon)
 	CHECK_EQ(madvise(buf, len, MADV_NOHUGEPAGE), 0);
 	CHECK_EQ(smaps_anon_kb(buf), 0);
 	CHECK_EQ(write_pass(buf, written, &mr, measure_anon, &anon), 0);
-	prefetched = counter("page_prefetch") - prefetched;
+	prefetched = hw_counter("page_prefetch") - prefetched;
 	printf("after %zu KiB of sequential 4 KiB WRITEs into 8 MiB: %ld KiB anonymous, %llu pages faulted ahead\n",
 	       written >> 10, anon, (unsigned long long)prefetched);
 	CHECK(anon >= (long)(written >> 10));
@@ -947,7 +947,7 @@ CHECK_CASE(odp_stream_teardown)
 		vt_qp_destroy(&a);
 		vt_qp_destroy(&b);
 	}
-	CHECK_EQ(counter("odp_regions"), 0);
+	CHECK_EQ(hw_counter("odp_regions"), 0);
 	ibv_dereg_mr(smr);
 	vt_close(&d);
 	free(src);

@@ -11,5 +11,7 @@
 #include <infiniband/verbs.h>
 
 int vt_wait_async(struct ibv_context *ctx, enum ibv_event_type type, double seconds);
+/* A hw counter of $SODP_TEST_DEVICE (sodp0), read past the core's cache. */
+uint64_t hw_counter(const char *name);
 
 #endif

@@ -181,10 +181,43 @@ static u64 dmem_migrated(const struct migrate_vma *args)
 	return n;
 }
 
-/* Bring the device pages of [start, end) of @vma back; *@moved: how many. */
-static int dmem_to_system(struct vm_area_struct *vma, u64 start, u64 end,
-			  struct page *fault_page, unsigned long *src,
-			  unsigned long *dst, u64 *moved)
+/*
+ * Fill @args->dst for the system pages collected in @args->src: a page of
+ * @r each, with the data copied.  Returns 0 or -ENOMEM (the pages left
+ * without a destination stay where they are).
+ */
+static int dmem_copy_to_device(struct migrate_vma *args, struct dmem_region *r)
+{
+	unsigned long i;
+
+	for (i = 0; i < args->npages; i++) {
+		/* NULL: nothing there yet (or the zero page); it starts zeroed. */
+		struct page *spage = migrate_pfn_to_page(args->src[i]);
+		struct page *dpage;
+
+		if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		dpage = dmem_alloc_page(r);
+		if (!dpage)
+			return -ENOMEM;
+		if (spage)
+			copy_highpage(dmem_data_page(dpage), spage);
+		else
+			clear_highpage(dmem_data_page(dpage));
+		args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
+			       (args->src[i] & MIGRATE_PFN_WRITE);
+	}
+	return 0;
+}
+
+/*
+ * Move the pages of [start, end) of @vma to @r, or (@r NULL) the device
+ * pages among them back to system memory; *@moved: how many moved.
+ * @fault_page: the page of a migrate_to_ram() fault, else NULL.
+ */
+static int dmem_move(struct vm_area_struct *vma, u64 start, u64 end,
+		     struct dmem_region *r, struct page *fault_page,
+		     unsigned long *src, unsigned long *dst, u64 *moved)
 {
 	struct migrate_vma args = {
 		.vma = vma,
@@ -193,8 +226,9 @@ static int dmem_to_system(struct vm_area_struct *vma, u64 start, u64 end,
 		.start = start,
 		.end = end,
 		.pgmap_owner = &dmem_owner,
-		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE |
-			 MIGRATE_VMA_SELECT_DEVICE_COHERENT,
+		.flags = r ? MIGRATE_VMA_SELECT_SYSTEM :
+			     MIGRATE_VMA_SELECT_DEVICE_PRIVATE |
+			     MIGRATE_VMA_SELECT_DEVICE_COHERENT,
 		.fault_page = fault_page,
 	};
 	int ret;
@@ -203,53 +237,7 @@ static int dmem_to_system(struct vm_area_struct *vma, u64 start, u64 end,
 	ret = migrate_vma_setup(&args);
 	if (ret)
 		return ret;
-	ret = dmem_copy_to_system(&args);
-	migrate_vma_pages(&args);
-	*moved = dmem_migrated(&args);
-	migrate_vma_finalize(&args);
-	return ret;
-}
-
-/* Move the system pages of [start, end) of @vma to @r. */
-static int dmem_to_device(struct vm_area_struct *vma, u64 start, u64 end,
-			  struct dmem_region *r, unsigned long *src,
-			  unsigned long *dst, u64 *moved)
-{
-	struct migrate_vma args = {
-		.vma = vma,
-		.src = src,
-		.dst = dst,
-		.start = start,
-		.end = end,
-		.pgmap_owner = &dmem_owner,
-		.flags = MIGRATE_VMA_SELECT_SYSTEM,
-	};
-	unsigned long i;
-	int ret;
-
-	memset(dst, 0, ((end - start) >> PAGE_SHIFT) * sizeof(*dst));
-	ret = migrate_vma_setup(&args);
-	if (ret)
-		return ret;
-	for (i = 0; i < args.npages; i++) {
-		/* NULL: nothing there yet (or the zero page); it starts zeroed. */
-		struct page *spage = migrate_pfn_to_page(args.src[i]);
-		struct page *dpage;
-
-		if (!(args.src[i] & MIGRATE_PFN_MIGRATE))
-			continue;
-		dpage = dmem_alloc_page(r);
-		if (!dpage) {
-			ret = -ENOMEM;
-			break;
-		}
-		if (spage)
-			copy_highpage(dmem_data_page(dpage), spage);
-		else
-			clear_highpage(dmem_data_page(dpage));
-		args.dst[i] = migrate_pfn(page_to_pfn(dpage)) |
-			      (args.src[i] & MIGRATE_PFN_WRITE);
-	}
+	ret = r ? dmem_copy_to_device(&args, r) : dmem_copy_to_system(&args);
 	migrate_vma_pages(&args);
 	*moved = dmem_migrated(&args);
 	migrate_vma_finalize(&args);
@@ -263,8 +251,8 @@ static vm_fault_t dmem_migrate_to_ram(struct vm_fault *vmf)
 	u64 start = vmf->address & PAGE_MASK, moved = 0;
 	int ret;
 
-	ret = dmem_to_system(vmf->vma, start, start + PAGE_SIZE, vmf->page,
-			     &src, &dst, &moved);
+	ret = dmem_move(vmf->vma, start, start + PAGE_SIZE, NULL, vmf->page,
+			&src, &dst, &moved);
 	atomic64_add(moved, &dmem_stat_faulted_back);
 	if (ret == -ENOMEM)
 		return VM_FAULT_OOM;
@@ -318,10 +306,7 @@ static int dmem_migrate(struct mm_struct *mm, struct umem_hmm_test_migrate *m)
 		}
 		next = min3(end, (u64)vma->vm_end, addr + DMEM_BATCH * PAGE_SIZE);
 		next = PAGE_ALIGN(next);
-		if (r)
-			ret = dmem_to_device(vma, addr, next, r, src, dst, &moved);
-		else
-			ret = dmem_to_system(vma, addr, next, NULL, src, dst, &moved);
+		ret = dmem_move(vma, addr, next, r, NULL, src, dst, &moved);
 		m->migrated += moved;
 		addr = next;
 	}

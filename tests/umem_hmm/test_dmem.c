@@ -435,35 +435,11 @@ CHECK_CASE(dmem_prefetch)
  * give what was last written.  Each 4 KiB page holds one generation's
  * pattern; the model is the generation per page.
  */
-struct dmem_churn {
-	char *buf;
-	size_t n;
-	atomic_bool stop;
-	bool coherent;
-	uint64_t migrations;
-};
-
-static void *dmem_churn_thread(void *arg)
-{
-	struct dmem_churn *c = arg;
-	unsigned int seed = 7;
-
-	while (!atomic_load(&c->stop)) {
-		size_t first = rand_r(&seed) % c->n;
-		size_t len = 1 + rand_r(&seed) % (c->n - first);
-		uint32_t to = UMEM_HMM_TEST_MEM_SYSTEM + rand_r(&seed) % (c->coherent ? 3 : 2);
-
-		if (!uht_migrate(c->buf + first * PAGE, len * PAGE, to, NULL))
-			c->migrations++;
-	}
-	return NULL;
-}
-
 CHECK_CASE(dmem_churn)
 {
 	struct umem_hmm_test_dmem_stats st = {};
 	const size_t n = 128;
-	struct dmem_churn c = { .n = n };
+	struct uht_churn c = { .npages = n, .seed = 7 };
 	uint32_t *gen = calloc(n, sizeof(*gen));
 	char *tmp = malloc(PAGE * 8);
 	unsigned int seed = 3;
@@ -480,7 +456,7 @@ CHECK_CASE(dmem_churn)
 	for (size_t i = 0; i < n; i++)
 		fill_pattern(c.buf + i * PAGE, PAGE, 1000 + i, 0);
 	CHECK_EQ(uht_reg((uintptr_t)c.buf, n * PAGE, 0, &h), 0);
-	CHECK_EQ(pthread_create(&thread, NULL, dmem_churn_thread, &c), 0);
+	CHECK_EQ(pthread_create(&thread, NULL, uht_churn_thread, &c), 0);
 	for (t0 = time(NULL); time(NULL) - t0 < 3; iters++) {
 		size_t first = rand_r(&seed) % (n - 8), k = 1 + rand_r(&seed) % 8, i;
 

@@ -185,6 +185,22 @@ size_t uht_count_in(void *addr, size_t npages, uint8_t mem)
 	return n;
 }
 
+void *uht_churn_thread(void *arg)
+{
+	struct uht_churn *c = arg;
+
+	while (!atomic_load(&c->stop)) {
+		size_t first = rand_r(&c->seed) % c->npages;
+		size_t len = 1 + rand_r(&c->seed) % (c->npages - first);
+		uint32_t to = UMEM_HMM_TEST_MEM_SYSTEM +
+			      rand_r(&c->seed) % (c->coherent ? 3 : 2);
+
+		if (!uht_migrate(c->buf + first * PAGE, len * PAGE, to, NULL))
+			c->migrations++;
+	}
+	return NULL;
+}
+
 uint64_t uht_stat(int idx)
 {
 	uint64_t v[UMEM_HMM_TEST_MAX_STATS];

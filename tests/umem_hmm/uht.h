@@ -7,6 +7,7 @@
 #ifndef SODP_TESTS_UHT_H
 #define SODP_TESTS_UHT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,6 +54,20 @@ int uht_where(void *addr, size_t npages, uint8_t *where);
 int uht_dmem_stats(struct umem_hmm_test_dmem_stats *st);
 /* Pages of [addr, addr + npages) that live in memory @mem. */
 size_t uht_count_in(void *addr, size_t npages, uint8_t mem);
+/*
+ * Migration churn: a thread moving random windows of [buf, buf + npages
+ * pages) among system, device-private and (@coherent) device-coherent
+ * memory until @stop; @migrations: the moves that succeeded.
+ */
+struct uht_churn {
+	char *buf;
+	size_t npages;
+	bool coherent;
+	unsigned int seed;
+	atomic_bool stop;
+	uint64_t migrations;
+};
+void *uht_churn_thread(void *arg);
 
 /* Pages of [addr, addr + npages) mapped for the device. */
 size_t uht_mapped(uint32_t h, void *addr, size_t npages);

@@ -258,42 +258,17 @@ CHECK_CASE(odp_dmem_advise_implicit)
 	return ret ?: dmem_advise(true);
 }
 
-/* A thread moves windows of the region between memories all along. */
-struct dmem_churn {
-	char *buf;
-	size_t npages;
-	uint32_t kinds;		/* 2: system, private; 3: and coherent */
-	atomic_bool stop;
-	uint64_t migrations;
-};
-
-static void *dmem_churn_thread(void *arg)
-{
-	struct dmem_churn *c = arg;
-	unsigned int seed = 11;
-
-	while (!atomic_load(&c->stop)) {
-		size_t first = rand_r(&seed) % c->npages;
-		size_t len = 1 + rand_r(&seed) % (c->npages - first);
-		uint32_t to = UMEM_HMM_TEST_MEM_SYSTEM + rand_r(&seed) % c->kinds;
-
-		if (!uht_migrate(c->buf + first * PAGE, len * PAGE, to, NULL))
-			c->migrations++;
-	}
-	return NULL;
-}
-
 /*
  * RDMA WRITEs of a new generation into random pages, RDMA READs checking
  * pages against the model (the generation last written to each), while
- * the churn thread migrates: no read sees another generation, and at the
- * end the CPU sees exactly the model.
+ * uht_churn_thread migrates: no read sees another generation, and at
+ * the end the CPU sees exactly the model.
  */
 static int dmem_churn(bool implicit)
 {
 	const size_t n = 64, k_max = 8;
 	struct umem_hmm_test_dmem_stats st = {};
-	struct dmem_churn c = { .npages = n };
+	struct uht_churn c = { .npages = n, .seed = 11 };
 	uint32_t *gen = calloc(n, sizeof(*gen));
 	unsigned int seed = 5;
 	uint64_t iters = 0;
@@ -304,14 +279,14 @@ static int dmem_churn(bool implicit)
 
 	CHECK(gen);
 	CHECK_EQ(uht_dmem_stats(&st), 0);
-	c.kinds = st.coherent_pages ? 3 : 2;
+	c.coherent = st.coherent_pages != 0;
 	/* The region: n churned pages, then a staging area the CPU fills. */
 	CHECK_EQ(dpair_open(&p, (n + k_max) * PAGE, implicit), 0);
 	c.buf = p.buf;
 	stage = p.buf + n * PAGE;
 	for (size_t i = 0; i < n; i++)
 		fill_pattern(c.buf + i * PAGE, PAGE, 2000 + i, 0);
-	CHECK_EQ(pthread_create(&thread, NULL, dmem_churn_thread, &c), 0);
+	CHECK_EQ(pthread_create(&thread, NULL, uht_churn_thread, &c), 0);
 	for (t0 = time(NULL); time(NULL) - t0 < 4; iters++) {
 		size_t first = rand_r(&seed) % (n - k_max), k = 1 + rand_r(&seed) % k_max, i;
 

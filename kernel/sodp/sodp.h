@@ -56,6 +56,7 @@ enum sodp_counter {
 	SODP_CNT_RCVD_DROP_BAD,		/* dropped: malformed, or not for us */
 	SODP_CNT_RCVD_DROP_QP,		/* dropped: no such QP, or not its peer */
 	SODP_CNT_RCVD_DROP_FULL,	/* dropped: receive queue full */
+	SODP_CNT_DOORBELLS,		/* send doorbells of user QPs (syscalls) */
 	SODP_NUM_ENGINE_COUNTERS,
 	/* then ib_umem_hmm's statistics, in enum ib_umem_hmm_stat order */
 	SODP_NUM_COUNTERS = SODP_NUM_ENGINE_COUNTERS + IB_UMEM_HMM_NUM_STATS

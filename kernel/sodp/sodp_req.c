@@ -346,19 +346,37 @@ static bool sodp_req_run(struct sodp_qp *qp, unsigned int budget)
 void sodp_req_work(struct work_struct *work)
 {
 	struct sodp_qp *qp = container_of(work, struct sodp_qp, req_work);
+	struct sodp_ring *ring = qp->sq.ring;
+	u32 seen;
 	bool more;
 
 	mutex_lock(&qp->sq_lock);
+	seen = READ_ONCE(ring->producer);
 	more = qp->wire ? sodp_wire_req_run(qp, SODP_WORK_BUDGET) :
 			  sodp_req_run(qp, SODP_WORK_BUDGET);
 	mutex_unlock(&qp->sq_lock);
-	if (more)
+	if (more) {
+		sodp_req_kick(qp);
+		return;
+	}
+	/*
+	 * Idle: from here on a post rings the doorbell.  A WQE posted while
+	 * engine_busy was still set (its doorbell skipped) is seen by the
+	 * producer check after the fence (see struct sodp_ring).
+	 */
+	WRITE_ONCE(ring->engine_busy, 0);
+	smp_mb();	/* pairs with the provider's, after its producer store */
+	if (READ_ONCE(ring->producer) != seen)
 		sodp_req_kick(qp);
 }
 
-/* Have the requester work run the send queue (or flush it, in error). */
+/*
+ * Have the requester work run the send queue (or flush it, in error).
+ * Until it has run and idled, posts need no doorbell.
+ */
 void sodp_req_kick(struct sodp_qp *qp)
 {
+	WRITE_ONCE(qp->sq.ring->engine_busy, 1);
 	queue_work(sodp_wq, &qp->req_work);
 }
 
@@ -384,12 +402,13 @@ static u32 sodp_req_unstarted(struct sodp_qp *qp)
  * new WQE (the latency case, and a stream of small messages on the wire)
  * starts right here, as a NIC would start at once; with more queued, the
  * work runs them while the process goes on posting (the throughput case:
- * two CPUs at it).
+ * two CPUs at it), and the process rings no more until the work idles.
  */
 void sodp_req_doorbell(struct sodp_qp *qp)
 {
 	bool more;
 
+	sodp_count(qp->dev, SODP_CNT_DOORBELLS, 1);
 	if (sodp_req_unstarted(qp) > 1 || !mutex_trylock(&qp->sq_lock)) {
 		sodp_req_kick(qp);
 		return;

@@ -33,6 +33,7 @@ static const struct rdma_stat_desc sodp_counter_descs[] = {
 	[SODP_CNT_RCVD_DROP_BAD].name = "rcvd_dropped_malformed",
 	[SODP_CNT_RCVD_DROP_QP].name = "rcvd_dropped_qp",
 	[SODP_CNT_RCVD_DROP_FULL].name = "rcvd_dropped_queue_full",
+	[SODP_CNT_DOORBELLS].name = "doorbells",
 #define SODP_ODP(stat) (SODP_NUM_ENGINE_COUNTERS + IB_UMEM_HMM_STAT_##stat)
 	[SODP_ODP(FAULTS)].name = "odp_fault_events",
 	[SODP_ODP(PAGES_FAULTED)].name = "page_faults",

@@ -2,8 +2,8 @@
 /*
  * libsodp: queue pairs.  Work requests go into the shared rings; a send is
  * announced to the kernel by a doorbell (a post_send command with no work
- * request); receives need none, unless the QP is in error and they must be
- * flushed.
+ * request) unless the kernel's requester is already at work on the ring;
+ * receives need none, unless the QP is in error and they must be flushed.
  *
  * Copyright (c) 2026 The sodp authors.
  */
@@ -178,6 +178,14 @@ int sodp_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 	pthread_spin_unlock(&qp->sq_lock);
 	if (ret)
 		*bad_wr = wr;
+	/*
+	 * No doorbell while the kernel's requester is bound to look at the
+	 * ring again (the fence pairs with its own: struct sodp_ring).
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit((_Atomic uint32_t *)&ring->engine_busy,
+				 memory_order_relaxed))
+		return ret;
 	/* Doorbell, even after an error: the WRs before it were posted. */
 	if (ibv_cmd_post_send(ibqp, NULL, &dummy) && !ret)
 		ret = errno ? errno : EIO;

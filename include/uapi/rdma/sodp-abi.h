@@ -35,7 +35,16 @@ struct sodp_ring {
 	 * QP in error flushed.
 	 */
 	__u32 qp_state;
-	__u32 pad1[14];
+	/*
+	 * SQ only, written by the kernel: nonzero while the requester is
+	 * bound to look at the producer index again before it idles, so a
+	 * post needs no doorbell.  The provider stores the producer, then
+	 * (after a full fence) reads this; the kernel clears it, then (after
+	 * a full fence) reads the producer: one of the two sees the other.
+	 * Zero in kernels that do not set it: the provider rings every time.
+	 */
+	__u32 engine_busy;
+	__u32 pad1[13];
 	/* slots follow, at offset 128 */
 };
 

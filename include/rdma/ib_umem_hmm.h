@@ -132,6 +132,7 @@ struct ib_umem_hmm {
 	u64 stream_done;		/* ... of which the work has mapped this much */
 	u64 stream_limit;		/* ... and never past here (its VMA) */
 	struct work_struct stream_work;	/* maps [stream_done, stream_end) */
+	wait_queue_head_t stream_wq;	/* faults waiting for stream_done */
 
 	struct mutex children_lock;	/* implicit: creating/reaping */
 	struct xarray children;		/* implicit: chunk index -> child */

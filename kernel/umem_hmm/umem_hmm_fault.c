@@ -135,23 +135,40 @@ static void umem_hmm_stream_advance(struct ib_umem_hmm *umem, u64 pos)
 	spin_unlock(&umem->ahead_lock);
 }
 
+/* Is [start, end) outside what the stream work has yet to map? */
+static bool umem_hmm_stream_covers(struct ib_umem_hmm *umem, u64 start, u64 end)
+{
+	bool covers;
+
+	spin_lock(&umem->ahead_lock);
+	covers = start >= umem->stream_end || end <= umem->stream_done;
+	spin_unlock(&umem->ahead_lock);
+	return covers;
+}
+
 /*
  * A device fault inside the windows the stream work has yet to map
- * ([stream_done, stream_end)) waits for it rather than fault (and
- * allocate, and clear) the same pages beside it.  Returns true if it
- * waited.
+ * ([stream_done, stream_end)) waits until the work has mapped its pages
+ * rather than fault (and allocate, and clear) them beside it; not for the
+ * rest of the window, which the work maps a unit at a time while the
+ * device goes on.  Returns true if it waited.
  */
 static bool umem_hmm_stream_wait(struct ib_umem_hmm *umem, u64 start, u64 end)
 {
-	bool inside;
+	bool waited = false;
 
-	spin_lock(&umem->ahead_lock);
-	inside = start < umem->stream_end && end > umem->stream_done &&
-		 work_busy(&umem->stream_work);
-	spin_unlock(&umem->ahead_lock);
-	if (inside)
-		flush_work(&umem->stream_work);
-	return inside;
+	/*
+	 * The work wakes us at each unit and as it ends; the timeout only
+	 * bounds a wait on a stream that ended (or moved) with no work left.
+	 */
+	while (!umem_hmm_stream_covers(umem, start, end) &&
+	       work_busy(&umem->stream_work)) {
+		wait_event_timeout(umem->stream_wq,
+				   umem_hmm_stream_covers(umem, start, end),
+				   msecs_to_jiffies(10));
+		waited = true;
+	}
+	return waited;
 }
 
 /* An unmap ends the write stream: the range may be mapped anew, by a file. */
@@ -160,8 +177,14 @@ void umem_hmm_stream_end(struct ib_umem_hmm *umem)
 	spin_lock(&umem->ahead_lock);
 	WRITE_ONCE(umem->stream_end, 0);
 	spin_unlock(&umem->ahead_lock);
+	wake_up_all(&umem->stream_wq);
 }
 
+/*
+ * Map the stream's window a transparent-huge-page unit at a time, telling
+ * waiting faults after each, so that the device is held up only by the
+ * pages it is about to touch.
+ */
 void umem_hmm_stream_work(struct work_struct *work)
 {
 	struct ib_umem_hmm *umem = container_of(work, struct ib_umem_hmm,
@@ -169,25 +192,34 @@ void umem_hmm_stream_work(struct work_struct *work)
 	u64 start, end;
 	bool anon;
 
-	spin_lock(&umem->ahead_lock);
-	start = umem->stream_done;
-	end = umem->stream_end;
-	spin_unlock(&umem->ahead_lock);
-	if (start >= end)
-		return;
-	/*
-	 * A hint: an error (no memory) just ends it here.  The VMA is looked
-	 * at again (an unmap also ends the stream, see umem_hmm_invalidate()):
-	 * pages of a file never get filled ahead.
-	 */
-	end = min(end, umem_hmm_vma_end(umem, start, &anon));
-	if (anon && end > start && !READ_ONCE(umem->dying))
-		umem_hmm_map_leaf(umem, start, end, IB_UMEM_HMM_WRITE, true);
-	spin_lock(&umem->ahead_lock);
-	/* Unless the stream ended, or restarted elsewhere, meanwhile. */
-	if (umem->stream_done == start)
-		umem->stream_done = end;
-	spin_unlock(&umem->ahead_lock);
+	for (;;) {
+		spin_lock(&umem->ahead_lock);
+		start = umem->stream_done;
+		end = umem->stream_end;
+		spin_unlock(&umem->ahead_lock);
+		if (start >= end)
+			break;
+		/*
+		 * A hint: an error (no memory) just ends it here.  The VMA is
+		 * looked at again for each unit (an unmap also ends the
+		 * stream, see umem_hmm_invalidate()): pages of a file never
+		 * get filled ahead.
+		 */
+		end = min3(end, umem_hmm_vma_end(umem, start, &anon),
+			   ALIGN(start + 1, UMEM_HMM_BLOCK_SIZE));
+		if (!anon || end <= start || READ_ONCE(umem->dying) ||
+		    umem_hmm_map_leaf(umem, start, end, IB_UMEM_HMM_WRITE, true))
+			end = U64_MAX;
+		spin_lock(&umem->ahead_lock);
+		/* Unless the stream ended, or restarted elsewhere, meanwhile. */
+		if (umem->stream_done == start)
+			umem->stream_done = min(end, umem->stream_end);
+		spin_unlock(&umem->ahead_lock);
+		wake_up_all(&umem->stream_wq);
+		if (end == U64_MAX)
+			break;
+	}
+	wake_up_all(&umem->stream_wq);
 }
 
 static u64 umem_hmm_entry_dma(struct ib_umem_hmm *umem,

@@ -292,6 +292,7 @@ struct ib_umem_hmm *umem_hmm_alloc_leaf(struct ib_umem_hmm_device *hdev,
 	spin_lock_init(&umem->ahead_lock);
 	INIT_LIST_HEAD(&umem->faulters);
 	INIT_WORK(&umem->stream_work, umem_hmm_stream_work);
+	init_waitqueue_head(&umem->stream_wq);
 	atomic_set(&umem->prefetches, 0);
 	refcount_set(&umem->users, 1);
 

@@ -88,6 +88,26 @@ struct ib_umem_hmm_ops {
 #define IB_UMEM_HMM_TRYLOCK	(1U << 2) /* lock: never wait, -EAGAIN */
 #define IB_UMEM_HMM_ASYNC	(1U << 3) /* prefetch: return at once */
 
+/*
+ * Private to ib_umem_hmm: the sequential passes of device faults it follows
+ * at once in each direction (a copy inside one implicit umem; an atomic's
+ * targets and its results), for fault-ahead.
+ */
+#define IB_UMEM_HMM_PASSES	2
+
+struct ib_umem_hmm_pass {
+	u64 req_end;			/* end of what its last fault asked for */
+	u64 next;			/* ... and of what it mapped ahead */
+	unsigned int pages;		/* the window */
+	unsigned long used;		/* ahead_clock at its last fault */
+	/* Of write passes only: the stream faulting ahead of the pass. */
+	u64 stream_end;			/* faulted ahead up to here */
+	u64 stream_done;		/* ... of which the work has mapped this much */
+	u64 stream_limit;		/* ... and never past here (its VMA) */
+	struct work_struct stream_work;	/* maps [stream_done, stream_end) */
+	struct ib_umem_hmm *umem;
+};
+
 /**
  * struct ib_umem_hmm - a mirrored range of a process's address space
  * @hdev: the device it is mapped for
@@ -123,16 +143,10 @@ struct ib_umem_hmm {
 
 	spinlock_t ahead_lock;		/* fault-ahead state, faulters */
 	struct list_head faulters;	/* tasks in hmm_range_fault() */
-	struct {
-		u64 req_end;		/* end of what the last fault asked for */
-		u64 next;		/* ... and of what it mapped ahead */
-		unsigned int pages;	/* the window */
-	} ahead[2];			/* of read faults, of write faults */
-	u64 stream_end;			/* write stream: faulted ahead up to here */
-	u64 stream_done;		/* ... of which the work has mapped this much */
-	u64 stream_limit;		/* ... and never past here (its VMA) */
-	struct work_struct stream_work;	/* maps [stream_done, stream_end) */
-	wait_queue_head_t stream_wq;	/* faults waiting for stream_done */
+	/* [0]: passes of read faults, [1]: of write faults */
+	struct ib_umem_hmm_pass ahead[2][IB_UMEM_HMM_PASSES];
+	unsigned long ahead_clock;	/* counts faults, for pass reuse */
+	wait_queue_head_t stream_wq;	/* faults waiting for a stream */
 
 	struct mutex children_lock;	/* implicit: creating/reaping */
 	struct xarray children;		/* implicit: chunk index -> child */

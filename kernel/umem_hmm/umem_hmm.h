@@ -170,7 +170,8 @@ int umem_hmm_map_range(struct ib_umem_hmm *umem, u64 addr, u64 length,
 		       unsigned int flags, bool prefetch);
 int umem_hmm_lock_leaf(struct ib_umem_hmm *umem, u64 addr, u64 length,
 		       unsigned int flags, struct ib_umem_hmm_span *span);
-void umem_hmm_stream_work(struct work_struct *work);
+void umem_hmm_passes_init(struct ib_umem_hmm *umem);
+void umem_hmm_passes_cancel(struct ib_umem_hmm *umem);
 void umem_hmm_stream_end(struct ib_umem_hmm *umem);
 void umem_hmm_count_from_device(struct ib_umem_hmm *umem,
 				const struct mmu_notifier_range *range);

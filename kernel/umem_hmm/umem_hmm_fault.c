@@ -35,47 +35,69 @@ MODULE_PARM_DESC(write_streams,
 
 /*
  * Fault-ahead: a fault that starts at or past the end of what the previous
- * one in the same direction asked for, and no further than what was
- * mapped ahead of it, is part of a sequential pass, so it maps a window
- * beyond what was asked for, and the window doubles each time up to
- * fault_ahead_max pages.  Reads and writes are followed apart: a copy
- * between two regions of one umem (implicit ODP) interleaves a read pass
- * and a write pass.  Returns the end of the range to fault (clamped to
- * the umem by the caller) and whether the pass is sequential.
+ * fault of a pass asked for, and no further than what was mapped ahead of
+ * it, continues that pass, so it maps a window beyond what was asked for,
+ * and the window doubles each time up to fault_ahead_max pages.  Reads and
+ * writes are followed apart, and IB_UMEM_HMM_PASSES passes of each at once:
+ * a copy between two regions of one umem (implicit ODP) interleaves a read
+ * pass and a write pass, an atomic a write pass through its targets and
+ * one through its results.  A fault that continues no pass starts one in
+ * place of the pass least recently continued.
  */
-static u64 umem_hmm_ahead_end(struct ib_umem_hmm *umem, u64 start, u64 end,
-			      bool write, bool *sequential)
+static bool umem_hmm_pass_continues(const struct ib_umem_hmm_pass *p, u64 start,
+				    u64 end)
 {
-	unsigned int max = READ_ONCE(fault_ahead_max);
-	unsigned int pages;
-
-	spin_lock(&umem->ahead_lock);
 	/*
 	 * (@start and @end are whole pages: a pass through unaligned buffers
 	 * starts each fault in the page the previous one ended in.)
 	 */
-	*sequential = umem->ahead[write].pages &&
-		      start + PAGE_SIZE >= umem->ahead[write].req_end &&
-		      end > umem->ahead[write].req_end &&
-		      start <= max(umem->ahead[write].next, write ? umem->stream_end : 0);
-	if (*sequential) {
-		pages = umem->ahead[write].pages * 2;
+	return p->pages && start + PAGE_SIZE >= p->req_end && end > p->req_end &&
+	       start <= max(p->next, p->stream_end);
+}
+
+/*
+ * Returns the end of the range to fault (clamped to the umem by the
+ * caller), the pass of the fault, and whether the fault continued it.
+ */
+static u64 umem_hmm_ahead_end(struct ib_umem_hmm *umem, u64 start, u64 end,
+			      bool write, struct ib_umem_hmm_pass **passp,
+			      bool *sequential)
+{
+	struct ib_umem_hmm_pass *passes = umem->ahead[write], *pass = NULL, *p;
+	unsigned int max = READ_ONCE(fault_ahead_max);
+	unsigned int pages;
+
+	spin_lock(&umem->ahead_lock);
+	for (p = passes; p < passes + IB_UMEM_HMM_PASSES; p++) {
+		if (umem_hmm_pass_continues(p, start, end)) {
+			pass = p;
+			break;
+		}
+	}
+	*sequential = !!pass;
+	if (pass) {
+		pages = pass->pages * 2;
 	} else {
+		pass = passes;
+		for (p = passes + 1; p < passes + IB_UMEM_HMM_PASSES; p++)
+			if (p->used < pass->used)
+				pass = p;
 		pages = UMEM_HMM_AHEAD_MIN;
-		if (write)
-			WRITE_ONCE(umem->stream_end, 0);
+		WRITE_ONCE(pass->stream_end, 0);
 	}
 	pages = min(pages, max);
-	WRITE_ONCE(umem->ahead[write].pages, pages);
-	umem->ahead[write].req_end = end;
+	pass->used = ++umem->ahead_clock;
+	WRITE_ONCE(pass->pages, pages);
+	pass->req_end = end;
 	/*
 	 * A fault into a transparent huge page maps its whole 2 MiB: the
 	 * next fault of the pass comes at the next unit at the earliest.
 	 */
-	umem->ahead[write].next = max(end + ((u64)pages << PAGE_SHIFT),
-				      ALIGN(end, UMEM_HMM_BLOCK_SIZE));
+	pass->next = max(end + ((u64)pages << PAGE_SHIFT),
+			 ALIGN(end, UMEM_HMM_BLOCK_SIZE));
 	end += (u64)pages << PAGE_SHIFT;
 	spin_unlock(&umem->ahead_lock);
+	*passp = pass;
 	return end;
 }
 
@@ -87,27 +109,27 @@ static u64 umem_hmm_vma_end(struct ib_umem_hmm *umem, u64 addr, bool *anon);
  * would fill them), but a sequential pass of write faults through
  * anonymous memory is a stream that will go on, and each fault of it
  * would make the device wait for page allocation and clearing.  So the
- * window ahead of it is faulted by the umem's stream work, on another CPU,
+ * window ahead of it is faulted by the pass's stream work, on another CPU,
  * while the device copies, and extended as the device's writes come near
  * its end, never more than a window (at most twice fault_ahead_max pages)
- * past them.  The stream ends at its VMA's end or at a fault elsewhere.
+ * past them.  The stream ends at its VMA's end or when its pass does.
  */
-static void umem_hmm_stream_queue(struct ib_umem_hmm *umem, u64 from, u64 to)
+static void umem_hmm_stream_queue(struct ib_umem_hmm_pass *pass, u64 from, u64 to)
 {
-	lockdep_assert_held(&umem->ahead_lock);
-	if (!umem->stream_end)
-		umem->stream_done = from;
-	to = min(to, umem->stream_limit);
-	if (to <= max(from, umem->stream_end))
+	lockdep_assert_held(&pass->umem->ahead_lock);
+	if (!pass->stream_end)
+		pass->stream_done = from;
+	to = min(to, pass->stream_limit);
+	if (to <= max(from, pass->stream_end))
 		return;
 	/* The work maps [stream_done, stream_end) as it finds them. */
-	WRITE_ONCE(umem->stream_end, to);
-	queue_work(umem_hmm_wq, &umem->stream_work);
+	WRITE_ONCE(pass->stream_end, to);
+	queue_work(umem_hmm_wq, &pass->stream_work);
 }
 
 /*
  * Called on every locked write: a few loads unless the device has come
- * within half a window of the stream's end, when the stream is extended
+ * within half a window of a stream's end, when the stream is extended
  * to a window past the device.  The window doubles, as for faults, up to
  * twice fault_ahead_max: with transparent huge pages a fault maps (and
  * clears) a whole 2 MiB unit, and the next unit must be started while the
@@ -116,38 +138,43 @@ static void umem_hmm_stream_queue(struct ib_umem_hmm *umem, u64 from, u64 to)
  */
 static void umem_hmm_stream_advance(struct ib_umem_hmm *umem, u64 pos)
 {
-	u64 end = READ_ONCE(umem->stream_end);
-	u64 window = (u64)READ_ONCE(umem->ahead[1].pages) << PAGE_SHIFT;
+	struct ib_umem_hmm_pass *p;
 	unsigned int pages;
+	u64 end, window;
 
-	if (!end || pos > end || pos + window / 2 < end)
-		return;
-	spin_lock(&umem->ahead_lock);
-	/* Again under the lock: the stream may have ended or restarted. */
-	end = umem->stream_end;
-	window = (u64)umem->ahead[1].pages << PAGE_SHIFT;
-	if (end && pos <= end && pos + window / 2 >= end) {
-		pages = min(umem->ahead[1].pages * 2, 2 * READ_ONCE(fault_ahead_max));
-		WRITE_ONCE(umem->ahead[1].pages, pages);
-		umem_hmm_stream_queue(umem, end,
-				      PAGE_ALIGN(pos) + ((u64)pages << PAGE_SHIFT));
+	for (p = umem->ahead[1]; p < umem->ahead[1] + IB_UMEM_HMM_PASSES; p++) {
+		end = READ_ONCE(p->stream_end);
+		window = (u64)READ_ONCE(p->pages) << PAGE_SHIFT;
+		if (!end || pos > end || pos + window / 2 < end)
+			continue;
+		spin_lock(&umem->ahead_lock);
+		/* Again under the lock: the stream may have ended or restarted. */
+		end = p->stream_end;
+		window = (u64)p->pages << PAGE_SHIFT;
+		if (end && pos <= end && pos + window / 2 >= end) {
+			pages = min(p->pages * 2, 2 * READ_ONCE(fault_ahead_max));
+			WRITE_ONCE(p->pages, pages);
+			umem_hmm_stream_queue(p, end,
+					      PAGE_ALIGN(pos) + ((u64)pages << PAGE_SHIFT));
+		}
+		spin_unlock(&umem->ahead_lock);
 	}
-	spin_unlock(&umem->ahead_lock);
 }
 
-/* Is [start, end) outside what the stream work has yet to map? */
-static bool umem_hmm_stream_covers(struct ib_umem_hmm *umem, u64 start, u64 end)
+/* Is [start, end) outside what the pass's stream work has yet to map? */
+static bool umem_hmm_stream_covers(struct ib_umem_hmm_pass *pass, u64 start,
+				   u64 end)
 {
 	bool covers;
 
-	spin_lock(&umem->ahead_lock);
-	covers = start >= umem->stream_end || end <= umem->stream_done;
-	spin_unlock(&umem->ahead_lock);
+	spin_lock(&pass->umem->ahead_lock);
+	covers = start >= pass->stream_end || end <= pass->stream_done;
+	spin_unlock(&pass->umem->ahead_lock);
 	return covers;
 }
 
 /*
- * A device fault inside the windows the stream work has yet to map
+ * A device fault inside the windows a stream work has yet to map
  * ([stream_done, stream_end)) waits until the work has mapped its pages
  * rather than fault (and allocate, and clear) them beside it; not for the
  * rest of the window, which the work maps a unit at a time while the
@@ -155,47 +182,54 @@ static bool umem_hmm_stream_covers(struct ib_umem_hmm *umem, u64 start, u64 end)
  */
 static bool umem_hmm_stream_wait(struct ib_umem_hmm *umem, u64 start, u64 end)
 {
+	struct ib_umem_hmm_pass *p;
 	bool waited = false;
 
 	/*
 	 * The work wakes us at each unit and as it ends; the timeout only
 	 * bounds a wait on a stream that ended (or moved) with no work left.
 	 */
-	while (!umem_hmm_stream_covers(umem, start, end) &&
-	       work_busy(&umem->stream_work)) {
-		wait_event_timeout(umem->stream_wq,
-				   umem_hmm_stream_covers(umem, start, end),
-				   msecs_to_jiffies(10));
-		waited = true;
+	for (p = umem->ahead[1]; p < umem->ahead[1] + IB_UMEM_HMM_PASSES; p++) {
+		while (!umem_hmm_stream_covers(p, start, end) &&
+		       work_busy(&p->stream_work)) {
+			wait_event_timeout(umem->stream_wq,
+					   umem_hmm_stream_covers(p, start, end),
+					   msecs_to_jiffies(10));
+			waited = true;
+		}
 	}
 	return waited;
 }
 
-/* An unmap ends the write stream: the range may be mapped anew, by a file. */
+/* An unmap ends the write streams: the range may be mapped anew, by a file. */
 void umem_hmm_stream_end(struct ib_umem_hmm *umem)
 {
+	struct ib_umem_hmm_pass *p;
+
 	spin_lock(&umem->ahead_lock);
-	WRITE_ONCE(umem->stream_end, 0);
+	for (p = umem->ahead[1]; p < umem->ahead[1] + IB_UMEM_HMM_PASSES; p++)
+		WRITE_ONCE(p->stream_end, 0);
 	spin_unlock(&umem->ahead_lock);
 	wake_up_all(&umem->stream_wq);
 }
 
 /*
- * Map the stream's window a transparent-huge-page unit at a time, telling
- * waiting faults after each, so that the device is held up only by the
- * pages it is about to touch.
+ * Map a pass's stream window a transparent-huge-page unit at a time,
+ * telling waiting faults after each, so that the device is held up only
+ * by the pages it is about to touch.
  */
-void umem_hmm_stream_work(struct work_struct *work)
+static void umem_hmm_stream_work(struct work_struct *work)
 {
-	struct ib_umem_hmm *umem = container_of(work, struct ib_umem_hmm,
-						stream_work);
+	struct ib_umem_hmm_pass *pass = container_of(work, struct ib_umem_hmm_pass,
+						     stream_work);
+	struct ib_umem_hmm *umem = pass->umem;
 	u64 start, end;
 	bool anon;
 
 	for (;;) {
 		spin_lock(&umem->ahead_lock);
-		start = umem->stream_done;
-		end = umem->stream_end;
+		start = pass->stream_done;
+		end = pass->stream_end;
 		spin_unlock(&umem->ahead_lock);
 		if (start >= end)
 			break;
@@ -212,14 +246,34 @@ void umem_hmm_stream_work(struct work_struct *work)
 			end = U64_MAX;
 		spin_lock(&umem->ahead_lock);
 		/* Unless the stream ended, or restarted elsewhere, meanwhile. */
-		if (umem->stream_done == start)
-			umem->stream_done = min(end, umem->stream_end);
+		if (pass->stream_done == start)
+			pass->stream_done = min(end, pass->stream_end);
 		spin_unlock(&umem->ahead_lock);
 		wake_up_all(&umem->stream_wq);
 		if (end == U64_MAX)
 			break;
 	}
 	wake_up_all(&umem->stream_wq);
+}
+
+void umem_hmm_passes_init(struct ib_umem_hmm *umem)
+{
+	struct ib_umem_hmm_pass *p;
+
+	for (p = umem->ahead[1]; p < umem->ahead[1] + IB_UMEM_HMM_PASSES; p++) {
+		INIT_WORK(&p->stream_work, umem_hmm_stream_work);
+		p->umem = umem;
+	}
+	init_waitqueue_head(&umem->stream_wq);
+}
+
+/* Nothing locks the umem any more, so nothing queues a stream again. */
+void umem_hmm_passes_cancel(struct ib_umem_hmm *umem)
+{
+	struct ib_umem_hmm_pass *p;
+
+	for (p = umem->ahead[1]; p < umem->ahead[1] + IB_UMEM_HMM_PASSES; p++)
+		cancel_work_sync(&p->stream_work);
 }
 
 static u64 umem_hmm_entry_dma(struct ib_umem_hmm *umem,
@@ -532,6 +586,7 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 	ktime_t t0 = ktime_get();
 	unsigned int ahead_flags;
 	u64 addr, req_end, vma_end = 0;
+	struct ib_umem_hmm_pass *pass;
 	bool sequential, anon = false;
 	int ret;
 
@@ -543,7 +598,7 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 		    umem_hmm_all_present(umem, start, end, flags))
 			return 0;
 		end = umem_hmm_ahead_end(umem, start, end, flags & IB_UMEM_HMM_WRITE,
-					 &sequential);
+					 &pass, &sequential);
 		end = min(end, limit);
 		if (end > req_end) {
 			vma_end = umem_hmm_vma_end(umem, req_end - PAGE_SIZE, &anon);
@@ -552,8 +607,8 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 		if (end > req_end && sequential && anon && (flags & IB_UMEM_HMM_WRITE) &&
 		    READ_ONCE(write_streams)) {
 			spin_lock(&umem->ahead_lock);
-			umem->stream_limit = min(vma_end, limit);
-			umem_hmm_stream_queue(umem, req_end, end);
+			pass->stream_limit = min(vma_end, limit);
+			umem_hmm_stream_queue(pass, req_end, end);
 			spin_unlock(&umem->ahead_lock);
 			end = req_end;
 		}

@@ -291,8 +291,7 @@ struct ib_umem_hmm *umem_hmm_alloc_leaf(struct ib_umem_hmm_device *hdev,
 	init_rwsem(&umem->lock);
 	spin_lock_init(&umem->ahead_lock);
 	INIT_LIST_HEAD(&umem->faulters);
-	INIT_WORK(&umem->stream_work, umem_hmm_stream_work);
-	init_waitqueue_head(&umem->stream_wq);
+	umem_hmm_passes_init(umem);
 	atomic_set(&umem->prefetches, 0);
 	refcount_set(&umem->users, 1);
 
@@ -325,8 +324,7 @@ void umem_hmm_free_leaf(struct ib_umem_hmm *umem)
 	 * concurrent munmap waits for our lock in its invalidation, so every
 	 * page is still alive when set_page_dirty() touches it.
 	 */
-	/* Nothing locks the umem any more, so nothing queues this again. */
-	cancel_work_sync(&umem->stream_work);
+	umem_hmm_passes_cancel(umem);
 
 	down_write(&umem->lock);
 	umem_hmm_unmap(umem, umem_hmm_start_page(umem), umem_hmm_end_page(umem));

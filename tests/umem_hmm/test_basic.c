@@ -386,6 +386,41 @@ CHECK_CASE(fault_ahead)
 	return 0;
 }
 
+/*
+ * Sequential writes into fresh anonymous memory are faulted ahead by a
+ * write stream, also two passes interleaved in one umem (an atomic's
+ * targets and its results): far fewer faults than pages, every byte right.
+ */
+CHECK_CASE(write_streams)
+{
+	const size_t n = 2048;	/* 8 MiB per pass */
+	char *buf = map_anon(2 * n * PAGE);
+	uint64_t f0, p0;
+	uint32_t h;
+
+	CHECK(buf);
+	CHECK_EQ(uht_reg((uintptr_t)buf, 2 * n * PAGE, 0, &h), 0);
+	f0 = uht_stat(ST_FAULTS);
+	p0 = uht_stat(ST_PAGES_PREFETCHED);
+	for (size_t i = 0; i < n; i++) {
+		char a = i, b = ~i;
+
+		CHECK_EQ(uht_write(h, buf + i * PAGE + 8, 1, &a, 0), 0);
+		CHECK_EQ(uht_write(h, buf + (n + i) * PAGE + 16, 1, &b, 0), 0);
+	}
+	printf("write streams: %zu interleaved page writes took %llu faults, %llu pages streamed\n",
+	       2 * n, (unsigned long long)(uht_stat(ST_FAULTS) - f0),
+	       (unsigned long long)(uht_stat(ST_PAGES_PREFETCHED) - p0));
+	CHECK(uht_stat(ST_FAULTS) - f0 <= 64);
+	for (size_t i = 0; i < n; i++) {
+		CHECK_EQ(buf[i * PAGE + 8], (char)i);
+		CHECK_EQ(buf[(n + i) * PAGE + 16], (char)~i);
+	}
+	CHECK_EQ(uht_dereg(h), 0);
+	munmap(buf, 2 * n * PAGE);
+	return 0;
+}
+
 /* A THP-backed range is mapped per huge page: one fault, 512 pages. */
 CHECK_CASE(huge)
 {

@@ -57,11 +57,12 @@ static bool umem_hmm_pass_continues(const struct ib_umem_hmm_pass *p, u64 start,
 
 /*
  * Returns the end of the range to fault (clamped to the umem by the
- * caller), the pass of the fault, and whether the fault continued it.
+ * caller), the pass of the fault with its clock (the pass is another's
+ * once its clock moved), and whether the fault continued it.
  */
 static u64 umem_hmm_ahead_end(struct ib_umem_hmm *umem, u64 start, u64 end,
 			      bool write, struct ib_umem_hmm_pass **passp,
-			      bool *sequential)
+			      unsigned long *used, bool *sequential)
 {
 	struct ib_umem_hmm_pass *passes = umem->ahead[write], *pass = NULL, *p;
 	unsigned int max = READ_ONCE(fault_ahead_max);
@@ -87,6 +88,7 @@ static u64 umem_hmm_ahead_end(struct ib_umem_hmm *umem, u64 start, u64 end,
 	}
 	pages = min(pages, max);
 	pass->used = ++umem->ahead_clock;
+	*used = pass->used;
 	WRITE_ONCE(pass->pages, pages);
 	pass->req_end = end;
 	/*
@@ -117,7 +119,8 @@ static u64 umem_hmm_vma_end(struct ib_umem_hmm *umem, u64 addr, bool *anon);
 static void umem_hmm_stream_queue(struct ib_umem_hmm_pass *pass, u64 from, u64 to)
 {
 	lockdep_assert_held(&pass->umem->ahead_lock);
-	if (!pass->stream_end)
+	/* A new stream, or one past a gap: never fill the pages between. */
+	if (!pass->stream_end || from > pass->stream_end)
 		pass->stream_done = from;
 	to = min(to, pass->stream_limit);
 	if (to <= max(from, pass->stream_end))
@@ -161,14 +164,15 @@ static void umem_hmm_stream_advance(struct ib_umem_hmm *umem, u64 pos)
 	}
 }
 
-/* Is [start, end) outside what the pass's stream work has yet to map? */
+/* Is [start, end) clear of what the pass's stream work has yet to map? */
 static bool umem_hmm_stream_covers(struct ib_umem_hmm_pass *pass, u64 start,
 				   u64 end)
 {
 	bool covers;
 
 	spin_lock(&pass->umem->ahead_lock);
-	covers = start >= pass->stream_end || end <= pass->stream_done;
+	covers = start >= pass->stream_end ||
+		 min(end, pass->stream_end) <= pass->stream_done;
 	spin_unlock(&pass->umem->ahead_lock);
 	return covers;
 }
@@ -235,9 +239,10 @@ static void umem_hmm_stream_work(struct work_struct *work)
 			break;
 		/*
 		 * A hint: an error (no memory) just ends it here.  The VMA is
-		 * looked at again for each unit (an unmap also ends the
-		 * stream, see umem_hmm_invalidate()): pages of a file never
-		 * get filled ahead.
+		 * looked at again for each unit, and an unmap ends the
+		 * stream (see umem_hmm_invalidate()), so pages of a file are
+		 * not filled ahead (but for a file mapped in place of the
+		 * memory between the look and the unit's fault).
 		 */
 		end = min3(end, umem_hmm_vma_end(umem, start, &anon),
 			   ALIGN(start + 1, UMEM_HMM_BLOCK_SIZE));
@@ -588,6 +593,7 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 	u64 addr, req_end, vma_end = 0;
 	struct ib_umem_hmm_pass *pass;
 	bool sequential, anon = false;
+	unsigned long used;
 	int ret;
 
 	start = ALIGN_DOWN(start, PAGE_SIZE);
@@ -598,7 +604,7 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 		    umem_hmm_all_present(umem, start, end, flags))
 			return 0;
 		end = umem_hmm_ahead_end(umem, start, end, flags & IB_UMEM_HMM_WRITE,
-					 &pass, &sequential);
+					 &pass, &used, &sequential);
 		end = min(end, limit);
 		if (end > req_end) {
 			vma_end = umem_hmm_vma_end(umem, req_end - PAGE_SIZE, &anon);
@@ -607,8 +613,11 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 		if (end > req_end && sequential && anon && (flags & IB_UMEM_HMM_WRITE) &&
 		    READ_ONCE(write_streams)) {
 			spin_lock(&umem->ahead_lock);
-			pass->stream_limit = min(vma_end, limit);
-			umem_hmm_stream_queue(pass, req_end, end);
+			/* Unless a fault since (the VMA lookup sleeps) took the pass. */
+			if (pass->used == used) {
+				pass->stream_limit = min(vma_end, limit);
+				umem_hmm_stream_queue(pass, req_end, end);
+			}
 			spin_unlock(&umem->ahead_lock);
 			end = req_end;
 		}

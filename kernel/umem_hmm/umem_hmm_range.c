@@ -324,6 +324,8 @@ void umem_hmm_free_leaf(struct ib_umem_hmm *umem)
 	 * concurrent munmap waits for our lock in its invalidation, so every
 	 * page is still alive when set_page_dirty() touches it.
 	 */
+	/* A child's own flag: its stream work stops at the next unit. */
+	WRITE_ONCE(umem->dying, true);
 	umem_hmm_passes_cancel(umem);
 
 	down_write(&umem->lock);

@@ -51,20 +51,81 @@ err:
 	return ret;
 }
 
+/*
+ * Resize: a new ring, the posted WQEs moved over.  A process learns the
+ * new ring at the address its command gave (modify_srq has no response),
+ * and must not post to the old one meanwhile (the provider holds its SRQ
+ * lock across the call).
+ */
+static int sodp_resize_srq(struct sodp_srq *srq, u32 max_wr, struct ib_udata *udata)
+{
+	struct sodp_modify_srq_cmd ucmd = {};
+	struct sodp_queue nq = {}, oq;
+	struct sodp_ring_info info = {};
+	unsigned long flags;
+	u32 n, i;
+	int ret;
+
+	if (!max_wr || max_wr > SODP_MAX_SRQ_WR)
+		return -EINVAL;
+	if (udata) {
+		/* An older provider has nowhere to learn the new ring. */
+		if (udata->inlen < sizeof(ucmd))
+			return -EOPNOTSUPP;
+		ret = ib_copy_from_udata(&ucmd, udata, sizeof(ucmd));
+		if (ret)
+			return ret;
+	}
+	ret = sodp_queue_init(&nq, udata, max_wr, sizeof(struct sodp_recv_wqe), &info);
+	if (ret)
+		return ret;
+	if (udata && copy_to_user(u64_to_user_ptr(ucmd.ring_info_addr), &info,
+				  sizeof(info))) {
+		sodp_queue_cleanup(&nq);
+		return -EFAULT;
+	}
+
+	mutex_lock(&srq->lock);
+	spin_lock_irqsave(&srq->post_lock, flags);
+	n = sodp_queue_count(&srq->rq);
+	/* (A count past the ring: the process wrote a bad producer index.) */
+	if (n > srq->rq.num_slots || n > nq.num_slots || srq->limit > nq.num_slots) {
+		spin_unlock_irqrestore(&srq->post_lock, flags);
+		mutex_unlock(&srq->lock);
+		sodp_queue_cleanup(&nq);
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		memcpy(sodp_queue_slot(&nq, i),
+		       sodp_queue_slot(&srq->rq, srq->rq.cons + i), nq.slot_size);
+		sodp_queue_publish(&nq);
+	}
+	oq = srq->rq;
+	srq->rq = nq;
+	spin_unlock_irqrestore(&srq->post_lock, flags);
+	mutex_unlock(&srq->lock);
+	sodp_queue_cleanup(&oq);
+	return 0;
+}
+
 int sodp_modify_srq(struct ib_srq *ibsrq, struct ib_srq_attr *attr,
 		    enum ib_srq_attr_mask mask, struct ib_udata *udata)
 {
 	struct sodp_srq *srq = to_ssrq(ibsrq);
+	int ret;
 
-	/* Resizing would move a ring the process writes without us. */
-	if (mask & IB_SRQ_MAX_WR)
-		return -EOPNOTSUPP;
+	if (mask & IB_SRQ_MAX_WR) {
+		ret = sodp_resize_srq(srq, attr->max_wr, udata);
+		if (ret)
+			return ret;
+	}
 	if (mask & IB_SRQ_LIMIT) {
-		if (attr->srq_limit > srq->rq.num_slots)
-			return -EINVAL;
 		mutex_lock(&srq->lock);
-		srq->limit = attr->srq_limit;
+		ret = attr->srq_limit > srq->rq.num_slots ? -EINVAL : 0;
+		if (!ret)
+			srq->limit = attr->srq_limit;
 		mutex_unlock(&srq->lock);
+		return ret;
 	}
 	return 0;
 }
@@ -73,9 +134,11 @@ int sodp_query_srq(struct ib_srq *ibsrq, struct ib_srq_attr *attr)
 {
 	struct sodp_srq *srq = to_ssrq(ibsrq);
 
+	mutex_lock(&srq->lock);
 	attr->max_wr = srq->rq.num_slots;
-	attr->max_sge = SODP_MAX_SGE;
 	attr->srq_limit = srq->limit;
+	mutex_unlock(&srq->lock);
+	attr->max_sge = SODP_MAX_SGE;
 	return 0;
 }
 

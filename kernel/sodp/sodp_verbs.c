@@ -32,11 +32,12 @@ static int sodp_query_device(struct ib_device *ibdev, struct ib_device_attr *att
 	attr->max_qp = SODP_MAX_QP;
 	attr->max_qp_wr = SODP_MAX_QP_WR;
 	/*
-	 * Only what works: no SRQ resize, no memory management extensions
-	 * (fast registration), which kernel storage reads to decide.
+	 * Only what works: no memory management extensions (fast
+	 * registration), which kernel storage reads to decide.
 	 */
 	attr->device_cap_flags = IB_DEVICE_BAD_PKEY_CNTR | IB_DEVICE_BAD_QKEY_CNTR |
-				 IB_DEVICE_SYS_IMAGE_GUID | IB_DEVICE_RC_RNR_NAK_GEN;
+				 IB_DEVICE_SYS_IMAGE_GUID | IB_DEVICE_RC_RNR_NAK_GEN |
+				 IB_DEVICE_SRQ_RESIZE;
 	attr->kernel_cap_flags = IBK_ALLOW_USER_UNREG | IBK_ON_DEMAND_PAGING;
 	/* What the engine faults through ib_umem_hmm, and tests show. */
 	attr->odp_caps.general_caps = IB_ODP_SUPPORT | IB_ODP_SUPPORT_IMPLICIT;

@@ -41,9 +41,27 @@ err_free:
 
 int sodp_modify_srq(struct ibv_srq *ibsrq, struct ibv_srq_attr *attr, int mask)
 {
-	struct sodp_cmd_modify_srq cmd;
+	struct sodp_srq *srq = to_ssrq(ibsrq);
+	struct sodp_cmd_modify_srq cmd = {};
+	struct sodp_ring_info info = {};
+	struct sodp_uring nq = {};
+	int ret;
 
-	return ibv_cmd_modify_srq(ibsrq, attr, mask, &cmd, sizeof(cmd));
+	if (!(mask & IBV_SRQ_MAX_WR))
+		return ibv_cmd_modify_srq(ibsrq, attr, mask, &cmd, sizeof(cmd));
+	/* The kernel moves posted WQEs to a new ring; post to neither meanwhile. */
+	cmd.drv.ring_info_addr = (uintptr_t)&info;
+	pthread_spin_lock(&srq->lock);
+	ret = ibv_cmd_modify_srq(ibsrq, attr, mask, &cmd, sizeof(cmd));
+	if (!ret)
+		ret = sodp_uring_map(&nq, ibsrq->context->cmd_fd, &info,
+				     sizeof(struct sodp_recv_wqe));
+	if (!ret) {
+		sodp_uring_unmap(&srq->rq);
+		srq->rq = nq;
+	}
+	pthread_spin_unlock(&srq->lock);
+	return ret;
 }
 
 int sodp_query_srq(struct ibv_srq *ibsrq, struct ibv_srq_attr *attr)

@@ -260,7 +260,11 @@ SODP_CMD(sodp_cmd_create_qp, ib_uverbs_create_qp);
 SODP_CMD(sodp_cmd_modify_qp, ib_uverbs_modify_qp);
 SODP_CMD(sodp_cmd_query_qp, ib_uverbs_query_qp);
 SODP_CMD(sodp_cmd_create_srq, ib_uverbs_create_srq);
-SODP_CMD(sodp_cmd_modify_srq, ib_uverbs_modify_srq);
+struct sodp_cmd_modify_srq {
+	struct ib_uverbs_cmd_hdr hdr;
+	struct ib_uverbs_modify_srq core;
+	struct sodp_modify_srq_cmd drv;
+};
 SODP_CMD(sodp_cmd_query_srq, ib_uverbs_query_srq);
 
 /* verbs_register_driver_<SODP_PABI> */

@@ -534,6 +534,105 @@ CHECK_CASE(srq)
 	return 0;
 }
 
+/* Post @n receives of 1 KiB slots from @first to an SRQ; wr_id = slot. */
+static int srq_post(struct ibv_srq *srq, char *buf, struct ibv_mr *mr, int first, int n)
+{
+	for (int i = first; i < first + n; i++) {
+		struct ibv_sge r = { (uintptr_t)buf + i * 1024, 1024, mr->lkey };
+		struct ibv_recv_wr wr = { .wr_id = i, .sg_list = &r, .num_sge = 1 }, *bad;
+
+		CHECK_EQ(ibv_post_srq_recv(srq, &wr, &bad), 0);
+	}
+	return 0;
+}
+
+/* @n SENDs from a, received through the SRQ in posting order: data checked. */
+static int srq_sends(struct vt_qp *a, struct vt_qp *b, char *src, char *buf,
+		     struct ibv_mr *smr, int first, int n)
+{
+	for (int i = first; i < first + n; i++) {
+		struct ibv_sge s = { (uintptr_t)src, 200 + i, smr->lkey };
+		struct ibv_wc wc;
+
+		fill_pattern(src, 200 + i, 90 + i, 0);
+		CHECK_EQ(vt_post_send(a->qp, IBV_WR_SEND, i, &s, 1, 0, 0, 0), 0);
+		CHECK_EQ(vt_poll(a->scq, &wc, 10), 0);
+		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+		CHECK_EQ(vt_poll(b->rcq, &wc, 10), 0);
+		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+		CHECK_EQ(wc.wr_id, (uint64_t)i);
+		CHECK_EQ(wc.byte_len, 200 + i);
+		CHECK_EQ(check_pattern(buf + i * 1024, 200 + i, 90 + i, 0), -1);
+	}
+	return 0;
+}
+
+/*
+ * An SRQ resized (as the device says it can) keeps the receives posted
+ * before, in order: grown while full, shrunk to what is posted, not below.
+ */
+CHECK_CASE(srq_resize)
+{
+	struct ibv_srq_init_attr sia = { .attr = { .max_wr = 16, .max_sge = 1 } };
+	char *buf = malloc(256 * 1024), *src = malloc(4096);
+	struct ibv_device_attr da;
+	struct ibv_srq_attr sa;
+	struct ibv_srq *srq;
+	struct ibv_mr *mr, *smr;
+	struct vt_qp a, b;
+	struct vt_dev d;
+
+	CHECK(buf && src);
+	CHECK_EQ(vt_open(&d), 0);
+	CHECK_EQ(ibv_query_device(d.ctx, &da), 0);
+	CHECK(da.device_cap_flags & IBV_DEVICE_SRQ_RESIZE);
+	srq = ibv_create_srq(d.pd, &sia);
+	CHECK(srq);
+	mr = vt_reg(&d, buf, 256 * 1024, VT_ALL_ACCESS);
+	smr = vt_reg(&d, src, 4096, VT_ALL_ACCESS);
+	CHECK(mr && smr);
+	CHECK_EQ(vt_qp_create(&d, &a, IBV_QPT_RC, 64, NULL, false), 0);
+	CHECK_EQ(vt_qp_create(&d, &b, IBV_QPT_RC, 64, srq, false), 0);
+	CHECK_EQ(vt_connect(&d, &a, &b), 0);
+
+	/* Full, then grown: the 16 posted stay, 100 more fit. */
+	CHECK_EQ(srq_post(srq, buf, mr, 0, 16), 0);
+	sa.max_wr = 116;
+	CHECK_EQ(ibv_modify_srq(srq, &sa, IBV_SRQ_MAX_WR), 0);
+	CHECK_EQ(ibv_query_srq(srq, &sa), 0);
+	CHECK(sa.max_wr >= 116);
+	CHECK_EQ(srq_post(srq, buf, mr, 16, 100), 0);
+	CHECK_EQ(srq_sends(&a, &b, src, buf, smr, 0, 90), 0);
+
+	/* 26 posted: not below them (nor past the device's limit), to them yes. */
+	sa.max_wr = 8;
+	CHECK_EQ(ibv_modify_srq(srq, &sa, IBV_SRQ_MAX_WR), EINVAL);
+	sa.max_wr = da.max_srq_wr + 1;
+	CHECK_EQ(ibv_modify_srq(srq, &sa, IBV_SRQ_MAX_WR), EINVAL);
+	sa.max_wr = 32;
+	CHECK_EQ(ibv_modify_srq(srq, &sa, IBV_SRQ_MAX_WR), 0);
+	CHECK_EQ(ibv_query_srq(srq, &sa), 0);
+	CHECK(sa.max_wr >= 32 && sa.max_wr < 116);
+	/* A limit past the new size is refused, one inside it armed. */
+	sa.srq_limit = sa.max_wr + 1;
+	CHECK_EQ(ibv_modify_srq(srq, &sa, IBV_SRQ_LIMIT), EINVAL);
+	CHECK_EQ(srq_post(srq, buf, mr, 116, 6), 0);
+	sa.srq_limit = 4;
+	CHECK_EQ(ibv_modify_srq(srq, &sa, IBV_SRQ_LIMIT), 0);
+	CHECK_EQ(srq_sends(&a, &b, src, buf, smr, 90, 32), 0);
+	CHECK_EQ(vt_wait_async(d.ctx, IBV_EVENT_SRQ_LIMIT_REACHED, 5), 0);
+
+	vt_qp_destroy(&a);
+	vt_qp_destroy(&b);
+	CHECK_EQ(ibv_destroy_srq(srq), 0);
+	vt_dereg(mr);
+	vt_dereg(smr);
+	vt_close(&d);
+	free(buf);
+	free(src);
+	return 0;
+}
+
 /* Completion channel events; solicited-only arming. */
 CHECK_CASE(cq_events)
 {

@@ -143,6 +143,14 @@ struct sodp_create_srq_resp {
 	__u32 reserved;
 };
 
+/*
+ * Driver data of modify_srq (which has no response): where the kernel
+ * writes the new ring of a resized SRQ (struct sodp_ring_info).
+ */
+struct sodp_modify_srq_cmd {
+	__aligned_u64 ring_info_addr;
+};
+
 struct sodp_create_ah_resp {
 	__u32 ah_num;
 	__u32 reserved;

@@ -55,9 +55,11 @@ err:
  * Resize: a new ring, the posted WQEs moved over.  A process learns the
  * new ring at the address its command gave (modify_srq has no response),
  * and must not post to the old one meanwhile (the provider holds its SRQ
- * lock across the call).
+ * lock across the call).  @limit, if not NULL, is set with it, checked
+ * first: a resize done is never reported as failed.
  */
-static int sodp_resize_srq(struct sodp_srq *srq, u32 max_wr, struct ib_udata *udata)
+static int sodp_resize_srq(struct sodp_srq *srq, u32 max_wr, const u32 *limit,
+			   struct ib_udata *udata)
 {
 	struct sodp_modify_srq_cmd ucmd = {};
 	struct sodp_queue nq = {}, oq;
@@ -89,7 +91,9 @@ static int sodp_resize_srq(struct sodp_srq *srq, u32 max_wr, struct ib_udata *ud
 	spin_lock_irqsave(&srq->post_lock, flags);
 	n = sodp_queue_count(&srq->rq);
 	/* (A count past the ring: the process wrote a bad producer index.) */
-	if (n > srq->rq.num_slots || n > nq.num_slots || srq->limit > nq.num_slots) {
+	if (!limit)
+		limit = &srq->limit;
+	if (n > srq->rq.num_slots || n > nq.num_slots || *limit > nq.num_slots) {
 		spin_unlock_irqrestore(&srq->post_lock, flags);
 		mutex_unlock(&srq->lock);
 		sodp_queue_cleanup(&nq);
@@ -102,6 +106,7 @@ static int sodp_resize_srq(struct sodp_srq *srq, u32 max_wr, struct ib_udata *ud
 	}
 	oq = srq->rq;
 	srq->rq = nq;
+	srq->limit = *limit;
 	spin_unlock_irqrestore(&srq->post_lock, flags);
 	mutex_unlock(&srq->lock);
 	sodp_queue_cleanup(&oq);
@@ -114,11 +119,10 @@ int sodp_modify_srq(struct ib_srq *ibsrq, struct ib_srq_attr *attr,
 	struct sodp_srq *srq = to_ssrq(ibsrq);
 	int ret;
 
-	if (mask & IB_SRQ_MAX_WR) {
-		ret = sodp_resize_srq(srq, attr->max_wr, udata);
-		if (ret)
-			return ret;
-	}
+	if (mask & IB_SRQ_MAX_WR)
+		return sodp_resize_srq(srq, attr->max_wr,
+				       mask & IB_SRQ_LIMIT ? &attr->srq_limit : NULL,
+				       udata);
 	if (mask & IB_SRQ_LIMIT) {
 		mutex_lock(&srq->lock);
 		ret = attr->srq_limit > srq->rq.num_slots ? -EINVAL : 0;

@@ -604,6 +604,12 @@ CHECK_CASE(srq_resize)
 	CHECK_EQ(srq_post(srq, buf, mr, 16, 100), 0);
 	CHECK_EQ(srq_sends(&a, &b, src, buf, smr, 0, 90), 0);
 
+	/* A resize with a limit past the new size is refused whole. */
+	sa.max_wr = 32;
+	sa.srq_limit = 64;
+	CHECK_EQ(ibv_modify_srq(srq, &sa, IBV_SRQ_MAX_WR | IBV_SRQ_LIMIT), EINVAL);
+	CHECK_EQ(ibv_query_srq(srq, &sa), 0);
+	CHECK(sa.max_wr >= 116);
 	/* 26 posted: not below them (nor past the device's limit), to them yes. */
 	sa.max_wr = 8;
 	CHECK_EQ(ibv_modify_srq(srq, &sa, IBV_SRQ_MAX_WR), EINVAL);

@@ -34,6 +34,8 @@ struct sodp_cq {
 	struct verbs_cq vcq;
 	struct sodp_uring q;
 	pthread_spinlock_t lock;
+	/* ibv_start_poll() to ibv_end_poll(): the CQE being read, held. */
+	const struct sodp_cqe *cur;
 };
 
 struct sodp_srq {
@@ -49,6 +51,15 @@ struct sodp_qp {
 	pthread_spinlock_t sq_lock;
 	pthread_spinlock_t rq_lock;
 	uint32_t max_inline;
+	/*
+	 * ibv_wr_start() to ibv_wr_complete(), under sq_lock: the producer
+	 * index of the next WQE, the one being built (or wr_scratch once the
+	 * ring is full), and the first error, which drops the whole batch.
+	 */
+	uint32_t wr_prod;
+	int wr_err;
+	struct sodp_send_wqe *wr_cur;
+	struct sodp_send_wqe wr_scratch;
 };
 
 struct sodp_ah {
@@ -66,9 +77,19 @@ static inline struct sodp_cq *to_scq(struct ibv_cq *cq)
 	return container_of(cq, struct sodp_cq, vcq.cq);
 }
 
+static inline struct sodp_cq *to_scq_ex(struct ibv_cq_ex *cq)
+{
+	return container_of(cq, struct sodp_cq, vcq.cq_ex);
+}
+
 static inline struct sodp_qp *to_sqp(struct ibv_qp *qp)
 {
 	return container_of(qp, struct sodp_qp, vqp.qp);
+}
+
+static inline struct sodp_qp *to_sqp_ex(struct ibv_qp_ex *qp)
+{
+	return container_of(qp, struct sodp_qp, vqp.qp_ex);
 }
 
 static inline struct sodp_srq *to_ssrq(struct ibv_srq *srq)
@@ -94,6 +115,8 @@ void sodp_uring_unmap(struct sodp_uring *q);
 /* sodp_cq.c */
 struct ibv_cq *sodp_create_cq(struct ibv_context *ctx, int cqe,
 			      struct ibv_comp_channel *channel, int comp_vector);
+struct ibv_cq_ex *sodp_create_cq_ex(struct ibv_context *ctx,
+				    struct ibv_cq_init_attr_ex *attr);
 int sodp_poll_cq(struct ibv_cq *ibcq, int ne, struct ibv_wc *wc);
 int sodp_req_notify_cq(struct ibv_cq *ibcq, int solicited_only);
 int sodp_resize_cq(struct ibv_cq *ibcq, int cqe);
@@ -101,6 +124,8 @@ int sodp_destroy_cq(struct ibv_cq *ibcq);
 
 /* sodp_qp.c */
 struct ibv_qp *sodp_create_qp(struct ibv_pd *pd, struct ibv_qp_init_attr *attr);
+struct ibv_qp *sodp_create_qp_ex(struct ibv_context *ctx,
+				 struct ibv_qp_init_attr_ex *attr);
 int sodp_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask);
 int sodp_query_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask,
 		  struct ibv_qp_init_attr *init);
@@ -111,6 +136,17 @@ int sodp_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
 		   struct ibv_recv_wr **bad_wr);
 int sodp_post_recv_ring(struct sodp_uring *q, struct ibv_recv_wr *wr,
 			struct ibv_recv_wr **bad_wr);
+bool sodp_sq_postable(struct sodp_qp *qp);
+bool sodp_sq_full(struct sodp_qp *qp, uint32_t prod);
+int sodp_sq_doorbell(struct sodp_qp *qp);
+int sodp_wqe_set_sge_list(struct sodp_send_wqe *wqe, size_t num_sge,
+			  const struct ibv_sge *sg_list);
+int sodp_wqe_add_inline(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
+			const void *addr, size_t length);
+
+/* sodp_wr.c: the ibv_wr_* builder of extended QPs */
+int sodp_wr_ops_init(struct sodp_qp *qp, enum ibv_qp_type type,
+		     uint64_t send_ops_flags);
 
 /* sodp_srq.c */
 struct ibv_srq *sodp_create_srq(struct ibv_pd *pd, struct ibv_srq_init_attr *attr);

@@ -10,8 +10,9 @@
 
 #include "sodp.h"
 
-struct ibv_cq *sodp_create_cq(struct ibv_context *ctx, int cqe,
-			      struct ibv_comp_channel *channel, int comp_vector)
+static struct sodp_cq *sodp_cq_new(struct ibv_context *ctx, int cqe,
+				   struct ibv_comp_channel *channel,
+				   int comp_vector)
 {
 	struct sodp_cmd_create_cq cmd;
 	struct {
@@ -33,11 +34,19 @@ struct ibv_cq *sodp_create_cq(struct ibv_context *ctx, int cqe,
 		goto err_free;
 	}
 	pthread_spin_init(&cq->lock, PTHREAD_PROCESS_PRIVATE);
-	return &cq->vcq.cq;
+	return cq;
 err_free:
 	free(cq);
 	errno = ret;
 	return NULL;
+}
+
+struct ibv_cq *sodp_create_cq(struct ibv_context *ctx, int cqe,
+			      struct ibv_comp_channel *channel, int comp_vector)
+{
+	struct sodp_cq *cq = sodp_cq_new(ctx, cqe, channel, comp_vector);
+
+	return cq ? &cq->vcq.cq : NULL;
 }
 
 int sodp_destroy_cq(struct ibv_cq *ibcq)
@@ -97,6 +106,12 @@ static uint8_t sodp_roce_sl(const struct sodp_cqe *cqe)
 	}
 }
 
+/* IB_WC_* and IBV_WC_* flags agree for the bits a CQE carries. */
+static unsigned int sodp_cqe_wc_flags(const struct sodp_cqe *cqe)
+{
+	return cqe->wc_flags & (IBV_WC_GRH | IBV_WC_WITH_IMM | IBV_WC_WITH_INV);
+}
+
 static void sodp_cqe_to_wc(const struct sodp_cqe *cqe, struct ibv_wc *wc)
 {
 	wc->wr_id = cqe->wr_id;
@@ -107,9 +122,7 @@ static void sodp_cqe_to_wc(const struct sodp_cqe *cqe, struct ibv_wc *wc)
 	wc->imm_data = cqe->ex;
 	wc->qp_num = cqe->qp_num;
 	wc->src_qp = cqe->src_qp;
-	/* IB_WC_* and IBV_WC_* flags agree for the bits a CQE carries. */
-	wc->wc_flags = cqe->wc_flags & (IBV_WC_GRH | IBV_WC_WITH_IMM |
-					 IBV_WC_WITH_INV);
+	wc->wc_flags = sodp_cqe_wc_flags(cqe);
 	wc->pkey_index = cqe->pkey_index;
 	wc->slid = cqe->slid;
 	wc->sl = sodp_roce_sl(cqe);
@@ -142,4 +155,165 @@ int sodp_poll_cq(struct ibv_cq *ibcq, int ne, struct ibv_wc *wc)
 int sodp_req_notify_cq(struct ibv_cq *ibcq, int solicited_only)
 {
 	return ibv_cmd_req_notify_cq(ibcq, solicited_only);
+}
+
+/*
+ * The extended CQ: ibv_start_poll() takes the lock and holds the first CQE
+ * in the ring, ibv_next_poll() releases it to the kernel and holds the
+ * next, ibv_end_poll() releases what is held and the lock (also after
+ * ibv_next_poll() found none).  The read_* calls read the held CQE in
+ * place.
+ */
+static int sodp_cq_hold_next(struct sodp_cq *cq)
+{
+	struct sodp_ring *ring = cq->q.ring;
+	uint32_t cons = ring->consumer;
+
+	/* Pairs with the kernel's release of the producer index. */
+	if (cons == atomic_load_explicit((_Atomic uint32_t *)&ring->producer,
+					 memory_order_acquire)) {
+		cq->cur = NULL;
+		return ENOENT;
+	}
+	cq->cur = sodp_uring_slot(&cq->q, cons);
+	cq->vcq.cq_ex.wr_id = cq->cur->wr_id;
+	cq->vcq.cq_ex.status = cq->cur->status;
+	return 0;
+}
+
+static void sodp_cq_release_held(struct sodp_cq *cq)
+{
+	struct sodp_ring *ring = cq->q.ring;
+
+	if (!cq->cur)
+		return;
+	atomic_store_explicit((_Atomic uint32_t *)&ring->consumer,
+			      ring->consumer + 1, memory_order_release);
+	cq->cur = NULL;
+}
+
+static int sodp_start_poll(struct ibv_cq_ex *ibcq, struct ibv_poll_cq_attr *attr)
+{
+	struct sodp_cq *cq = to_scq_ex(ibcq);
+	int ret;
+
+	if (attr->comp_mask)
+		return EINVAL;
+	pthread_spin_lock(&cq->lock);
+	ret = sodp_cq_hold_next(cq);
+	/* Empty: the caller must not call ibv_end_poll(). */
+	if (ret)
+		pthread_spin_unlock(&cq->lock);
+	return ret;
+}
+
+static int sodp_next_poll(struct ibv_cq_ex *ibcq)
+{
+	struct sodp_cq *cq = to_scq_ex(ibcq);
+
+	sodp_cq_release_held(cq);
+	return sodp_cq_hold_next(cq);
+}
+
+static void sodp_end_poll(struct ibv_cq_ex *ibcq)
+{
+	struct sodp_cq *cq = to_scq_ex(ibcq);
+
+	sodp_cq_release_held(cq);
+	pthread_spin_unlock(&cq->lock);
+}
+
+static enum ibv_wc_opcode sodp_read_opcode(struct ibv_cq_ex *ibcq)
+{
+	return to_scq_ex(ibcq)->cur->opcode;
+}
+
+static uint32_t sodp_read_vendor_err(struct ibv_cq_ex *ibcq)
+{
+	return to_scq_ex(ibcq)->cur->vendor_err;
+}
+
+static uint32_t sodp_read_byte_len(struct ibv_cq_ex *ibcq)
+{
+	return to_scq_ex(ibcq)->cur->byte_len;
+}
+
+static __be32 sodp_read_imm_data(struct ibv_cq_ex *ibcq)
+{
+	return to_scq_ex(ibcq)->cur->ex;
+}
+
+static uint32_t sodp_read_qp_num(struct ibv_cq_ex *ibcq)
+{
+	return to_scq_ex(ibcq)->cur->qp_num;
+}
+
+static uint32_t sodp_read_src_qp(struct ibv_cq_ex *ibcq)
+{
+	return to_scq_ex(ibcq)->cur->src_qp;
+}
+
+static unsigned int sodp_read_wc_flags(struct ibv_cq_ex *ibcq)
+{
+	return sodp_cqe_wc_flags(to_scq_ex(ibcq)->cur);
+}
+
+static uint32_t sodp_read_slid(struct ibv_cq_ex *ibcq)
+{
+	return to_scq_ex(ibcq)->cur->slid;
+}
+
+static uint8_t sodp_read_sl(struct ibv_cq_ex *ibcq)
+{
+	return sodp_roce_sl(to_scq_ex(ibcq)->cur);
+}
+
+static uint8_t sodp_read_dlid_path_bits(struct ibv_cq_ex *ibcq)
+{
+	return to_scq_ex(ibcq)->cur->dlid_path_bits;
+}
+
+struct ibv_cq_ex *sodp_create_cq_ex(struct ibv_context *ctx,
+				    struct ibv_cq_init_attr_ex *attr)
+{
+	struct ibv_cq_ex *cqx;
+	struct sodp_cq *cq;
+
+	/*
+	 * Every CQ is safe for threads, so single-threaded use needs nothing;
+	 * parent domains, overrun and the wc fields of other hardware are
+	 * not supported.
+	 */
+	if ((attr->comp_mask & ~IBV_CQ_INIT_ATTR_MASK_FLAGS) ||
+	    ((attr->comp_mask & IBV_CQ_INIT_ATTR_MASK_FLAGS) &&
+	     (attr->flags & ~IBV_CREATE_CQ_ATTR_SINGLE_THREADED)) ||
+	    (attr->wc_flags & ~(uint64_t)IBV_WC_STANDARD_FLAGS)) {
+		errno = EOPNOTSUPP;
+		return NULL;
+	}
+	cq = sodp_cq_new(ctx, attr->cqe, attr->channel, attr->comp_vector);
+	if (!cq)
+		return NULL;
+	cqx = &cq->vcq.cq_ex;
+	cqx->start_poll = sodp_start_poll;
+	cqx->next_poll = sodp_next_poll;
+	cqx->end_poll = sodp_end_poll;
+	cqx->read_opcode = sodp_read_opcode;
+	cqx->read_vendor_err = sodp_read_vendor_err;
+	cqx->read_wc_flags = sodp_read_wc_flags;
+	if (attr->wc_flags & IBV_WC_EX_WITH_BYTE_LEN)
+		cqx->read_byte_len = sodp_read_byte_len;
+	if (attr->wc_flags & IBV_WC_EX_WITH_IMM)
+		cqx->read_imm_data = sodp_read_imm_data;
+	if (attr->wc_flags & IBV_WC_EX_WITH_QP_NUM)
+		cqx->read_qp_num = sodp_read_qp_num;
+	if (attr->wc_flags & IBV_WC_EX_WITH_SRC_QP)
+		cqx->read_src_qp = sodp_read_src_qp;
+	if (attr->wc_flags & IBV_WC_EX_WITH_SLID)
+		cqx->read_slid = sodp_read_slid;
+	if (attr->wc_flags & IBV_WC_EX_WITH_SL)
+		cqx->read_sl = sodp_read_sl;
+	if (attr->wc_flags & IBV_WC_EX_WITH_DLID_PATH_BITS)
+		cqx->read_dlid_path_bits = sodp_read_dlid_path_bits;
+	return cqx;
 }

@@ -23,7 +23,13 @@ static void sodp_store_release(uint32_t *p, uint32_t v)
 	atomic_store_explicit((_Atomic uint32_t *)p, v, memory_order_release);
 }
 
-struct ibv_qp *sodp_create_qp(struct ibv_pd *pd, struct ibv_qp_init_attr *attr)
+/*
+ * Both create paths end here: the legacy command carries everything the
+ * kernel needs (extended attributes are the provider's alone).
+ */
+static struct ibv_qp *sodp_create_qp_common(struct ibv_pd *pd,
+					    struct ibv_qp_init_attr *attr,
+					    uint64_t send_ops_flags, bool ex)
 {
 	struct sodp_cmd_create_qp cmd;
 	struct {
@@ -36,6 +42,11 @@ struct ibv_qp *sodp_create_qp(struct ibv_pd *pd, struct ibv_qp_init_attr *attr)
 
 	if (!qp)
 		return NULL;
+	if (ex) {
+		ret = sodp_wr_ops_init(qp, attr->qp_type, send_ops_flags);
+		if (ret)
+			goto err_free;
+	}
 	ret = ibv_cmd_create_qp(pd, &qp->vqp.qp, attr, &cmd, sizeof(cmd), &resp,
 				sizeof(resp));
 	if (ret)
@@ -52,6 +63,8 @@ struct ibv_qp *sodp_create_qp(struct ibv_pd *pd, struct ibv_qp_init_attr *attr)
 	qp->max_inline = attr->cap.max_inline_data;
 	pthread_spin_init(&qp->sq_lock, PTHREAD_PROCESS_PRIVATE);
 	pthread_spin_init(&qp->rq_lock, PTHREAD_PROCESS_PRIVATE);
+	if (ex)
+		qp->vqp.comp_mask |= VERBS_QP_EX;
 	return &qp->vqp.qp;
 
 err_unmap:
@@ -62,6 +75,43 @@ err_free:
 	free(qp);
 	errno = ret;
 	return NULL;
+}
+
+struct ibv_qp *sodp_create_qp(struct ibv_pd *pd, struct ibv_qp_init_attr *attr)
+{
+	return sodp_create_qp_common(pd, attr, 0, false);
+}
+
+struct ibv_qp *sodp_create_qp_ex(struct ibv_context *ctx,
+				 struct ibv_qp_init_attr_ex *attr)
+{
+	struct ibv_qp_init_attr init = {
+		.qp_context = attr->qp_context,
+		.send_cq = attr->send_cq,
+		.recv_cq = attr->recv_cq,
+		.srq = attr->srq,
+		.cap = attr->cap,
+		.qp_type = attr->qp_type,
+		.sq_sig_all = attr->sq_sig_all,
+	};
+	struct ibv_qp *qp;
+
+	/* No creation flag is supported: a zero set is no request. */
+	if ((attr->comp_mask & ~(IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_CREATE_FLAGS |
+				 IBV_QP_INIT_ATTR_SEND_OPS_FLAGS)) ||
+	    ((attr->comp_mask & IBV_QP_INIT_ATTR_CREATE_FLAGS) && attr->create_flags)) {
+		errno = EOPNOTSUPP;
+		return NULL;
+	}
+	if (!(attr->comp_mask & IBV_QP_INIT_ATTR_PD) || !attr->pd) {
+		errno = EINVAL;
+		return NULL;
+	}
+	qp = sodp_create_qp_common(attr->pd, &init, attr->send_ops_flags,
+				   attr->comp_mask & IBV_QP_INIT_ATTR_SEND_OPS_FLAGS);
+	if (qp)
+		attr->cap = init.cap;
+	return qp;
 }
 
 int sodp_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
@@ -91,6 +141,64 @@ int sodp_destroy_qp(struct ibv_qp *ibqp)
 	pthread_spin_destroy(&qp->sq_lock);
 	pthread_spin_destroy(&qp->rq_lock);
 	free(qp);
+	return 0;
+}
+
+/* Sends wait for RTS; an error QP takes them and flushes them. */
+bool sodp_sq_postable(struct sodp_qp *qp)
+{
+	uint32_t state = sodp_load_acquire(&qp->sq.ring->qp_state);
+
+	return state != IBV_QPS_RESET && state != IBV_QPS_INIT &&
+	       state != IBV_QPS_RTR;
+}
+
+bool sodp_sq_full(struct sodp_qp *qp, uint32_t prod)
+{
+	return prod - sodp_load_acquire(&qp->sq.ring->consumer) >=
+	       qp->sq.num_slots;
+}
+
+/*
+ * After the producer index moved: a doorbell, unless the kernel's
+ * requester is bound to look at the ring again (the fence pairs with its
+ * own: struct sodp_ring).
+ */
+int sodp_sq_doorbell(struct sodp_qp *qp)
+{
+	struct ibv_send_wr *dummy;
+
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit((_Atomic uint32_t *)&qp->sq.ring->engine_busy,
+				 memory_order_relaxed))
+		return 0;
+	if (ibv_cmd_post_send(&qp->vqp.qp, NULL, &dummy))
+		return errno ? errno : EIO;
+	return 0;
+}
+
+int sodp_wqe_set_sge_list(struct sodp_send_wqe *wqe, size_t num_sge,
+			  const struct ibv_sge *sg_list)
+{
+	if (num_sge > SODP_MAX_SGE)
+		return EINVAL;
+	wqe->num_sge = num_sge;
+	for (size_t i = 0; i < num_sge; i++) {
+		wqe->sge[i].addr = sg_list[i].addr;
+		wqe->sge[i].length = sg_list[i].length;
+		wqe->sge[i].lkey = sg_list[i].lkey;
+	}
+	return 0;
+}
+
+/* Inline data: num_sge counts its bytes (IBV_SEND_INLINE). */
+int sodp_wqe_add_inline(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
+			const void *addr, size_t length)
+{
+	if (length > qp->max_inline - wqe->num_sge)
+		return EINVAL;
+	memcpy(wqe->inline_data + wqe->num_sge, addr, length);
+	wqe->num_sge += length;
 	return 0;
 }
 
@@ -128,27 +236,17 @@ static int sodp_fill_send_wqe(struct sodp_qp *qp, struct ibv_send_wr *wr,
 		wqe->remote_qkey = wr->wr.ud.remote_qkey;
 	}
 
-	if (wr->send_flags & IBV_SEND_INLINE) {
-		uint32_t len = 0;
-
-		for (int i = 0; i < wr->num_sge; i++) {
-			if (len + wr->sg_list[i].length > qp->max_inline)
-				return EINVAL;
-			memcpy(wqe->inline_data + len,
-			       (void *)(uintptr_t)wr->sg_list[i].addr,
-			       wr->sg_list[i].length);
-			len += wr->sg_list[i].length;
-		}
-		wqe->num_sge = len;
-		return 0;
-	}
-	if (wr->num_sge < 0 || wr->num_sge > SODP_MAX_SGE)
+	if (wr->num_sge < 0)
 		return EINVAL;
-	wqe->num_sge = wr->num_sge;
+	if (!(wr->send_flags & IBV_SEND_INLINE))
+		return sodp_wqe_set_sge_list(wqe, wr->num_sge, wr->sg_list);
 	for (int i = 0; i < wr->num_sge; i++) {
-		wqe->sge[i].addr = wr->sg_list[i].addr;
-		wqe->sge[i].length = wr->sg_list[i].length;
-		wqe->sge[i].lkey = wr->sg_list[i].lkey;
+		int ret = sodp_wqe_add_inline(qp, wqe,
+					      (void *)(uintptr_t)wr->sg_list[i].addr,
+					      wr->sg_list[i].length);
+
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -158,14 +256,17 @@ int sodp_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 {
 	struct sodp_qp *qp = to_sqp(ibqp);
 	struct sodp_ring *ring = qp->sq.ring;
-	struct ibv_send_wr *dummy;
 	uint32_t prod;
-	int ret = 0;
+	int ret = 0, db;
 
+	if (!sodp_sq_postable(qp)) {
+		*bad_wr = wr;
+		return EINVAL;
+	}
 	pthread_spin_lock(&qp->sq_lock);
 	prod = ring->producer;
 	for (; wr; wr = wr->next) {
-		if (prod - sodp_load_acquire(&ring->consumer) >= qp->sq.num_slots) {
+		if (sodp_sq_full(qp, prod)) {
 			ret = ENOMEM;
 			break;
 		}
@@ -178,18 +279,9 @@ int sodp_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 	pthread_spin_unlock(&qp->sq_lock);
 	if (ret)
 		*bad_wr = wr;
-	/*
-	 * No doorbell while the kernel's requester is bound to look at the
-	 * ring again (the fence pairs with its own: struct sodp_ring).
-	 */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit((_Atomic uint32_t *)&ring->engine_busy,
-				 memory_order_relaxed))
-		return ret;
 	/* Doorbell, even after an error: the WRs before it were posted. */
-	if (ibv_cmd_post_send(ibqp, NULL, &dummy) && !ret)
-		ret = errno ? errno : EIO;
-	return ret;
+	db = sodp_sq_doorbell(qp);
+	return ret ? ret : db;
 }
 
 int sodp_post_recv_ring(struct sodp_uring *q, struct ibv_recv_wr *wr,
@@ -232,8 +324,11 @@ int sodp_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
 	struct ibv_recv_wr *dummy;
 	int ret;
 
-	if (ibqp->srq)
+	if (ibqp->srq ||
+	    sodp_load_acquire(&qp->sq.ring->qp_state) == IBV_QPS_RESET) {
+		*bad_wr = wr;
 		return EINVAL;
+	}
 	pthread_spin_lock(&qp->rq_lock);
 	ret = sodp_post_recv_ring(&qp->rq, wr, bad_wr);
 	pthread_spin_unlock(&qp->rq_lock);

@@ -41,6 +41,7 @@ struct vstate {
 	int gid_tbl_len;
 	struct ibv_pd *pd[NPD];
 	struct ibv_cq *cq[NCQ];
+	bool cq_ex[NCQ];		/* made by ibv_create_cq_ex */
 	struct ibv_qp *qp[NQP];
 	struct ibv_srq *srq[NSRQ];
 	struct ibv_ah *ah[NAH];
@@ -121,14 +122,40 @@ static void do_pd(struct vstate *v)
 	}
 }
 
+static struct ibv_cq *create_cq_ex(struct vstate *v, int cqe)
+{
+	struct fuzz *f = v->f;
+	struct ibv_cq_init_attr_ex a = {
+		.cqe = cqe,
+		.wc_flags = fuzz_chance(f, 4) ? fuzz_rand(f) & 0xfff :
+			    fuzz_rand(f) & IBV_WC_STANDARD_FLAGS,
+		.comp_mask = fuzz_chance(f, 4) ? fuzz_below(f, 8) :
+			     fuzz_below(f, 2) * IBV_CQ_INIT_ATTR_MASK_FLAGS,
+		.flags = fuzz_below(f, 4),
+	};
+	struct ibv_cq_ex *cq;
+
+	/* A parent domain is a pointer libibverbs reads: give none. */
+	a.comp_mask &= ~IBV_CQ_INIT_ATTR_MASK_PD;
+	cq = ibv_create_cq_ex(v->d.ctx, &a);
+	fuzz_result(f, "create_cq_ex", cq ? 0 : errno);
+	return cq ? ibv_cq_ex_to_cq(cq) : NULL;
+}
+
 static void do_cq(struct vstate *v)
 {
-	struct ibv_cq **cq = &PICK(v, v->cq);
+	unsigned int i = fuzz_below(v->f, NCQ);
+	struct ibv_cq **cq = &v->cq[i];
 	int err;
 
 	if (!*cq) {
 		int cqe = fuzz_chance(v->f, 4) ? (int)fuzz_edgy(v->f) : 1 + (int)fuzz_below(v->f, 256);
 
+		v->cq_ex[i] = fuzz_chance(v->f, 2);
+		if (v->cq_ex[i]) {
+			*cq = create_cq_ex(v, cqe);
+			return;
+		}
 		*cq = ibv_create_cq(v->d.ctx, cqe, NULL, NULL, 0);
 		fuzz_result(v->f, "create_cq", *cq ? 0 : errno);
 	} else if (fuzz_chance(v->f, 3)) {
@@ -164,6 +191,26 @@ static void do_qp_create(struct vstate *v, struct ibv_qp **qp)
 	/* libibverbs itself dereferences these: not the kernel's to check. */
 	if (!pd || !a.send_cq || !a.recv_cq)
 		return;
+	if (fuzz_chance(f, 2)) {
+		struct ibv_qp_init_attr_ex x = {
+			.send_cq = a.send_cq, .recv_cq = a.recv_cq, .srq = a.srq,
+			.cap = a.cap, .qp_type = a.qp_type, .sq_sig_all = a.sq_sig_all,
+			/* XRCD, RWQ tables and the like are pointers: none. */
+			.comp_mask = IBV_QP_INIT_ATTR_PD |
+				     fuzz_below(f, 2) * IBV_QP_INIT_ATTR_CREATE_FLAGS |
+				     fuzz_below(f, 2) * IBV_QP_INIT_ATTR_SEND_OPS_FLAGS |
+				     fuzz_below(f, 2) * IBV_QP_INIT_ATTR_MAX_TSO_HEADER,
+			.pd = pd,
+			.create_flags = fuzz_chance(f, 4) ? fuzz_rand(f) & 0x3ff : 0,
+			.max_tso_header = fuzz_below(f, 128),
+			.send_ops_flags = fuzz_chance(f, 4) ? fuzz_rand(f) & 0x3fff :
+					  fuzz_rand(f) & 0x7f,
+		};
+
+		*qp = ibv_create_qp_ex(v->d.ctx, &x);
+		fuzz_result(f, "create_qp_ex", *qp ? 0 : errno);
+		return;
+	}
 	*qp = ibv_create_qp(pd, &a);
 	fuzz_result(f, "create_qp", *qp ? 0 : errno);
 }
@@ -412,6 +459,88 @@ static void random_sges(struct vstate *v, struct ibv_sge *sge, int n, bool inl)
 	}
 }
 
+/*
+ * The same WRs through an extended QP's ibv_wr_* calls, as far as the QP
+ * was made with them (the others are NULL, as libibverbs documents).
+ */
+static void post_send_ex(struct vstate *v, struct ibv_qp_ex *x,
+			 struct ibv_send_wr *wr)
+{
+	struct fuzz *f = v->f;
+
+	ibv_wr_start(x);
+	for (; wr; wr = wr->next) {
+		x->wr_id = wr->wr_id;
+		x->wr_flags = wr->send_flags;
+		switch (wr->opcode) {
+		case IBV_WR_SEND:
+			if (!x->wr_send)
+				continue;
+			ibv_wr_send(x);
+			break;
+		case IBV_WR_SEND_WITH_IMM:
+			if (!x->wr_send_imm)
+				continue;
+			ibv_wr_send_imm(x, wr->imm_data);
+			break;
+		case IBV_WR_RDMA_WRITE:
+			if (!x->wr_rdma_write)
+				continue;
+			ibv_wr_rdma_write(x, wr->wr.rdma.rkey, wr->wr.rdma.remote_addr);
+			break;
+		case IBV_WR_RDMA_WRITE_WITH_IMM:
+			if (!x->wr_rdma_write_imm)
+				continue;
+			ibv_wr_rdma_write_imm(x, wr->wr.rdma.rkey,
+					      wr->wr.rdma.remote_addr, wr->imm_data);
+			break;
+		case IBV_WR_RDMA_READ:
+			if (!x->wr_rdma_read)
+				continue;
+			ibv_wr_rdma_read(x, wr->wr.rdma.rkey, wr->wr.rdma.remote_addr);
+			break;
+		case IBV_WR_ATOMIC_CMP_AND_SWP:
+			if (!x->wr_atomic_cmp_swp)
+				continue;
+			ibv_wr_atomic_cmp_swp(x, wr->wr.atomic.rkey,
+					      wr->wr.atomic.remote_addr,
+					      wr->wr.atomic.compare_add,
+					      wr->wr.atomic.swap);
+			break;
+		case IBV_WR_ATOMIC_FETCH_AND_ADD:
+			if (!x->wr_atomic_fetch_add)
+				continue;
+			ibv_wr_atomic_fetch_add(x, wr->wr.atomic.rkey,
+						wr->wr.atomic.remote_addr,
+						wr->wr.atomic.compare_add);
+			break;
+		default:
+			continue;
+		}
+		if (x->wr_set_ud_addr)
+			ibv_wr_set_ud_addr(x, wr->wr.ud.ah, wr->wr.ud.remote_qpn,
+					   wr->wr.ud.remote_qkey);
+		if (!(wr->send_flags & IBV_SEND_INLINE)) {
+			ibv_wr_set_sge_list(x, wr->num_sge, wr->sg_list);
+			continue;
+		}
+		{
+			struct ibv_data_buf bufs[4];
+
+			for (int i = 0; i < wr->num_sge; i++)
+				bufs[i] = (struct ibv_data_buf){
+					(void *)(uintptr_t)wr->sg_list[i].addr,
+					wr->sg_list[i].length };
+			ibv_wr_set_inline_data_list(x, wr->num_sge, bufs);
+		}
+	}
+	if (fuzz_chance(f, 8)) {
+		ibv_wr_abort(x);
+		return;
+	}
+	fuzz_result(f, "wr_complete", ibv_wr_complete(x));
+}
+
 static void do_post(struct vstate *v)
 {
 	struct fuzz *f = v->f;
@@ -480,7 +609,29 @@ static void do_post(struct vstate *v)
 			swr[i].wr.rdma.rkey = random_lkey(v, true);
 		}
 	}
+	if (ibv_qp_to_qp_ex(qp) && fuzz_chance(f, 2)) {
+		post_send_ex(v, ibv_qp_to_qp_ex(qp), swr);
+		return;
+	}
 	fuzz_result(f, "post_send", ibv_post_send(qp, swr, &bad));
+}
+
+/* Up to ne completions through the extended CQ calls, as ibv_poll_cq would. */
+static int poll_cq_ex(struct ibv_cq *cq, int ne, struct ibv_wc *wc)
+{
+	struct ibv_cq_ex *x = (struct ibv_cq_ex *)cq;	/* ibv_cq_ex_to_cq() casts */
+	struct ibv_poll_cq_attr attr = {};
+	int n = 0, ret = ibv_start_poll(x, &attr);
+
+	if (ret)
+		return ret == ENOENT ? 0 : -ret;
+	do {
+		wc[n].wr_id = x->wr_id;
+		wc[n].status = x->status;
+		wc[n++].opcode = ibv_wc_read_opcode(x);
+	} while (n < ne && !(ret = ibv_next_poll(x)));
+	ibv_end_poll(x);
+	return ret && ret != ENOENT ? -ret : n;
 }
 
 static void do_poll(struct vstate *v)
@@ -492,7 +643,10 @@ static void do_poll(struct vstate *v)
 
 		if (!v->cq[i])
 			continue;
-		n = ibv_poll_cq(v->cq[i], 16, wc);
+		if (v->cq_ex[i] && fuzz_chance(v->f, 2))
+			n = poll_cq_ex(v->cq[i], 16, wc);
+		else
+			n = ibv_poll_cq(v->cq[i], 16, wc);
 		if (n < 0) {
 			fuzz_result(v->f, "poll_cq", -n);
 			continue;

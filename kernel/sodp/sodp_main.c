@@ -129,6 +129,11 @@ static int sodp_register(struct sodp_dev *sdev, const char *name)
 	ret = ib_device_set_netdev(ibdev, sdev->ndev, 1);
 	if (ret)
 		return ret;
+	/*
+	 * As a RoCE NIC's function: a child of the netdev's device, so that
+	 * tools find the netdev under the RDMA device's device/net/.
+	 */
+	ibdev->dev.parent = sdev->ndev->dev.parent;
 	sodp_udp_open(sdev);
 	list_add_tail_rcu(&sdev->entry, &sodp_devices);
 	sdev->listed = true;

@@ -426,6 +426,9 @@ void sodp_cq_post(struct sodp_cq *cq, struct sodp_qp *qp, const struct sodp_cqe 
 struct ib_mr *sodp_get_dma_mr(struct ib_pd *pd, int access);
 struct ib_mr *sodp_reg_user_mr(struct ib_pd *pd, u64 start, u64 length,
 			       u64 iova, int access, struct ib_udata *udata);
+struct ib_mr *sodp_rereg_user_mr(struct ib_mr *ibmr, int flags, u64 start,
+				 u64 length, u64 iova, int access,
+				 struct ib_pd *pd, struct ib_udata *udata);
 int sodp_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata);
 int sodp_advise_mr(struct ib_pd *pd, enum ib_uverbs_advise_mr_advice advice,
 		   u32 flags, struct ib_sge *sg_list, u32 num_sge,

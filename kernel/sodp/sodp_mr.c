@@ -82,7 +82,8 @@ struct sodp_mr *sodp_mr_get(struct sodp_dev *sdev, u32 key, struct ib_pd *pd,
 	if (!mr)
 		return NULL;
 
-	if (mr->ibmr.pd != pd || (mr->access & access) != access)
+	/* Both may change under us, by an ibv_rereg_mr() in place. */
+	if (READ_ONCE(mr->ibmr.pd) != pd || (READ_ONCE(mr->access) & access) != access)
 		goto bad;
 	if (mr->type != SODP_MR_DMA &&
 	    (va < mr->iova || va + len < va || va + len > mr->iova + mr->length))
@@ -237,6 +238,50 @@ int sodp_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 }
 
 /**
+ * sodp_rereg_user_mr - ibv_rereg_mr(): new translation, access or PD
+ * @ibmr: the region
+ * @flags: IB_MR_REREG_TRANS, IB_MR_REREG_ACCESS, IB_MR_REREG_PD
+ * @start: with IB_MR_REREG_TRANS, the new user address ...
+ * @length: ... length ...
+ * @iova: ... and I/O virtual address
+ * @access: with IB_MR_REREG_ACCESS, the new rights
+ * @pd: the PD the region is to be in (its own if unchanged)
+ * @udata: the driver data of the command
+ *
+ * A change of PD, or of rights that needs no other pages (not more
+ * writable than the pages were taken, not to or from on-demand paging),
+ * is made in place: the keys stay, and the core sets the PD.  Anything
+ * else is a new region, with new keys, that the core puts in place of the
+ * old one before it destroys that (so a failure leaves the old one as it
+ * was).
+ *
+ * Return: NULL (changed in place), the new region, or an ERR_PTR.
+ */
+struct ib_mr *sodp_rereg_user_mr(struct ib_mr *ibmr, int flags, u64 start,
+				 u64 length, u64 iova, int access,
+				 struct ib_pd *pd, struct ib_udata *udata)
+{
+	struct sodp_mr *mr = to_smr(ibmr);
+	int old = mr->access;
+
+	if (!(flags & IB_MR_REREG_ACCESS))
+		access = old;
+	if (!(flags & IB_MR_REREG_TRANS) &&
+	    (ib_access_writable(access) <= ib_access_writable(old)) &&
+	    (access & IB_ACCESS_ON_DEMAND) == (old & IB_ACCESS_ON_DEMAND)) {
+		WRITE_ONCE(mr->access, access);
+		return NULL;
+	}
+	if (!(flags & IB_MR_REREG_TRANS)) {
+		/* The same memory: an ODP region's iova is its address. */
+		start = mr->umem ? mr->umem->address : ibmr->iova;
+		length = ibmr->length;
+		iova = ibmr->iova;
+	}
+	return sodp_reg_user_mr(pd, start, length, iova, access, udata);
+}
+
+/**
  * sodp_advise_mr - ibv_advise_mr(): prefetch pages of ODP regions
  * @pd: the protection domain of the SGEs' regions
  * @advice: PREFETCH (read), PREFETCH_WRITE or PREFETCH_NO_FAULT
@@ -286,7 +331,7 @@ int sodp_advise_mr(struct ib_pd *pd, enum ib_uverbs_advise_mr_advice advice,
 
 		if (!mr)
 			return -EINVAL;
-		if ((mr->access & access) != access) {
+		if ((READ_ONCE(mr->access) & access) != access) {
 			sodp_mr_put(mr);
 			return -EPERM;
 		}

@@ -298,6 +298,7 @@ const struct ib_device_ops sodp_dev_ops = {
 	.query_srq = sodp_query_srq,
 	.reg_user_mr = sodp_reg_user_mr_op,
 	.req_notify_cq = sodp_req_notify_cq,
+	.rereg_user_mr = sodp_rereg_user_mr,
 #ifdef HAVE_RESIZE_USER_CQ
 	.resize_user_cq = sodp_resize_user_cq,
 #else

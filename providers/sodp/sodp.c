@@ -107,6 +107,16 @@ static struct ibv_mr *sodp_reg_mr(struct ibv_pd *pd, void *addr, size_t length,
 	return &vmr->ibv_mr;
 }
 
+static int sodp_rereg_mr(struct verbs_mr *vmr, int flags, struct ibv_pd *pd,
+			 void *addr, size_t length, int access)
+{
+	struct sodp_cmd_rereg_mr cmd;
+	struct ib_uverbs_rereg_mr_resp resp;
+
+	return ibv_cmd_rereg_mr(vmr, flags, addr, length, (uintptr_t)addr,
+				access, pd, &cmd, sizeof(cmd), &resp, sizeof(resp));
+}
+
 static int sodp_advise_mr(struct ibv_pd *pd, enum ibv_advise_mr_advice advice,
 			  uint32_t flags, struct ibv_sge *sg_list, uint32_t num_sge)
 {
@@ -188,6 +198,7 @@ static const struct verbs_context_ops sodp_ctx_ops = {
 	.query_srq = sodp_query_srq,
 	.reg_mr = sodp_reg_mr,
 	.req_notify_cq = sodp_req_notify_cq,
+	.rereg_mr = sodp_rereg_mr,
 	.resize_cq = sodp_resize_cq,
 };
 

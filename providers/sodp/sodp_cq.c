@@ -106,6 +106,38 @@ static uint8_t sodp_roce_sl(const struct sodp_cqe *cqe)
 	}
 }
 
+/*
+ * Drop the completions of a QP that went back to RESET, as a NIC's
+ * provider does, so that a QP used again does not meet its past.  The
+ * slots from the consumer to the producer read now are the kernel's no
+ * more: the CQEs kept are moved up against the producer, in order, and the
+ * consumer passes the dropped ones.
+ */
+void sodp_cq_clean(struct sodp_cq *cq, uint32_t qpn)
+{
+	struct sodp_ring *ring;
+	uint32_t cons, prod, kept;
+
+	/* A resize swaps the ring under the lock. */
+	pthread_spin_lock(&cq->lock);
+	ring = cq->q.ring;
+	cons = ring->consumer;
+	prod = atomic_load_explicit((_Atomic uint32_t *)&ring->producer,
+				    memory_order_acquire);
+	kept = prod;
+	for (uint32_t n = prod - cons; n; n--) {
+		struct sodp_cqe *cqe = sodp_uring_slot(&cq->q, cons + n - 1);
+
+		if (cqe->qp_num == qpn)
+			continue;
+		if (--kept != cons + n - 1)
+			*(struct sodp_cqe *)sodp_uring_slot(&cq->q, kept) = *cqe;
+	}
+	atomic_store_explicit((_Atomic uint32_t *)&ring->consumer, kept,
+			      memory_order_release);
+	pthread_spin_unlock(&cq->lock);
+}
+
 /* IB_WC_* and IBV_WC_* flags agree for the bits a CQE carries. */
 static unsigned int sodp_cqe_wc_flags(const struct sodp_cqe *cqe)
 {

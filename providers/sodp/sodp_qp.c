@@ -117,8 +117,15 @@ struct ibv_qp *sodp_create_qp_ex(struct ibv_context *ctx,
 int sodp_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
 {
 	struct sodp_cmd_modify_qp cmd;
+	int ret = ibv_cmd_modify_qp(ibqp, attr, mask, &cmd, sizeof(cmd));
 
-	return ibv_cmd_modify_qp(ibqp, attr, mask, &cmd, sizeof(cmd));
+	if (ret || !(mask & IBV_QP_STATE) || attr->qp_state != IBV_QPS_RESET)
+		return ret;
+	/* RESET forgets the QP's work: its completions not yet polled too. */
+	sodp_cq_clean(to_scq(ibqp->send_cq), ibqp->qp_num);
+	if (ibqp->recv_cq != ibqp->send_cq)
+		sodp_cq_clean(to_scq(ibqp->recv_cq), ibqp->qp_num);
+	return 0;
 }
 
 int sodp_query_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask,

@@ -261,6 +261,7 @@ SODP_CMD(sodp_cmd_get_context, ib_uverbs_get_context);
 SODP_CMD(sodp_cmd_query_port, ib_uverbs_query_port);
 SODP_CMD(sodp_cmd_alloc_pd, ib_uverbs_alloc_pd);
 SODP_CMD(sodp_cmd_reg_mr, ib_uverbs_reg_mr);
+SODP_CMD(sodp_cmd_rereg_mr, ib_uverbs_rereg_mr);
 SODP_CMD(sodp_cmd_create_cq, ib_uverbs_create_cq);
 SODP_CMD(sodp_cmd_resize_cq, ib_uverbs_resize_cq);
 SODP_CMD(sodp_cmd_create_qp, ib_uverbs_create_qp);
@@ -314,6 +315,10 @@ int ibv_cmd_dealloc_pd(struct ibv_pd *pd);
 int ibv_cmd_reg_mr(struct ibv_pd *pd, void *addr, size_t length,
 		   uint64_t hca_va, int access, struct verbs_mr *vmr,
 		   void *cmd, size_t cmd_size, void *resp, size_t resp_size);
+int ibv_cmd_rereg_mr(struct verbs_mr *vmr, uint32_t flags, void *addr,
+		     size_t length, uint64_t hca_va, int access,
+		     struct ibv_pd *pd, void *cmd, size_t cmd_size,
+		     struct ib_uverbs_rereg_mr_resp *resp, size_t resp_size);
 int ibv_cmd_dereg_mr(struct verbs_mr *vmr);
 int ibv_cmd_create_cq(struct ibv_context *context, int cqe,
 		      struct ibv_comp_channel *channel, int comp_vector,

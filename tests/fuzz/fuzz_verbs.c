@@ -406,12 +406,18 @@ static void do_mr(struct vstate *v)
 		return;
 	}
 	switch (fuzz_below(f, 3)) {
-	case 0:
+	case 0: {
+		int flags = fuzz_below(f, 8);
+
+		/* libibverbs reads the new PD's handle: it must be one. */
+		if (!pd)
+			flags &= ~IBV_REREG_MR_CHANGE_PD;
 		addr = random_addr(v, &room);
-		err = ibv_rereg_mr(*mr, fuzz_below(f, 8), pd, (void *)(uintptr_t)addr,
+		err = ibv_rereg_mr(*mr, flags, pd, (void *)(uintptr_t)addr,
 				   fuzz_below(f, room + 1), random_access(f));
 		fuzz_result(f, "rereg_mr", err ? errno : 0);
 		break;
+	}
 	case 1: {
 		struct ibv_sge sge[2];
 		int n = 1 + fuzz_below(f, 2);

@@ -415,3 +415,67 @@ CHECK_CASE(err_path_mtu)
 	vt_close(&d);
 	return 0;
 }
+
+/*
+ * Back to RESET, a QP's completions not yet polled are gone (as with a
+ * NIC), and only its own: a QP used again must not meet its past flushes.
+ */
+CHECK_CASE(qp_reset_drops_completions)
+{
+	struct ibv_qp_attr err = { .qp_state = IBV_QPS_ERR };
+	struct ibv_qp_attr reset = { .qp_state = IBV_QPS_RESET };
+	struct ibv_qp_init_attr init = {
+		.qp_type = IBV_QPT_RC,
+		.cap = { .max_send_wr = 4, .max_recv_wr = 4, .max_send_sge = 1,
+			 .max_recv_sge = 1 },
+	};
+	struct vt_dev d;
+	struct vt_qp a, b;
+	struct ibv_qp *c;
+	struct ibv_wc wc;
+	char buf[64];
+	struct ibv_mr *mr;
+	struct ibv_sge s;
+
+	CHECK_EQ(vt_open(&d), 0);
+	CHECK_EQ(vt_pair(&d, &a, &b, 8), 0);
+	/* c shares a's CQs. */
+	init.send_cq = a.scq;
+	init.recv_cq = a.rcq;
+	CHECK(c = ibv_create_qp(d.pd, &init));
+	CHECK_EQ(vt_rc_to_rts(&d, c, b.qp->qp_num, VT_ALL_ACCESS, 7, 1), 0);
+	CHECK(mr = ibv_reg_mr(d.pd, buf, sizeof(buf), VT_ALL_ACCESS));
+	s = (struct ibv_sge){ (uintptr_t)buf, sizeof(buf), mr->lkey };
+	CHECK_EQ(vt_post_recv(a.qp, 1, &s, 1), 0);
+	CHECK_EQ(vt_post_recv(c, 2, &s, 1), 0);
+	CHECK_EQ(vt_post_recv(a.qp, 3, &s, 1), 0);
+	CHECK_EQ(vt_post_send(a.qp, IBV_WR_RDMA_WRITE, 4, &s, 1, (uintptr_t)buf,
+			      mr->rkey, 0), 0);
+	CHECK_EQ(vt_poll(a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.wr_id, 4);
+	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	CHECK_EQ(ibv_modify_qp(a.qp, &err, IBV_QP_STATE), 0);
+	CHECK_EQ(ibv_modify_qp(c, &err, IBV_QP_STATE), 0);
+	/* Three flushes in a's receive CQ (given time), then a is reset: c's alone stays. */
+	usleep(300000);
+	CHECK_EQ(ibv_modify_qp(a.qp, &reset, IBV_QP_STATE), 0);
+	CHECK_EQ(vt_poll(a.rcq, &wc, 10), 0);
+	CHECK_EQ(wc.wr_id, 2);
+	CHECK_EQ(wc.qp_num, c->qp_num);
+	CHECK_EQ(wc.status, IBV_WC_WR_FLUSH_ERR);
+	CHECK(vt_no_completion(a.rcq, 0.2));
+	/* And a connects again and works, its CQs clean. */
+	CHECK_EQ(ibv_modify_qp(b.qp, &reset, IBV_QP_STATE), 0);
+	CHECK_EQ(vt_connect(&d, &a, &b), 0);
+	CHECK_EQ(vt_post_send(a.qp, IBV_WR_RDMA_WRITE, 5, &s, 1, (uintptr_t)buf,
+			      mr->rkey, 0), 0);
+	CHECK_EQ(vt_poll(a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.wr_id, 5);
+	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	CHECK_EQ(ibv_destroy_qp(c), 0);
+	CHECK_EQ(ibv_dereg_mr(mr), 0);
+	vt_qp_destroy(&a);
+	vt_qp_destroy(&b);
+	vt_close(&d);
+	return 0;
+}

@@ -330,6 +330,8 @@ struct sodp_qp {
 	 */
 	bool resp_resend;	/* see sodp_resp_start() */
 	bool resp_nak_sent;		/* a sequence NAK for rq_psn went out */
+	/* UC: a packet of the message was lost; drop up to a first packet. */
+	bool resp_uc_drop;
 	/* Atomics executed, for their duplicates: max_dest_rd_atomic kept. */
 	struct sodp_atomic_reply resp_atomics[SODP_MAX_RD_ATOMIC];
 	u32 resp_atomic_next;
@@ -349,6 +351,12 @@ static inline struct sodp_dev *to_sdev(struct ib_device *d)
 static inline struct sodp_qp *to_sqp(struct ib_qp *q)
 {
 	return container_of(q, struct sodp_qp, ibqp);
+}
+
+/* UD and GSI: each message addressed by its WQE, one packet, no ACK. */
+static inline bool sodp_qp_datagram(const struct sodp_qp *qp)
+{
+	return qp->ibqp.qp_type == IB_QPT_UD || qp->ibqp.qp_type == IB_QPT_GSI;
 }
 
 static inline struct sodp_cq *to_scq(struct ib_cq *c)

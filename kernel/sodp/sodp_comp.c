@@ -69,10 +69,10 @@ int sodp_comp_ack(struct sodp_qp *qp, struct sodp_pkt *pkt,
 	int ret;
 
 	/*
-	 * A UD sender learns nothing of the receiver (no ACKs on the wire):
-	 * only its own failures (and a resend request) concern it.
+	 * A UD or UC sender learns nothing of the receiver (no ACKs on the
+	 * wire): only its own failures (and a resend request) concern it.
 	 */
-	if (pkt->ud && ack->syndrome != SODP_NAK_SRC_FAULT &&
+	if ((pkt->ud || pkt->uc) && ack->syndrome != SODP_NAK_SRC_FAULT &&
 	    ack->syndrome != SODP_NAK_RESEND)
 		return IB_WC_SUCCESS;
 

@@ -114,9 +114,9 @@ int sodp_resize_cq(struct ib_cq *ibcq, int cqe, struct ib_udata *udata)
 }
 
 /*
- * Post a completion of @qp.  A kernel CQ's ring is the kernel's own: it
- * also keeps the QP (reserved1), for wc->qp, as the QP number may be
- * reused by the time the consumer polls.
+ * Post a completion of @qp, with the time it completed.  A kernel CQ's
+ * ring is the kernel's own: there the timestamp's place keeps the QP, for
+ * wc->qp, as the QP number may be reused by the time the consumer polls.
  */
 void sodp_cq_post(struct sodp_cq *cq, struct sodp_qp *qp, const struct sodp_cqe *cqe,
 		  bool solicited)
@@ -132,8 +132,7 @@ void sodp_cq_post(struct sodp_cq *cq, struct sodp_qp *qp, const struct sodp_cqe 
 		struct sodp_cqe *slot = sodp_queue_slot(&cq->q, cq->q.prod);
 
 		memcpy(slot, cqe, sizeof(*cqe));
-		if (!cq->is_user)
-			slot->reserved1 = (uintptr_t)&qp->ibqp;
+		slot->timestamp = cq->is_user ? ktime_get_ns() : (uintptr_t)&qp->ibqp;
 		sodp_queue_publish(&cq->q);
 		if (cq->notify == IB_CQ_NEXT_COMP ||
 		    (cq->notify == IB_CQ_SOLICITED && solicited)) {
@@ -177,7 +176,7 @@ static void sodp_cqe_to_wc(const struct sodp_cqe *cqe, struct ib_wc *wc)
 	wc->network_hdr_type = cqe->network_hdr_type;
 	wc->port_num = 1;
 	/* Kept at post time (sodp_cq_post()); consumers drain a QP before they destroy it. */
-	wc->qp = (struct ib_qp *)(uintptr_t)cqe->reserved1;
+	wc->qp = (struct ib_qp *)(uintptr_t)cqe->timestamp;
 }
 
 int sodp_poll_cq(struct ib_cq *ibcq, int num, struct ib_wc *wc)

@@ -28,12 +28,13 @@ enum sodp_op {
 };
 
 struct sodp_pkt {
-	/* BTH: the opcode as op, first, last, imm, ud */
+	/* BTH: the opcode as op, first, last, imm, and its transport */
 	enum sodp_op op;
 	bool first;
 	bool last;
 	bool imm;
 	bool ud;
+	bool uc;			/* unreliable connected: nothing answers */
 	bool solicited;
 	u32 dqpn;
 	u32 psn;
@@ -184,6 +185,8 @@ void sodp_wire_qp_path(struct sodp_qp *qp, const union ib_gid *sgid,
 
 /* sodp_wire_req.c */
 int sodp_wire_ud_send(struct sodp_qp *qp, struct sodp_pkt *pkt,
+		      struct sodp_mem *local, u32 len);
+int sodp_wire_uc_send(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		      struct sodp_mem *local, u32 len);
 void sodp_wire_comp_rcv(struct sodp_qp *qp, struct sodp_wire_rx *rx);
 

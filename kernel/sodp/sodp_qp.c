@@ -120,6 +120,7 @@ static void sodp_resp_forget(struct sodp_qp *qp)
 	qp->recv.active = false;
 	qp->write_active = false;
 	qp->resp_resend = false;
+	qp->resp_uc_drop = false;
 }
 
 /* Complete every receive WQE of a QP in error.  Takes rq_lock. */
@@ -179,8 +180,8 @@ int sodp_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	struct sodp_create_qp_resp resp = {};
 	int ret;
 
-	if (init->qp_type != IB_QPT_RC && init->qp_type != IB_QPT_UD &&
-	    init->qp_type != IB_QPT_GSI)
+	if (init->qp_type != IB_QPT_RC && init->qp_type != IB_QPT_UC &&
+	    init->qp_type != IB_QPT_UD && init->qp_type != IB_QPT_GSI)
 		return -EOPNOTSUPP;
 	if (init->create_flags)
 		return -EOPNOTSUPP;
@@ -214,7 +215,7 @@ int sodp_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	if (init->qp_type == IB_QPT_GSI)
 		qp->qkey = IB_QP1_QKEY;
 	/* UD messages are one packet of the port's MTU. */
-	if (init->qp_type != IB_QPT_RC)
+	if (init->qp_type == IB_QPT_UD || init->qp_type == IB_QPT_GSI)
 		qp->mtu = sodp_port_mtu(sdev);
 
 	ret = sodp_qp_alloc_qpn(sdev, qp, init->qp_type);
@@ -442,6 +443,7 @@ int sodp_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 		if (ret)
 			goto out;
 	}
+
 	if (next != cur) {
 		if (next == IB_QPS_RESET)
 			sodp_qp_reset(qp);
@@ -487,7 +489,7 @@ int sodp_query_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 	attr->min_rnr_timer = qp->min_rnr_timer;
 	attr->max_rd_atomic = qp->max_rd_atomic;
 	attr->max_dest_rd_atomic = qp->max_dest_rd_atomic;
-	if (ibqp->qp_type == IB_QPT_RC) {
+	if (!sodp_qp_datagram(qp)) {
 		attr->ah_attr.type = RDMA_AH_ATTR_TYPE_ROCE;
 		rdma_ah_set_grh(&attr->ah_attr, &qp->dgid, 0, qp->sgid_index, 1, 0);
 		rdma_ah_set_port_num(&attr->ah_attr, 1);
@@ -539,7 +541,7 @@ static int sodp_wr_to_wqe(struct sodp_qp *qp, const struct ib_send_wr *wr,
 	default:
 		break;
 	}
-	if (qp->ibqp.qp_type != IB_QPT_RC) {
+	if (sodp_qp_datagram(qp)) {
 		wqe->ah = to_sah(ud_wr(wr)->ah)->num;
 		wqe->remote_qpn = ud_wr(wr)->remote_qpn;
 		wqe->remote_qkey = ud_wr(wr)->remote_qkey;

@@ -20,7 +20,8 @@ int sodp_req_decode(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 {
 	bool rc = qp->ibqp.qp_type == IB_QPT_RC;
 
-	pkt->ud = !rc;
+	pkt->ud = sodp_qp_datagram(qp);
+	pkt->uc = qp->ibqp.qp_type == IB_QPT_UC;
 	switch (wqe->opcode) {
 	case IB_WR_SEND_WITH_IMM:
 		pkt->imm = true;
@@ -33,7 +34,7 @@ int sodp_req_decode(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 		fallthrough;
 	case IB_WR_RDMA_WRITE:
 		pkt->op = SODP_OP_WRITE;
-		break;
+		return pkt->ud ? IB_WC_LOC_QP_OP_ERR : 0;
 	case IB_WR_RDMA_READ:
 		pkt->op = SODP_OP_READ;
 		break;
@@ -238,9 +239,10 @@ static int sodp_req_execute(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 	pkt.swap_add = pkt.op == SODP_OP_CMP_SWP ? wqe->swap : wqe->compare_add;
 	pkt.payload = &local;
 
-	/* A UD destination that is no QP of this kernel: on the wire. */
-	if (pkt.ud && !dst && sodp_udp_ready(qp->dev, pkt.net_type)) {
-		status = sodp_wire_ud_send(qp, &pkt, &local, len);
+	/* A UD or UC destination that is no QP of this kernel: on the wire. */
+	if ((pkt.ud || pkt.uc) && !dst && sodp_udp_ready(qp->dev, pkt.net_type)) {
+		status = pkt.ud ? sodp_wire_ud_send(qp, &pkt, &local, len) :
+				  sodp_wire_uc_send(qp, &pkt, &local, len);
 		sodp_mem_put(&local);
 		return status;
 	}

@@ -123,6 +123,15 @@ static void sodp_build_grh(struct sodp_pkt *pkt, u8 *grh)
 static bool sodp_resp_start(struct sodp_qp *qp, struct sodp_pkt *pkt,
 			    struct sodp_ack *ack, bool wants_recv)
 {
+	/*
+	 * UC: the message left open lost its last packets (nothing is sent
+	 * again); its receive WQE serves the new one from its start.
+	 */
+	if (pkt->uc) {
+		qp->write_active = false;
+		qp->recv.offset = 0;
+		return true;
+	}
 	if (qp->resp_resend) {
 		/* A receive WQE taken for a message given up ends here. */
 		if (qp->recv.active && !wants_recv) {
@@ -441,16 +450,15 @@ access_err:
 }
 
 /*
- * Is this packet for this QP?  UD: its Q_Key.  RC: it must come from the
- * QP and the GID the QP is connected to, and be addressed to the QP's own
- * GID; anything else is another QP's (or process's) packet and dropped,
- * as a RoCE NIC drops it.
+ * Is this packet for this QP?  UD: its Q_Key.  RC and UC: it must be of
+ * the QP's transport, come from the QP and the GID the QP is connected
+ * to, and be addressed to the QP's own GID; anything else is another QP's
+ * (or process's) packet and dropped, as a RoCE NIC drops it.
  */
 static bool sodp_resp_accepts(struct sodp_qp *qp, struct sodp_pkt *pkt)
 {
-	bool ud_qp = qp->ibqp.qp_type != IB_QPT_RC;
-
-	if (!sodp_qp_can_receive(qp) || pkt->ud != ud_qp)
+	if (!sodp_qp_can_receive(qp) || pkt->ud != sodp_qp_datagram(qp) ||
+	    pkt->uc != (qp->ibqp.qp_type == IB_QPT_UC))
 		return false;
 	if (pkt->ud)
 		return pkt->qkey == qp->qkey;
@@ -519,7 +527,24 @@ void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ac
 		goto out;
 	}
 	ahead = pkt->ud ? 0 : sodp_psn_diff(pkt->psn, qp->rq_psn);
-	if (ahead > 0) {
+	if (pkt->uc) {
+		/*
+		 * UC: a packet out of sequence means some were lost: the
+		 * message they were of is dropped, up to the next first packet.
+		 */
+		if (ahead) {
+			sodp_count(qp->dev, SODP_CNT_OUT_OF_SEQ, 1);
+			qp->resp_uc_drop = true;
+		}
+		qp->rq_psn = pkt->psn;
+		if (qp->resp_uc_drop && !pkt->first) {
+			qp->rq_psn = sodp_psn_add(pkt->psn, pkt->npkts);
+			ack->syndrome = SODP_DROPPED;
+			goto done;
+		}
+		qp->resp_uc_drop = false;
+		ahead = 0;
+	} else if (ahead > 0) {
 		/* Packets were lost: one sequence NAK per gap, then silence. */
 		sodp_count(qp->dev, SODP_CNT_OUT_OF_SEQ, 1);
 		ack->syndrome = qp->resp_nak_sent ? SODP_DROPPED : SODP_NAK_SEQ;
@@ -554,6 +579,10 @@ void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ac
 		/* The MSN counts the messages done. */
 		if (pkt->last)
 			qp->resp_msn = sodp_psn_add(qp->resp_msn, 1);
+	} else if (pkt->uc && ack->syndrome != SODP_NAK_RESEND) {
+		/* Not applied, and not sent again: the rest of it is dropped. */
+		qp->rq_psn = sodp_psn_add(qp->rq_psn, pkt->npkts);
+		qp->resp_uc_drop = !pkt->last;
 	}
 	qp->resp_resend = ack->syndrome == SODP_NAK_RESEND;
 done:
@@ -567,7 +596,13 @@ out:
 		sodp_count(qp->dev, SODP_CNT_SENT_RNR_NAK, 1);
 	if (ack->syndrome == SODP_NAK_REM_ACCESS)
 		sodp_count(qp->dev, SODP_CNT_REM_ACCESS_ERR, 1);
-	if (fault == SODP_RESP_OK || pkt->ud)
+	/*
+	 * Errors of the sender's making end only its message on UD and UC (no
+	 * NAK can tell it); the receiver's own (a receive WQE it cannot use)
+	 * move a UC QP to the error state as an RC one.
+	 */
+	if (fault == SODP_RESP_OK || pkt->ud ||
+	    (pkt->uc && fault != SODP_RESP_LOCAL_ERR))
 		return;
 	sodp_qp_fatal(qp, fault == SODP_RESP_ACCESS_ERR ? IB_EVENT_QP_ACCESS_ERR :
 		      fault == SODP_RESP_REQ_ERR ? IB_EVENT_QP_REQ_ERR :

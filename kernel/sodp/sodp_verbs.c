@@ -63,6 +63,9 @@ static int sodp_query_device(struct ib_device *ibdev, struct ib_device_attr *att
 	attr->max_srq_sge = SODP_MAX_SGE;
 	attr->max_pkeys = 1;
 	attr->local_ca_ack_delay = 15;
+	/* Completion timestamps count nanoseconds (a 1 GHz clock). */
+	attr->hca_core_clock = 1000000;
+	attr->timestamp_mask = U64_MAX;
 	return 0;
 }
 
@@ -126,11 +129,14 @@ static int sodp_alloc_ucontext(struct ib_ucontext *uctx, struct ib_udata *udata)
 	struct sodp_alloc_ucontext_resp resp = {
 		.max_sge = SODP_MAX_SGE,
 		.max_inline = SODP_MAX_INLINE,
+		.flags = SODP_CTX_CQE_TIMESTAMP,
 	};
 
-	if (udata->outlen < sizeof(resp))
+	/* A provider from before flags takes the part it knows. */
+	if (udata->outlen < offsetofend(typeof(resp), max_inline))
 		return -EINVAL;
-	return ib_copy_to_udata(udata, &resp, sizeof(resp));
+	return ib_copy_to_udata(udata, &resp, min_t(size_t, udata->outlen,
+						    sizeof(resp)));
 }
 
 static void sodp_dealloc_ucontext(struct ib_ucontext *uctx)

@@ -51,6 +51,9 @@ enum sodp_wire_opcode {
 	SODP_RC_FETCH_ADD		= 0x14,
 	SODP_RC_SEND_LAST_INV		= 0x16,
 	SODP_RC_SEND_ONLY_INV		= 0x17,
+	/* UC: RC's SEND and WRITE opcodes in the UC transport (0x20 | RC's) */
+	SODP_UC_SEND_FIRST		= 0x20,
+	SODP_UC_WRITE_ONLY_IMM		= 0x2b,
 	SODP_UD_SEND_ONLY		= 0x64,
 	SODP_UD_SEND_ONLY_IMM		= 0x65,
 	SODP_CNP			= 0x81,
@@ -73,6 +76,7 @@ enum {
 	SODP_WF_WRITE	= BIT(12),
 	SODP_WF_READ	= BIT(13),	/* READ request, or READ response */
 	SODP_WF_ATOMIC	= BIT(14),	/* atomic request, or atomic ACK */
+	SODP_WF_UC	= BIT(15),	/* unreliable connected: no answer */
 };
 
 /*
@@ -88,6 +92,8 @@ static inline u16 sodp_wire_flags(u8 opcode)
 	};
 
 	switch (opcode) {
+	case SODP_UC_SEND_FIRST ... SODP_UC_WRITE_ONLY_IMM:
+		return sodp_wire_flags(opcode - SODP_UC_SEND_FIRST) | SODP_WF_UC;
 	case SODP_RC_SEND_FIRST:	return S | F | P;
 	case SODP_RC_SEND_MIDDLE:	return S | P;
 	case SODP_RC_SEND_LAST:		return S | L | P;

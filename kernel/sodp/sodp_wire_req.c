@@ -48,27 +48,32 @@ static struct sodp_wire_wqe *sodp_wire_wqe(struct sodp_qp *qp, u32 index)
 	return &qp->w.wqes[index & (qp->sq.num_slots - 1)];
 }
 
+/*
+ * Is the QP's peer reached over RoCEv2?  A peer GID of a sodp device of
+ * this kernel (and namespace) is reached by the in-kernel path; any other
+ * over the wire, when the device has it.
+ */
+static bool sodp_wire_remote(struct sodp_qp *qp)
+{
+	struct sodp_dev *peer = sodp_find_dev_by_gid(qp->dev, &qp->dgid);
+
+	if (!peer)
+		return sodp_udp_ready(qp->dev, qp->net_type);
+	ib_device_put(&peer->ibdev);
+	return false;
+}
+
 /**
  * sodp_wire_req_attach - choose how an RC QP reaches its peer, at RTR
  * @qp: the QP, with sq_lock held (the requester is not running)
- *
- * A peer GID of a sodp device of this kernel (and namespace) is reached by
- * the in-kernel path; any other over RoCEv2, when the device has the wire.
  *
  * Return: 0 or -ENOMEM.
  */
 int sodp_wire_req_attach(struct sodp_qp *qp)
 {
-	struct sodp_dev *peer;
-
 	lockdep_assert_held(&qp->sq_lock);
 	WRITE_ONCE(qp->wire, false);
-	peer = sodp_find_dev_by_gid(qp->dev, &qp->dgid);
-	if (peer) {
-		ib_device_put(&peer->ibdev);
-		return 0;
-	}
-	if (!sodp_udp_ready(qp->dev, qp->net_type))
+	if (!sodp_wire_remote(qp))
 		return 0;
 	if (!qp->w.wqes) {
 		qp->w.wqes = kvcalloc(qp->sq.num_slots, sizeof(*qp->w.wqes),
@@ -804,5 +809,54 @@ int sodp_wire_ud_send(struct sodp_qp *qp, struct sodp_pkt *pkt,
 	if (ret > 0)
 		return ret == SODP_COPY_SHORT ? IB_WC_LOC_LEN_ERR : IB_WC_LOC_PROT_ERR;
 	sodp_count(qp->dev, SODP_CNT_SENT_BYTES, len);
+	return IB_WC_SUCCESS;
+}
+
+/**
+ * sodp_wire_uc_send - send a UC message over RoCEv2
+ * @qp: the UC QP, connected to a peer on the wire
+ * @pkt: the message, decoded and routed (first, last are set here)
+ * @local: its payload
+ * @len: its length
+ *
+ * Nothing answers UC and nothing is sent again: the message is done when
+ * its last packet is out, one PSN per packet.
+ *
+ * Return: the completion status (a local error reading @local, or success).
+ */
+int sodp_wire_uc_send(struct sodp_qp *qp, struct sodp_pkt *pkt,
+		      struct sodp_mem *local, u32 len)
+{
+	struct sodp_wire_path path;
+	u32 off = 0;
+	int ret;
+
+	sodp_wire_qp_path(qp, &qp->sgid, &qp->dgid, qp->net_type, &path);
+	do {
+		struct sodp_wire_tx tx = {
+			.dqpn = qp->dest_qpn,
+			.psn = qp->sq_psn,
+			.va = pkt->va,
+			.rkey = pkt->rkey,
+			.dma_len = len,
+			.imm = pkt->ex,
+			.payload = local,
+			.paylen = min(qp->mtu, len - off),
+		};
+
+		pkt->first = !off;
+		pkt->last = off + tx.paylen == len;
+		tx.se = pkt->last && pkt->solicited;
+		tx.opcode = SODP_UC_SEND_FIRST | sodp_wire_req_opcode(pkt);
+		ret = sodp_wire_send_local(qp->dev, &path, &tx, local, off);
+		if (ret > 0)
+			return ret == SODP_COPY_SHORT ? IB_WC_LOC_LEN_ERR :
+							IB_WC_LOC_PROT_ERR;
+		/* A packet that could not go out is lost, as on a wire. */
+		qp->sq_psn = sodp_psn_add(qp->sq_psn, 1);
+		if (!ret)
+			sodp_count(qp->dev, SODP_CNT_SENT_BYTES, tx.paylen);
+		off += tx.paylen;
+	} while (off < len);
 	return IB_WC_SUCCESS;
 }

@@ -289,6 +289,7 @@ static void sodp_wire_request(struct sodp_qp *qp, struct sodp_wire_rx *rx,
 		.last = rx->flags & SODP_WF_LAST,
 		.imm = rx->flags & SODP_WF_IMMDT,
 		.ud = rx->flags & SODP_WF_DETH,
+		.uc = rx->flags & SODP_WF_UC,
 		.solicited = bth_se(h),
 		.dqpn = bth_dqpn(h),
 		.psn = bth_psn(h),
@@ -352,8 +353,8 @@ static void sodp_wire_request(struct sodp_qp *qp, struct sodp_wire_rx *rx,
 			return;
 		cond_resched();
 	}
-	/* Dropped (counted where), or UD: nothing to answer. */
-	if (ack.syndrome == SODP_DROPPED || pkt.ud)
+	/* Dropped (counted where), or UD or UC: nothing to answer. */
+	if (ack.syndrome == SODP_DROPPED || pkt.ud || pkt.uc)
 		return;
 	sodp_wire_answer(qp, rx, &pkt, &ack, held);
 	return;

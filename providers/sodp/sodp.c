@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "sodp.h"
 
@@ -162,6 +163,28 @@ static int sodp_destroy_ah(struct ibv_ah *ibah)
 	return ret;
 }
 
+/*
+ * The device's clock is the one its completion timestamps are read on:
+ * CLOCK_MONOTONIC in nanoseconds (hca_core_clock says 1 GHz), given raw
+ * in tv_nsec as other providers give their counters.
+ */
+static int sodp_query_rt_values(struct ibv_context *ibctx,
+				struct ibv_values_ex *values)
+{
+	struct timespec now;
+
+	if (!(to_sctx(ibctx)->flags & SODP_CTX_CQE_TIMESTAMP))
+		return EOPNOTSUPP;
+	if (values->comp_mask & ~IBV_VALUES_MASK_RAW_CLOCK)
+		return EINVAL;
+	if (values->comp_mask & IBV_VALUES_MASK_RAW_CLOCK) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		values->raw_clock.tv_sec = 0;
+		values->raw_clock.tv_nsec = now.tv_sec * 1000000000LL + now.tv_nsec;
+	}
+	return 0;
+}
+
 static void sodp_free_context(struct ibv_context *ibctx)
 {
 	struct sodp_context *ctx = to_sctx(ibctx);
@@ -195,6 +218,7 @@ static const struct verbs_context_ops sodp_ctx_ops = {
 	.query_device_ex = sodp_query_device_ex,
 	.query_port = sodp_query_port,
 	.query_qp = sodp_query_qp,
+	.query_rt_values = sodp_query_rt_values,
 	.query_srq = sodp_query_srq,
 	.reg_mr = sodp_reg_mr,
 	.req_notify_cq = sodp_req_notify_cq,
@@ -209,7 +233,7 @@ static struct verbs_context *sodp_alloc_context(struct ibv_device *ibdev,
 	struct {
 		struct ib_uverbs_get_context_resp ibv;
 		struct sodp_alloc_ucontext_resp drv;
-	} resp;
+	} resp = {};
 	struct sodp_context *ctx;
 
 	ctx = _verbs_init_and_alloc_context(ibdev, cmd_fd, sizeof(*ctx),
@@ -225,6 +249,7 @@ static struct verbs_context *sodp_alloc_context(struct ibv_device *ibdev,
 	}
 	ctx->max_sge = resp.drv.max_sge;
 	ctx->max_inline = resp.drv.max_inline;
+	ctx->flags = resp.drv.flags;
 	verbs_set_ops(&ctx->ibv_ctx, &sodp_ctx_ops);
 	return &ctx->ibv_ctx;
 }

@@ -20,6 +20,7 @@ struct sodp_context {
 	struct verbs_context ibv_ctx;
 	uint32_t max_sge;
 	uint32_t max_inline;
+	uint32_t flags;		/* enum sodp_ctx_flags */
 };
 
 /* A ring mapped from the kernel (see sodp-abi.h). */

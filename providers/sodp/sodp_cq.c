@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "sodp.h"
 
@@ -305,12 +306,33 @@ static uint8_t sodp_read_dlid_path_bits(struct ibv_cq_ex *ibcq)
 	return to_scq_ex(ibcq)->cur->dlid_path_bits;
 }
 
+static uint64_t sodp_read_completion_ts(struct ibv_cq_ex *ibcq)
+{
+	return to_scq_ex(ibcq)->cur->timestamp;
+}
+
+/* The monotonic timestamp moved onto the real-time clock, as it is now. */
+static uint64_t sodp_read_completion_wallclock_ns(struct ibv_cq_ex *ibcq)
+{
+	struct timespec mono, real;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	return to_scq_ex(ibcq)->cur->timestamp +
+	       (real.tv_sec - mono.tv_sec) * 1000000000LL +
+	       (real.tv_nsec - mono.tv_nsec);
+}
+
 struct ibv_cq_ex *sodp_create_cq_ex(struct ibv_context *ctx,
 				    struct ibv_cq_init_attr_ex *attr)
 {
+	uint64_t wc_flags = IBV_WC_STANDARD_FLAGS;
 	struct ibv_cq_ex *cqx;
 	struct sodp_cq *cq;
 
+	if (to_sctx(ctx)->flags & SODP_CTX_CQE_TIMESTAMP)
+		wc_flags |= IBV_WC_EX_WITH_COMPLETION_TIMESTAMP |
+			    IBV_WC_EX_WITH_COMPLETION_TIMESTAMP_WALLCLOCK;
 	/*
 	 * Every CQ is safe for threads, so single-threaded use needs nothing;
 	 * parent domains, overrun and the wc fields of other hardware are
@@ -319,7 +341,7 @@ struct ibv_cq_ex *sodp_create_cq_ex(struct ibv_context *ctx,
 	if ((attr->comp_mask & ~IBV_CQ_INIT_ATTR_MASK_FLAGS) ||
 	    ((attr->comp_mask & IBV_CQ_INIT_ATTR_MASK_FLAGS) &&
 	     (attr->flags & ~IBV_CREATE_CQ_ATTR_SINGLE_THREADED)) ||
-	    (attr->wc_flags & ~(uint64_t)IBV_WC_STANDARD_FLAGS)) {
+	    (attr->wc_flags & ~wc_flags)) {
 		errno = EOPNOTSUPP;
 		return NULL;
 	}
@@ -347,5 +369,9 @@ struct ibv_cq_ex *sodp_create_cq_ex(struct ibv_context *ctx,
 		cqx->read_sl = sodp_read_sl;
 	if (attr->wc_flags & IBV_WC_EX_WITH_DLID_PATH_BITS)
 		cqx->read_dlid_path_bits = sodp_read_dlid_path_bits;
+	if (attr->wc_flags & IBV_WC_EX_WITH_COMPLETION_TIMESTAMP)
+		cqx->read_completion_ts = sodp_read_completion_ts;
+	if (attr->wc_flags & IBV_WC_EX_WITH_COMPLETION_TIMESTAMP_WALLCLOCK)
+		cqx->read_completion_wallclock_ns = sodp_read_completion_wallclock_ns;
 	return cqx;
 }

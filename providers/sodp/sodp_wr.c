@@ -21,6 +21,9 @@ enum {
 			   IBV_QP_EX_WITH_RDMA_READ |
 			   IBV_QP_EX_WITH_ATOMIC_CMP_AND_SWP |
 			   IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD,
+	SODP_UC_SEND_OPS = IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_IMM |
+			   IBV_QP_EX_WITH_RDMA_WRITE |
+			   IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM,
 	SODP_UD_SEND_OPS = IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_IMM,
 };
 
@@ -218,6 +221,9 @@ int sodp_wr_ops_init(struct sodp_qp *qp, enum ibv_qp_type type,
 	case IBV_QPT_RC:
 		supported = SODP_RC_SEND_OPS;
 		break;
+	case IBV_QPT_UC:
+		supported = SODP_UC_SEND_OPS;
+		break;
 	case IBV_QPT_UD:
 		supported = SODP_UD_SEND_OPS;
 		break;
@@ -242,6 +248,8 @@ int sodp_wr_ops_init(struct sodp_qp *qp, enum ibv_qp_type type,
 	}
 	qpx->wr_rdma_write = sodp_wr_rdma_write;
 	qpx->wr_rdma_write_imm = sodp_wr_rdma_write_imm;
+	if (type == IBV_QPT_UC)
+		return 0;
 	qpx->wr_rdma_read = sodp_wr_rdma_read;
 	qpx->wr_atomic_cmp_swp = sodp_wr_atomic_cmp_swp;
 	qpx->wr_atomic_fetch_add = sodp_wr_atomic_fetch_add;

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 # Debian's ibverbs-utils on sodp0: ibv_devinfo -v shows a RoCE device with
-# an active port; the RC, UD and SRQ pingpongs complete.
+# an active port; the RC, UD, UC and SRQ pingpongs complete.
 . "$SODP_SRC/tests/lib/common.sh"
 . "$SODP_SRC/tests/lib/sodp-env.sh"
 
@@ -28,5 +28,6 @@ pingpong() {
 pingpong ibv_rc_pingpong -n 500 -s 4096
 pingpong ibv_rc_pingpong -n 200 -s 65536 -m 1024
 pingpong ibv_ud_pingpong -n 500 -s 1024
+pingpong ibv_uc_pingpong -n 500 -s 4096 -c
 pingpong ibv_srq_pingpong -n 200 -q 4
 pingpong ibv_rc_pingpong -n 100 -e

@@ -11,7 +11,7 @@
 # load here (a failure to is a failure of this test).  Then: every opcode
 # both ways, data checked (sodp-wire-xfer), with pinned, ODP and implicit
 # ODP memory on the sodp sides and page_faults rising there; stock tools
-# (ibverbs pingpongs, perftest with --odp, rdma_cm's rping, ucmatose and
+# (ibverbs pingpongs, UC's with its data checked, perftest with --odp, rdma_cm's rping, ucmatose and
 # udaddy) sodp to sodp, sodp to rxe and rxe to sodp; loss, duplication,
 # reordering and corruption (netem) with the counters that show the
 # retransmissions and the ICRC at work; a peer gone: IBV_WC_RETRY_EXC_ERR.
@@ -149,6 +149,8 @@ for p in "${pairs[@]}"; do
 		"$4" "ibv_rc_pingpong -d $5 -g 1 -n 50 -s 4099 $3"
 	tool "$5->$2 ibv_ud_pingpong" "$1" "ibv_ud_pingpong -d $2 -g 1 -n 50 -s 1000" \
 		"$4" "ibv_ud_pingpong -d $5 -g 1 -n 50 -s 1000 $3"
+	tool "$5->$2 ibv_uc_pingpong" "$1" "ibv_uc_pingpong -d $2 -g 1 -n 50 -s 4099 -c" \
+		"$4" "ibv_uc_pingpong -d $5 -g 1 -n 50 -s 4099 -c $3"
 	for t in ib_write_bw ib_read_bw ib_send_bw ib_atomic_bw ib_write_lat; do
 		tool "$5->$2 $t" "$1" "$t -d $2 -x 1 -F -n 200" "$4" "$t -d $5 -x 1 -F -n 200 $3"
 	done

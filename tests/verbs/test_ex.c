@@ -9,6 +9,7 @@
  * Copyright (c) 2026 The sodp authors.
  */
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <rdma/sodp-abi.h>
 
@@ -490,6 +491,88 @@ CHECK_CASE(cq_ex)
 	vt_close(&d);
 	free(abuf);
 	free(bbuf);
+	return 0;
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec t;
+
+	clock_gettime(id, &t);
+	return t.tv_sec * 1000000000ULL + t.tv_nsec;
+}
+
+/*
+ * Completion timestamps: when the completion was written, on the clock
+ * ibv_query_rt_values_ex() reads (nanoseconds: hca_core_clock is 1 GHz),
+ * and on the real-time clock.
+ */
+CHECK_CASE(cq_ex_timestamps)
+{
+	struct ibv_cq_init_attr_ex attr = {
+		.cqe = 8, .wc_flags = IBV_WC_STANDARD_FLAGS |
+				      IBV_WC_EX_WITH_COMPLETION_TIMESTAMP |
+				      IBV_WC_EX_WITH_COMPLETION_TIMESTAMP_WALLCLOCK,
+	};
+	struct ibv_values_ex v = { .comp_mask = IBV_VALUES_MASK_RAW_CLOCK };
+	struct ibv_poll_cq_attr pattr = {};
+	struct ibv_device_attr_ex dx;
+	uint64_t mono0, real0, mono1, real1, ts, wall, prev = 0;
+	struct vt_dev d;
+	struct vt_qp a, b;
+	struct ibv_cq_ex *cq;
+	struct ibv_mr *mr;
+	struct ibv_sge s;
+	char buf[64];
+
+	CHECK_EQ(vt_open(&d), 0);
+	CHECK_EQ(ibv_query_device_ex(d.ctx, NULL, &dx), 0);
+	CHECK_EQ(dx.hca_core_clock, 1000000);
+	CHECK(dx.completion_timestamp_mask);
+	CHECK(cq = ibv_create_cq_ex(d.ctx, &attr));
+	CHECK_EQ(vt_qp_create(&d, &a, IBV_QPT_RC, 8, NULL, false), 0);
+	CHECK_EQ(vt_qp_create(&d, &b, IBV_QPT_RC, 8, NULL, false), 0);
+	/* a's sends complete on the timestamped CQ. */
+	ibv_destroy_qp(a.qp);
+	{
+		struct ibv_qp_init_attr init = {
+			.send_cq = ibv_cq_ex_to_cq(cq), .recv_cq = a.rcq,
+			.qp_type = IBV_QPT_RC,
+			.cap = { .max_send_wr = 8, .max_recv_wr = 8,
+				 .max_send_sge = 1, .max_recv_sge = 1 },
+		};
+
+		CHECK(a.qp = ibv_create_qp(d.pd, &init));
+	}
+	CHECK_EQ(vt_connect(&d, &a, &b), 0);
+	CHECK(mr = ibv_reg_mr(d.pd, buf, sizeof(buf), VT_ALL_ACCESS));
+	s = (struct ibv_sge){ (uintptr_t)buf, 8, mr->lkey };
+	for (int i = 0; i < 4; i++) {
+		mono0 = clock_ns(CLOCK_MONOTONIC);
+		real0 = clock_ns(CLOCK_REALTIME);
+		CHECK_EQ(vt_post_send(a.qp, IBV_WR_RDMA_WRITE, i, &s, 1,
+				      (uintptr_t)buf + 8, mr->rkey, 0), 0);
+		while (ibv_start_poll(cq, &pattr) == ENOENT)
+			;
+		CHECK_EQ(cq->status, IBV_WC_SUCCESS);
+		ts = ibv_wc_read_completion_ts(cq);
+		wall = ibv_wc_read_completion_wallclock_ns(cq);
+		ibv_end_poll(cq);
+		mono1 = clock_ns(CLOCK_MONOTONIC);
+		real1 = clock_ns(CLOCK_REALTIME);
+		CHECK_EQ(ibv_query_rt_values_ex(d.ctx, &v), 0);
+		CHECK(ts >= mono0 && ts <= mono1);
+		CHECK(ts > prev);
+		CHECK((uint64_t)v.raw_clock.tv_nsec >= ts);
+		/* Moved across clocks read one after the other: 10 ms of slack. */
+		CHECK(wall + 10000000 >= real0 && wall <= real1 + 10000000);
+		prev = ts;
+	}
+	vt_qp_destroy(&a);
+	vt_qp_destroy(&b);
+	CHECK_EQ(ibv_destroy_cq(ibv_cq_ex_to_cq(cq)), 0);
+	CHECK_EQ(ibv_dereg_mr(mr), 0);
+	vt_close(&d);
 	return 0;
 }
 

@@ -189,6 +189,12 @@ CHECK_CASE(provider_abi)
 	CHECK_EQ(vt_open(&d), 0);		/* alloc_context, alloc_pd */
 	CHECK_EQ(ibv_query_device_ex(d.ctx, NULL, &dx), 0);
 	CHECK_EQ(dx.orig_attr.vendor_part_id, 0x50d9);
+	{
+		struct ibv_values_ex v = { .comp_mask = IBV_VALUES_MASK_RAW_CLOCK };
+
+		CHECK_EQ(ibv_query_rt_values_ex(d.ctx, &v), 0);
+		CHECK(v.raw_clock.tv_nsec > 0);
+	}
 	CHECK_EQ(ibv_query_port(d.ctx, 1, &pa), 0);
 	CHECK_EQ(pa.link_layer, IBV_LINK_LAYER_ETHERNET);
 	CHECK_EQ(pa.state, IBV_PORT_ACTIVE);

@@ -109,7 +109,8 @@ struct sodp_cqe {
 	__u8 dlid_path_bits;
 	__u8 network_hdr_type;	/* enum sodp_network_type */
 	__u8 reserved0;
-	__u64 reserved1;
+	/* With SODP_CTX_CQE_TIMESTAMP: when it completed, CLOCK_MONOTONIC ns */
+	__u64 timestamp;
 };
 
 /* Where a ring is: mmap(size bytes) of the uverbs fd at offset. */
@@ -119,9 +120,20 @@ struct sodp_ring_info {
 	__u32 num_slots;
 };
 
+/* What a kernel does beyond the first ABI (sodp_alloc_ucontext_resp.flags). */
+enum sodp_ctx_flags {
+	SODP_CTX_CQE_TIMESTAMP = 1 << 0,	/* sodp_cqe.timestamp is set */
+};
+
+/*
+ * A kernel copies as much of it as the provider gives room for, and a
+ * provider zeroes it first: flags is 0 from kernels that predate it.
+ */
 struct sodp_alloc_ucontext_resp {
 	__u32 max_sge;
 	__u32 max_inline;
+	__u32 flags;		/* enum sodp_ctx_flags */
+	__u32 reserved;
 };
 
 struct sodp_create_cq_resp {

@@ -109,51 +109,25 @@ static int poll_ex(struct ibv_cq *cq, struct ibv_wc *wc, int n)
 	return got;
 }
 
-struct ex_rc {
-	struct vt_dev d;
-	struct vt_qp a, b;	/* a extended, b plain */
-	char *abuf, *bbuf;
-	struct ibv_mr *amr, *bmr;
-	struct ibv_qp_ex *x;
-};
-
-static int ex_rc_open(struct ex_rc *p, int depth)
+/* a extended, b plain. */
+static int ex_rc_open(struct vt_link *p, int depth)
 {
 	memset(p, 0, sizeof(*p));
 	CHECK_EQ(vt_open(&p->d), 0);
 	CHECK_EQ(qp_ex_create(&p->d, &p->a, IBV_QPT_RC, depth, RC_OPS), 0);
 	CHECK_EQ(vt_qp_create(&p->d, &p->b, IBV_QPT_RC, depth, NULL, false), 0);
 	CHECK_EQ(vt_connect(&p->d, &p->a, &p->b), 0);
-	p->x = ibv_qp_to_qp_ex(p->a.qp);
-	p->abuf = aligned_alloc(4096, BUF);
-	p->bbuf = aligned_alloc(4096, BUF);
-	CHECK(p->abuf && p->bbuf);
-	memset(p->abuf, 0, BUF);
-	memset(p->bbuf, 0, BUF);
-	p->amr = vt_reg(&p->d, p->abuf, BUF, VT_ALL_ACCESS);
-	p->bmr = vt_reg(&p->d, p->bbuf, BUF, VT_ALL_ACCESS);
-	CHECK(p->amr && p->bmr);
+	CHECK_EQ(vt_link_mem(p, BUF), 0);
 	return 0;
 }
 
-static void ex_rc_close(struct ex_rc *p)
-{
-	vt_dereg(p->amr);
-	vt_dereg(p->bmr);
-	vt_qp_destroy(&p->a);
-	vt_qp_destroy(&p->b);
-	vt_close(&p->d);
-	free(p->abuf);
-	free(p->bbuf);
-}
-
 /* One batch of every RC opcode, each completion and byte checked. */
-static int ex_rc_batch(struct ex_rc *p, unsigned int round)
+static int ex_rc_batch(struct vt_link *p, unsigned int round)
 {
 	uint64_t *cas = (uint64_t *)(p->bbuf + 500000);
 	uint64_t *faa = cas + 1;
 	uint64_t *res = (uint64_t *)(p->abuf + 500000);
-	struct ibv_qp_ex *x = p->x;
+	struct ibv_qp_ex *x = ibv_qp_to_qp_ex(p->a.qp);
 	char inl1[10], inl2[20], inl3[33];
 	struct ibv_data_buf bufs[2] = { { inl1, sizeof(inl1) }, { inl2, sizeof(inl2) } };
 	struct ibv_sge sges[3], rs;
@@ -259,12 +233,12 @@ CHECK_CASE(qp_ex_rc)
 	struct ibv_qp_init_attr qi;
 	struct ibv_send_wr wr = {}, *bad;
 	struct ibv_recv_wr rwr = {}, *rbad;
-	struct ex_rc p;
+	struct vt_link p;
 	struct ibv_qp_ex *x;
 	unsigned int depth;
 
 	CHECK_EQ(ex_rc_open(&p, 16), 0);
-	x = p.x;
+	x = ibv_qp_to_qp_ex(p.a.qp);
 	for (unsigned int round = 0; round < 4; round++)
 		CHECK_EQ(ex_rc_batch(&p, round), 0);
 
@@ -323,84 +297,71 @@ CHECK_CASE(qp_ex_rc)
 	CHECK_EQ(ibv_post_send(p.a.qp, &wr, &bad), EINVAL);
 	CHECK_EQ(ibv_post_recv(p.a.qp, &rwr, &rbad), 0);
 	CHECK(vt_no_completion(p.a.scq, 0.2));
-	ex_rc_close(&p);
+	vt_link_close(&p);
 	return 0;
 }
 
 CHECK_CASE(qp_ex_ud)
 {
-	struct vt_dev d;
-	struct vt_qp a, b;
+	struct vt_link l = {};
 	struct ibv_qp_ex *x;
 	struct ibv_ah *ah;
-	struct ibv_mr *amr, *bmr;
 	struct ibv_wc wc[2];
 	struct ibv_sge rs;
-	char *abuf = malloc(4096), *bbuf = malloc(4096);
 	char inl[16];
 
-	CHECK(abuf && bbuf);
-	CHECK_EQ(vt_open(&d), 0);
-	CHECK_EQ(qp_ex_create(&d, &a, IBV_QPT_UD, 8, UD_OPS), 0);
-	CHECK_EQ(vt_qp_create(&d, &b, IBV_QPT_UD, 8, NULL, false), 0);
-	CHECK_EQ(vt_ud_ready(&a, QKEY), 0);
-	CHECK_EQ(vt_ud_ready(&b, QKEY), 0);
-	CHECK(ah = vt_ah(&d));
-	amr = vt_reg(&d, abuf, 4096, VT_ALL_ACCESS);
-	bmr = vt_reg(&d, bbuf, 4096, VT_ALL_ACCESS);
-	CHECK(amr && bmr);
-	fill_pattern(abuf, 100, 1, 0);
+	CHECK_EQ(vt_open(&l.d), 0);
+	CHECK_EQ(qp_ex_create(&l.d, &l.a, IBV_QPT_UD, 8, UD_OPS), 0);
+	CHECK_EQ(vt_qp_create(&l.d, &l.b, IBV_QPT_UD, 8, NULL, false), 0);
+	CHECK_EQ(vt_ud_ready(&l.a, QKEY), 0);
+	CHECK_EQ(vt_ud_ready(&l.b, QKEY), 0);
+	CHECK(ah = vt_ah(&l.d));
+	CHECK_EQ(vt_link_mem(&l, 4096), 0);
+	fill_pattern(l.abuf, 100, 1, 0);
 	fill_pattern(inl, sizeof(inl), 2, 0);
-	memset(bbuf, 0, 4096);
 	for (int i = 0; i < 2; i++) {
-		rs = (struct ibv_sge){ (uintptr_t)bbuf + 1024 * i, 1024, bmr->lkey };
-		CHECK_EQ(vt_post_recv(b.qp, 10 + i, &rs, 1), 0);
+		rs = (struct ibv_sge){ (uintptr_t)l.bbuf + 1024 * i, 1024, l.bmr->lkey };
+		CHECK_EQ(vt_post_recv(l.b.qp, 10 + i, &rs, 1), 0);
 	}
-	x = ibv_qp_to_qp_ex(a.qp);
+	x = ibv_qp_to_qp_ex(l.a.qp);
 	ibv_wr_start(x);
 	x->wr_flags = IBV_SEND_SIGNALED;
 	x->wr_id = 1;
 	ibv_wr_send(x);
-	ibv_wr_set_ud_addr(x, ah, b.qp->qp_num, QKEY);
-	ibv_wr_set_sge(x, amr->lkey, (uintptr_t)abuf, 100);
+	ibv_wr_set_ud_addr(x, ah, l.b.qp->qp_num, QKEY);
+	ibv_wr_set_sge(x, l.amr->lkey, (uintptr_t)l.abuf, 100);
 	x->wr_id = 2;
 	ibv_wr_send_imm(x, htobe32(42));
-	ibv_wr_set_ud_addr(x, ah, b.qp->qp_num, QKEY);
+	ibv_wr_set_ud_addr(x, ah, l.b.qp->qp_num, QKEY);
 	ibv_wr_set_inline_data(x, inl, sizeof(inl));
 	CHECK_EQ(ibv_wr_complete(x), 0);
-	CHECK_EQ(poll_ex(a.scq, wc, 2), 2);
+	CHECK_EQ(poll_ex(l.a.scq, wc, 2), 2);
 	CHECK_EQ(wc[0].status, IBV_WC_SUCCESS);
 	CHECK_EQ(wc[0].wr_id, 1);
 	CHECK_EQ(wc[1].status, IBV_WC_SUCCESS);
 	CHECK_EQ(wc[1].wr_id, 2);
 	for (int i = 0; i < 2; i++) {
-		CHECK_EQ(vt_poll(b.rcq, &wc[i], 10), 0);
+		CHECK_EQ(vt_poll(l.b.rcq, &wc[i], 10), 0);
 		CHECK_EQ(wc[i].status, IBV_WC_SUCCESS);
-		CHECK_EQ(wc[i].src_qp, a.qp->qp_num);
+		CHECK_EQ(wc[i].src_qp, l.a.qp->qp_num);
 		CHECK(wc[i].wc_flags & IBV_WC_GRH);
 	}
 	CHECK_EQ(wc[0].byte_len, 40 + 100);
-	CHECK_EQ(check_pattern(bbuf + 40, 100, 1, 0), -1);
+	CHECK_EQ(check_pattern(l.bbuf + 40, 100, 1, 0), -1);
 	CHECK_EQ(wc[1].byte_len, 40 + sizeof(inl));
 	CHECK_EQ(be32toh(wc[1].imm_data), 42);
-	CHECK_EQ(memcmp(bbuf + 1024 + 40, inl, sizeof(inl)), 0);
+	CHECK_EQ(memcmp(l.bbuf + 1024 + 40, inl, sizeof(inl)), 0);
 
 	/* No address: the batch is refused. */
 	ibv_wr_start(x);
 	ibv_wr_send(x);
-	ibv_wr_set_ud_addr(x, NULL, b.qp->qp_num, QKEY);
-	ibv_wr_set_sge(x, amr->lkey, (uintptr_t)abuf, 100);
+	ibv_wr_set_ud_addr(x, NULL, l.b.qp->qp_num, QKEY);
+	ibv_wr_set_sge(x, l.amr->lkey, (uintptr_t)l.abuf, 100);
 	CHECK_EQ(ibv_wr_complete(x), EINVAL);
-	CHECK(vt_no_completion(a.scq, 0.2));
+	CHECK(vt_no_completion(l.a.scq, 0.2));
 
 	ibv_destroy_ah(ah);
-	vt_dereg(amr);
-	vt_dereg(bmr);
-	vt_qp_destroy(&a);
-	vt_qp_destroy(&b);
-	vt_close(&d);
-	free(abuf);
-	free(bbuf);
+	vt_link_close(&l);
 	return 0;
 }
 
@@ -409,27 +370,23 @@ CHECK_CASE(cq_ex)
 {
 	struct ibv_cq_init_attr_ex bad_attr = { .cqe = 4 };
 	struct ibv_poll_cq_attr pattr = {};
-	struct vt_dev d;
-	struct vt_qp a, b;
-	struct ibv_mr *amr, *bmr;
+	struct vt_link l = {};
 	struct ibv_wc wx[4], wl[4];
 	struct ibv_sge s, rs;
-	char *abuf = malloc(8192), *bbuf = malloc(8192);
 
-	CHECK(abuf && bbuf);
-	CHECK_EQ(vt_open(&d), 0);
+	CHECK_EQ(vt_open(&l.d), 0);
 	/* What is not supported says so. */
 	bad_attr.wc_flags = IBV_WC_EX_WITH_FLOW_TAG;
-	CHECK(!ibv_create_cq_ex(d.ctx, &bad_attr));
+	CHECK(!ibv_create_cq_ex(l.d.ctx, &bad_attr));
 	CHECK_EQ(errno, EOPNOTSUPP);
 	bad_attr.wc_flags = 0;
 	bad_attr.comp_mask = IBV_CQ_INIT_ATTR_MASK_FLAGS;
 	bad_attr.flags = IBV_CREATE_CQ_ATTR_IGNORE_OVERRUN;
-	CHECK(!ibv_create_cq_ex(d.ctx, &bad_attr));
+	CHECK(!ibv_create_cq_ex(l.d.ctx, &bad_attr));
 	CHECK_EQ(errno, EOPNOTSUPP);
 	bad_attr.flags = IBV_CREATE_CQ_ATTR_SINGLE_THREADED;
 	{
-		struct ibv_cq_ex *cq = ibv_create_cq_ex(d.ctx, &bad_attr);
+		struct ibv_cq_ex *cq = ibv_create_cq_ex(l.d.ctx, &bad_attr);
 
 		CHECK(cq);
 		CHECK_EQ(ibv_start_poll(cq, &pattr), ENOENT);
@@ -437,13 +394,11 @@ CHECK_CASE(cq_ex)
 	}
 
 	/* Two of the same sends: one polled each way, on each side. */
-	CHECK_EQ(qp_ex_create(&d, &a, IBV_QPT_RC, 8, RC_OPS), 0);
-	CHECK_EQ(qp_ex_create(&d, &b, IBV_QPT_RC, 8, RC_OPS), 0);
-	CHECK_EQ(vt_connect(&d, &a, &b), 0);
-	amr = vt_reg(&d, abuf, 8192, VT_ALL_ACCESS);
-	bmr = vt_reg(&d, bbuf, 8192, VT_ALL_ACCESS);
-	CHECK(amr && bmr);
-	s = (struct ibv_sge){ (uintptr_t)abuf, 3000, amr->lkey };
+	CHECK_EQ(qp_ex_create(&l.d, &l.a, IBV_QPT_RC, 8, RC_OPS), 0);
+	CHECK_EQ(qp_ex_create(&l.d, &l.b, IBV_QPT_RC, 8, RC_OPS), 0);
+	CHECK_EQ(vt_connect(&l.d, &l.a, &l.b), 0);
+	CHECK_EQ(vt_link_mem(&l, 8192), 0);
+	s = (struct ibv_sge){ (uintptr_t)l.abuf, 3000, l.amr->lkey };
 	for (int i = 0; i < 4; i++) {
 		struct ibv_send_wr wr = {
 			.wr_id = 50 + i, .sg_list = &s, .num_sge = 1,
@@ -451,16 +406,16 @@ CHECK_CASE(cq_ex)
 			.send_flags = IBV_SEND_SIGNALED,
 		}, *bad;
 
-		rs = (struct ibv_sge){ (uintptr_t)bbuf + 2048 * (i & 1), 4000, bmr->lkey };
-		CHECK_EQ(vt_post_recv(b.qp, 60 + i, &rs, 1), 0);
-		CHECK_EQ(ibv_post_send(a.qp, &wr, &bad), 0);
+		rs = (struct ibv_sge){ (uintptr_t)l.bbuf + 2048 * (i & 1), 4000, l.bmr->lkey };
+		CHECK_EQ(vt_post_recv(l.b.qp, 60 + i, &rs, 1), 0);
+		CHECK_EQ(ibv_post_send(l.a.qp, &wr, &bad), 0);
 	}
-	CHECK_EQ(poll_ex(a.scq, wx, 2), 2);
-	CHECK_EQ(vt_poll(a.scq, &wl[0], 10), 0);
-	CHECK_EQ(vt_poll(a.scq, &wl[1], 10), 0);
-	CHECK_EQ(poll_ex(b.rcq, wx + 2, 2), 2);
-	CHECK_EQ(vt_poll(b.rcq, &wl[2], 10), 0);
-	CHECK_EQ(vt_poll(b.rcq, &wl[3], 10), 0);
+	CHECK_EQ(poll_ex(l.a.scq, wx, 2), 2);
+	CHECK_EQ(vt_poll(l.a.scq, &wl[0], 10), 0);
+	CHECK_EQ(vt_poll(l.a.scq, &wl[1], 10), 0);
+	CHECK_EQ(poll_ex(l.b.rcq, wx + 2, 2), 2);
+	CHECK_EQ(vt_poll(l.b.rcq, &wl[2], 10), 0);
+	CHECK_EQ(vt_poll(l.b.rcq, &wl[3], 10), 0);
 	for (int i = 0; i < 4; i++) {
 		/* The same, but for wr_id: the later two went to ibv_poll_cq. */
 		CHECK_EQ(wx[i].wr_id, (i < 2 ? 50 : 58) + i);
@@ -481,16 +436,10 @@ CHECK_CASE(cq_ex)
 			CHECK_EQ(wx[i].imm_data, wl[i].imm_data);
 		}
 	}
-	CHECK(vt_no_completion(a.scq, 0.1));
-	CHECK_EQ(ibv_start_poll(cq_to_ex(a.scq), &pattr), ENOENT);
+	CHECK(vt_no_completion(l.a.scq, 0.1));
+	CHECK_EQ(ibv_start_poll(cq_to_ex(l.a.scq), &pattr), ENOENT);
 
-	vt_dereg(amr);
-	vt_dereg(bmr);
-	vt_qp_destroy(&a);
-	vt_qp_destroy(&b);
-	vt_close(&d);
-	free(abuf);
-	free(bbuf);
+	vt_link_close(&l);
 	return 0;
 }
 

@@ -24,6 +24,17 @@ struct rr {
 	struct ibv_mr *smr;
 };
 
+static void rr_close(struct rr *p)
+{
+	ibv_dereg_mr(p->smr);
+	vt_qp_destroy(&p->a);
+	vt_qp_destroy(&p->b);
+	vt_close(&p->d);
+	free(p->src);
+	free(p->dst);
+	free(p->dst2);
+}
+
 /* Both QPs back to RTS after an error (PSNs from 0 again). */
 static int restate(struct rr *p)
 {
@@ -115,13 +126,7 @@ static int rereg_case(int odp)
 
 	CHECK_EQ(ibv_dereg_mr(mr), 0);
 	CHECK_EQ(ibv_dealloc_pd(pd2), 0);
-	ibv_dereg_mr(p.smr);
-	vt_qp_destroy(&p.a);
-	vt_qp_destroy(&p.b);
-	vt_close(&p.d);
-	free(p.src);
-	free(p.dst);
-	free(p.dst2);
+	rr_close(&p);
 	return 0;
 }
 
@@ -211,12 +216,6 @@ CHECK_CASE(mr_rereg_race)
 	CHECK_EQ(write_status(&p, (uintptr_t)s.mr->addr, s.mr->rkey, 999), IBV_WC_SUCCESS);
 	CHECK_EQ(check_pattern(s.mr->addr, LEN, 999, 0), -1);
 	CHECK_EQ(ibv_dereg_mr(s.mr), 0);
-	ibv_dereg_mr(p.smr);
-	vt_qp_destroy(&p.a);
-	vt_qp_destroy(&p.b);
-	vt_close(&p.d);
-	free(p.src);
-	free(p.dst);
-	free(p.dst2);
+	rr_close(&p);
 	return 0;
 }

@@ -20,36 +20,13 @@ static const size_t sizes[] = { 1, 63, 1023, 1024, 1025, 4096, 4099, 65543, 3000
 #define NSIZES ARRAY_SIZE(sizes)
 #define BUF (1 << 20)
 
-struct pair {
-	struct vt_dev d;
-	struct vt_qp a, b;
-	char *abuf, *bbuf;
-	struct ibv_mr *amr, *bmr;
-};
-
-static int pair_open(struct pair *p)
+static int pair_open(struct vt_link *p)
 {
 	memset(p, 0, sizeof(*p));
 	CHECK_EQ(vt_open(&p->d), 0);
 	CHECK_EQ(vt_pair(&p->d, &p->a, &p->b, 64), 0);
-	p->abuf = malloc(BUF);
-	p->bbuf = malloc(BUF);
-	CHECK(p->abuf && p->bbuf);
-	p->amr = vt_reg(&p->d, p->abuf, BUF, VT_ALL_ACCESS);
-	p->bmr = vt_reg(&p->d, p->bbuf, BUF, VT_ALL_ACCESS);
-	CHECK(p->amr && p->bmr);
+	CHECK_EQ(vt_link_mem(p, BUF), 0);
 	return 0;
-}
-
-static void pair_close(struct pair *p)
-{
-	vt_dereg(p->amr);
-	vt_dereg(p->bmr);
-	vt_qp_destroy(&p->a);
-	vt_qp_destroy(&p->b);
-	vt_close(&p->d);
-	free(p->abuf);
-	free(p->bbuf);
 }
 
 /* Three SGEs over buf+off..+len, split unevenly. */
@@ -70,7 +47,7 @@ static int split_sges(struct ibv_sge *sge, char *buf, size_t off, size_t len,
 
 static int send_case(bool imm)
 {
-	struct pair p;
+	struct vt_link p;
 	struct ibv_wc wc;
 	struct ibv_sge ss[3], rs[3];
 
@@ -106,7 +83,7 @@ static int send_case(bool imm)
 		CHECK_EQ((uint8_t)p.bbuf[roff - 1], 0x5a);
 		CHECK_EQ((uint8_t)p.bbuf[roff + len], 0x5a);
 	}
-	pair_close(&p);
+	vt_link_close(&p);
 	return 0;
 }
 
@@ -122,7 +99,7 @@ CHECK_CASE(rc_send_imm)
 
 static int write_case(bool imm)
 {
-	struct pair p;
+	struct vt_link p;
 	struct ibv_wc wc;
 	struct ibv_sge ss[3], rs;
 
@@ -161,7 +138,7 @@ static int write_case(bool imm)
 			CHECK(vt_no_completion(p.b.rcq, 0.01));
 		}
 	}
-	pair_close(&p);
+	vt_link_close(&p);
 	return 0;
 }
 
@@ -177,7 +154,7 @@ CHECK_CASE(rc_write_imm)
 
 CHECK_CASE(rc_read)
 {
-	struct pair p;
+	struct vt_link p;
 	struct ibv_wc wc;
 	struct ibv_sge ds[3];
 
@@ -219,13 +196,13 @@ CHECK_CASE(rc_read)
 		CHECK_EQ(wc.wr_id, 11);
 		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
 	}
-	pair_close(&p);
+	vt_link_close(&p);
 	return 0;
 }
 
 CHECK_CASE(rc_atomics)
 {
-	struct pair p;
+	struct vt_link p;
 	struct ibv_wc wc;
 	uint64_t *target, *result;
 	struct ibv_sge s;
@@ -272,7 +249,7 @@ CHECK_CASE(rc_atomics)
 	CHECK_EQ(ibv_post_send(p.a.qp, &wr, &bad), 0);
 	CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
 	CHECK_EQ(wc.status, IBV_WC_REM_INV_REQ_ERR);
-	pair_close(&p);
+	vt_link_close(&p);
 	return 0;
 }
 
@@ -327,7 +304,7 @@ CHECK_CASE(rc_atomics_concurrent)
 /* Inline data is taken at post time; unsignaled WRs complete silently. */
 CHECK_CASE(rc_inline_unsignaled)
 {
-	struct pair p;
+	struct vt_link p;
 	struct ibv_wc wc;
 	struct ibv_sge s = { 0, 40, 0 }, r;
 	struct ibv_send_wr wr = { 0 }, *bad;
@@ -362,7 +339,7 @@ CHECK_CASE(rc_inline_unsignaled)
 	CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
 	CHECK_EQ(wc.wr_id, 10);
 	CHECK(vt_no_completion(p.a.scq, 0.05));
-	pair_close(&p);
+	vt_link_close(&p);
 	return 0;
 }
 
@@ -704,7 +681,7 @@ CHECK_CASE(cq_events)
 /* Resizing keeps pending completions and the CQ keeps working. */
 CHECK_CASE(cq_resize)
 {
-	struct pair p;
+	struct vt_link p;
 	struct ibv_wc wc;
 	struct ibv_sge s;
 
@@ -728,6 +705,6 @@ CHECK_CASE(cq_resize)
 		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
 	}
 	CHECK_EQ(ibv_resize_cq(p.a.scq, 1), 0);
-	pair_close(&p);
+	vt_link_close(&p);
 	return 0;
 }

@@ -16,13 +16,6 @@
 
 #define BUF (1 << 20)
 
-struct uc {
-	struct vt_dev d;
-	struct vt_qp a, b;
-	char *abuf, *bbuf;
-	struct ibv_mr *amr, *bmr;
-};
-
 /* RESET to RTS towards dqpn, with the attributes UC takes. */
 static int uc_to_rts(struct vt_dev *d, struct ibv_qp *qp, uint32_t dqpn)
 {
@@ -51,7 +44,7 @@ static int uc_to_rts(struct vt_dev *d, struct ibv_qp *qp, uint32_t dqpn)
 	return ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_SQ_PSN) ? -1 : 0;
 }
 
-static int uc_open(struct uc *p)
+static int uc_open(struct vt_link *p)
 {
 	memset(p, 0, sizeof(*p));
 	CHECK_EQ(vt_open(&p->d), 0);
@@ -59,28 +52,12 @@ static int uc_open(struct uc *p)
 	CHECK_EQ(vt_qp_create(&p->d, &p->b, IBV_QPT_UC, 16, NULL, false), 0);
 	CHECK_EQ(uc_to_rts(&p->d, p->a.qp, p->b.qp->qp_num), 0);
 	CHECK_EQ(uc_to_rts(&p->d, p->b.qp, p->a.qp->qp_num), 0);
-	p->abuf = malloc(BUF);
-	p->bbuf = malloc(BUF);
-	CHECK(p->abuf && p->bbuf);
-	p->amr = vt_reg(&p->d, p->abuf, BUF, VT_ALL_ACCESS);
-	p->bmr = vt_reg(&p->d, p->bbuf, BUF, VT_ALL_ACCESS);
-	CHECK(p->amr && p->bmr);
+	CHECK_EQ(vt_link_mem(p, BUF), 0);
 	return 0;
 }
 
-static void uc_close(struct uc *p)
-{
-	vt_dereg(p->amr);
-	vt_dereg(p->bmr);
-	vt_qp_destroy(&p->a);
-	vt_qp_destroy(&p->b);
-	vt_close(&p->d);
-	free(p->abuf);
-	free(p->bbuf);
-}
-
 /* A signaled send of abuf[off, off+len) with immediate data imm (or none). */
-static int uc_send(struct uc *p, uint64_t id, size_t off, size_t len, uint32_t imm)
+static int uc_send(struct vt_link *p, uint64_t id, size_t off, size_t len, uint32_t imm)
 {
 	struct ibv_sge s[2] = {
 		{ (uintptr_t)p->abuf + off, len / 2, p->amr->lkey },
@@ -105,7 +82,7 @@ CHECK_CASE(uc_ops)
 {
 	struct ibv_sge rs;
 	struct ibv_wc wc;
-	struct uc p;
+	struct vt_link p;
 
 	CHECK_EQ(uc_open(&p), 0);
 	/* SEND of several packets, with and without immediate data. */
@@ -161,7 +138,7 @@ CHECK_CASE(uc_ops)
 		CHECK_EQ(be32toh(wc.imm_data), 5);
 		CHECK_EQ(check_pattern(p.bbuf + 500000, 4000, 7, 0), -1);
 	}
-	uc_close(&p);
+	vt_link_close(&p);
 	return 0;
 }
 
@@ -169,7 +146,7 @@ CHECK_CASE(uc_errors)
 {
 	struct ibv_sge rs, s;
 	struct ibv_wc wc;
-	struct uc p;
+	struct vt_link p;
 
 	CHECK_EQ(uc_open(&p), 0);
 	/* No receive WQE: the sender completes, the message is gone. */
@@ -223,6 +200,6 @@ CHECK_CASE(uc_errors)
 	CHECK_EQ(vt_poll(p.b.rcq, &wc, 10), 0);
 	CHECK_EQ(wc.wr_id, 7);
 	CHECK_EQ(wc.status, IBV_WC_LOC_LEN_ERR);
-	uc_close(&p);
+	vt_link_close(&p);
 	return 0;
 }

@@ -282,3 +282,29 @@ int vt_dereg(struct ibv_mr *mr)
 		return 0;
 	return ibv_dereg_mr(mr);
 }
+
+int vt_link_mem(struct vt_link *l, size_t len)
+{
+	l->abuf = aligned_alloc(4096, len);
+	l->bbuf = aligned_alloc(4096, len);
+	if (!l->abuf || !l->bbuf)
+		return -1;
+	memset(l->abuf, 0, len);
+	memset(l->bbuf, 0, len);
+	l->amr = vt_reg(&l->d, l->abuf, len, VT_ALL_ACCESS);
+	l->bmr = vt_reg(&l->d, l->bbuf, len, VT_ALL_ACCESS);
+	return l->amr && l->bmr ? 0 : -1;
+}
+
+void vt_link_close(struct vt_link *l)
+{
+	if (l->amr)
+		vt_dereg(l->amr);
+	if (l->bmr)
+		vt_dereg(l->bmr);
+	vt_qp_destroy(&l->a);
+	vt_qp_destroy(&l->b);
+	vt_close(&l->d);
+	free(l->abuf);
+	free(l->bbuf);
+}

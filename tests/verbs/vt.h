@@ -66,6 +66,19 @@ int vt_post_send(struct ibv_qp *qp, enum ibv_wr_opcode op, uint64_t wr_id,
 		 unsigned int flags);
 int vt_post_recv(struct ibv_qp *qp, uint64_t wr_id, struct ibv_sge *sge, int nsge);
 
+/* Two QPs of one device, with a buffer and a region (vt_reg) each. */
+struct vt_link {
+	struct vt_dev d;
+	struct vt_qp a, b;
+	char *abuf, *bbuf;
+	struct ibv_mr *amr, *bmr;
+};
+
+/* Zeroed page-aligned buffers of len bytes and their regions, all rights. */
+int vt_link_mem(struct vt_link *l, size_t len);
+/* Release everything a link holds (what it has of it). */
+void vt_link_close(struct vt_link *l);
+
 /* An address handle to the device's own RoCEv2 GID (UD loopback). */
 struct ibv_ah *vt_ah(struct vt_dev *d);
 /* A signaled UD send WR of one SGE to @qpn through @ah. */

@@ -592,9 +592,10 @@ done:
 out:
 	mutex_unlock(&qp->rq_lock);
 
-	if (ack->syndrome == SODP_RNR_NAK)
+	/* Counted where a NAK goes out: UC sends none. */
+	if (ack->syndrome == SODP_RNR_NAK && !pkt->uc)
 		sodp_count(qp->dev, SODP_CNT_SENT_RNR_NAK, 1);
-	if (ack->syndrome == SODP_NAK_REM_ACCESS)
+	if (ack->syndrome == SODP_NAK_REM_ACCESS && !pkt->uc)
 		sodp_count(qp->dev, SODP_CNT_REM_ACCESS_ERR, 1);
 	/*
 	 * Errors of the sender's making end only its message on UD and UC (no

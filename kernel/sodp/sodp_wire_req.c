@@ -857,6 +857,8 @@ int sodp_wire_uc_send(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		if (!ret)
 			sodp_count(qp->dev, SODP_CNT_SENT_BYTES, tx.paylen);
 		off += tx.paylen;
+		/* A message may be 2 GiB: let others (and a RESET) in. */
+		cond_resched();
 	} while (off < len);
 	return IB_WC_SUCCESS;
 }

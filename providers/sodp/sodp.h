@@ -122,7 +122,7 @@ int sodp_poll_cq(struct ibv_cq *ibcq, int ne, struct ibv_wc *wc);
 int sodp_req_notify_cq(struct ibv_cq *ibcq, int solicited_only);
 int sodp_resize_cq(struct ibv_cq *ibcq, int cqe);
 int sodp_destroy_cq(struct ibv_cq *ibcq);
-void sodp_cq_clean(struct sodp_cq *cq, uint32_t qpn);
+void sodp_cq_clean(struct sodp_cq *cq, uint32_t qpn, bool keep_recv);
 
 /* sodp_qp.c */
 struct ibv_qp *sodp_create_qp(struct ibv_pd *pd, struct ibv_qp_init_attr *attr);

@@ -109,12 +109,14 @@ static uint8_t sodp_roce_sl(const struct sodp_cqe *cqe)
 
 /*
  * Drop the completions of a QP that went back to RESET, as a NIC's
- * provider does, so that a QP used again does not meet its past.  The
- * slots from the consumer to the producer read now are the kernel's no
- * more: the CQEs kept are moved up against the producer, in order, and the
- * consumer passes the dropped ones.
+ * provider does, so that a QP used again does not meet its past; but
+ * with @keep_recv (a QP of an SRQ) its receive completions stay: they
+ * hand SRQ WQEs back, which nothing else returns.  The slots from the
+ * consumer to the producer read now are the kernel's no more: the CQEs
+ * kept are moved up against the producer, in order, and the consumer
+ * passes the dropped ones.
  */
-void sodp_cq_clean(struct sodp_cq *cq, uint32_t qpn)
+void sodp_cq_clean(struct sodp_cq *cq, uint32_t qpn, bool keep_recv)
 {
 	struct sodp_ring *ring;
 	uint32_t cons, prod, kept;
@@ -129,7 +131,8 @@ void sodp_cq_clean(struct sodp_cq *cq, uint32_t qpn)
 	for (uint32_t n = prod - cons; n; n--) {
 		struct sodp_cqe *cqe = sodp_uring_slot(&cq->q, cons + n - 1);
 
-		if (cqe->qp_num == qpn)
+		if (cqe->qp_num == qpn &&
+		    !(keep_recv && (cqe->opcode & IBV_WC_RECV)))
 			continue;
 		if (--kept != cons + n - 1)
 			*(struct sodp_cqe *)sodp_uring_slot(&cq->q, kept) = *cqe;

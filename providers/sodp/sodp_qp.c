@@ -122,9 +122,9 @@ int sodp_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
 	if (ret || !(mask & IBV_QP_STATE) || attr->qp_state != IBV_QPS_RESET)
 		return ret;
 	/* RESET forgets the QP's work: its completions not yet polled too. */
-	sodp_cq_clean(to_scq(ibqp->send_cq), ibqp->qp_num);
+	sodp_cq_clean(to_scq(ibqp->recv_cq), ibqp->qp_num, ibqp->srq);
 	if (ibqp->recv_cq != ibqp->send_cq)
-		sodp_cq_clean(to_scq(ibqp->recv_cq), ibqp->qp_num);
+		sodp_cq_clean(to_scq(ibqp->send_cq), ibqp->qp_num, false);
 	return 0;
 }
 

@@ -35,6 +35,7 @@
 #define SODP_MAX_MSG_SIZE	(1U << 31)
 #define SODP_GID_TABLE_LEN	32
 #define SODP_QPN_MIN		16
+#define SODP_MAX_FAST_REG_PAGES	512	/* pages of a fast-registration MR */
 
 enum sodp_counter {
 	SODP_CNT_SENT_PKTS,		/* MTU packets sent */
@@ -145,6 +146,20 @@ enum sodp_mr_type {
 	SODP_MR_DMA,		/* kernel virtual addresses */
 	SODP_MR_USER,		/* pinned user memory */
 	SODP_MR_ODP,		/* on-demand paged user memory */
+	SODP_MR_FAST,		/* kernel pages, registered by REG_MR WRs */
+};
+
+/*
+ * A fast-registration region's translation, set by ib_map_mr_sg() and
+ * taken by a REG_MR work request: kernel addresses (sodp's DMA addresses)
+ * of its pages, page_size each, the first holding iova.
+ */
+struct sodp_fast_map {
+	u64 *pages;
+	u32 max_pages;
+	u32 npages;			/* by map_mr_sg */
+	u32 first_off;			/* of iova in pages[0] */
+	u32 page_shift;			/* taken at REG_MR */
 };
 
 struct sodp_mr {
@@ -152,6 +167,15 @@ struct sodp_mr {
 	struct kref ref;
 	struct completion released;
 	enum sodp_mr_type type;
+	/*
+	 * The key transfers name it by (an ib_update_fast_reg_key() changes
+	 * ibmr.lkey before its REG_MR runs), and, for a fast-registration
+	 * region, whether it is registered (set and cleared by REG_MR and
+	 * invalidation, under lock, as are access, iova and length).
+	 */
+	u32 key;
+	bool valid;
+	spinlock_t lock;
 	int access;
 	u64 iova;
 	u64 length;
@@ -159,6 +183,7 @@ struct sodp_mr {
 	struct ib_umem_hmm *odp;
 	struct page **pages;		/* USER: the page holding iova + i * PAGE_SIZE */
 	unsigned long npages;
+	struct sodp_fast_map fast;
 	struct rcu_head rcu;		/* lookups run under RCU */
 };
 
@@ -438,6 +463,11 @@ struct ib_mr *sodp_rereg_user_mr(struct ib_mr *ibmr, int flags, u64 start,
 				 u64 length, u64 iova, int access,
 				 struct ib_pd *pd, struct ib_udata *udata);
 int sodp_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata);
+struct ib_mr *sodp_alloc_mr(struct ib_pd *pd, enum ib_mr_type type, u32 max_num_sg);
+int sodp_map_mr_sg(struct ib_mr *ibmr, struct scatterlist *sg, int sg_nents,
+		   unsigned int *sg_offset);
+int sodp_mr_fast_reg(struct sodp_qp *qp, const struct sodp_send_wqe *wqe);
+int sodp_mr_invalidate(struct sodp_qp *qp, u32 key);
 int sodp_advise_mr(struct ib_pd *pd, enum ib_uverbs_advise_mr_advice advice,
 		   u32 flags, struct ib_sge *sg_list, u32 num_sge,
 		   struct uverbs_attr_bundle *attrs);

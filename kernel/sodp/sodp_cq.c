@@ -15,6 +15,10 @@
 static_assert((int)SODP_NETWORK_IPV4 == (int)RDMA_NETWORK_IPV4 &&
 	      (int)SODP_NETWORK_IPV6 == (int)RDMA_NETWORK_IPV6 &&
 	      (int)SODP_NETWORK_ROCE_V1 == (int)RDMA_NETWORK_ROCE_V1);
+/* So are its wc_flags. */
+static_assert((int)SODP_CQE_GRH == (int)IB_WC_GRH &&
+	      (int)SODP_CQE_WITH_IMM == (int)IB_WC_WITH_IMM &&
+	      (int)SODP_CQE_WITH_INV == (int)IB_WC_WITH_INVALIDATE);
 
 int sodp_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
 		   struct ib_udata *udata)

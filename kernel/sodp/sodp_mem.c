@@ -124,7 +124,8 @@ void sodp_mem_put(struct sodp_mem *m)
 }
 
 /*
- * The kernel address of byte @va of a pinned or DMA region and how many
+ * The kernel address of byte @va of a pinned, DMA or fast-registration
+ * region and how many
  * bytes from it are contiguous.  The region was checked to hold @va.
  */
 static void *sodp_mr_addr(struct sodp_mr *mr, u64 va, u32 *contig)
@@ -134,6 +135,20 @@ static void *sodp_mr_addr(struct sodp_mr *mr, u64 va, u32 *contig)
 	if (mr->type == SODP_MR_DMA) {
 		*contig = U32_MAX;
 		return (void *)(uintptr_t)va;
+	}
+	if (mr->type == SODP_MR_FAST) {
+		struct sodp_fast_map *map = &mr->fast;
+		u32 shift = READ_ONCE(map->page_shift);
+		u64 mask = BIT_ULL(shift) - 1;
+
+		addr = va - READ_ONCE(mr->iova) + READ_ONCE(map->first_off);
+		/*
+		 * Only a consumer registering the region again under its own
+		 * transfer moves it: its page list still bounds the access.
+		 */
+		idx = min_t(u64, addr >> shift, map->max_pages - 1);
+		*contig = min_t(u64, mask + 1 - (addr & mask), U32_MAX);
+		return (void *)(uintptr_t)(READ_ONCE(map->pages[idx]) + (addr & mask));
 	}
 	addr = mr->umem->address + (va - mr->iova);
 	idx = (addr >> PAGE_SHIFT) - (mr->umem->address >> PAGE_SHIFT);

@@ -4,6 +4,13 @@
  * holds a reference; deregistration unpublishes the key and then waits for
  * those references, so no transfer touches memory after dereg returns.
  *
+ * Fast-registration regions (kernel consumers: ib_alloc_mr(),
+ * ib_map_mr_sg(), then REG_MR and LOCAL_INV work requests, or a peer's
+ * SEND with Invalidate) keep their key from allocation to free; REG_MR
+ * makes them valid with a new key byte, rights and translation, and an
+ * invalidation makes them invalid again.  Those changes and the lookups
+ * take the region's lock, so a transfer sees one registration whole.
+ *
  * Copyright (c) 2026 The sodp authors.
  */
 
@@ -33,6 +40,8 @@ static int sodp_mr_publish(struct sodp_dev *sdev, struct sodp_mr *mr)
 
 	kref_init(&mr->ref);
 	init_completion(&mr->released);
+	spin_lock_init(&mr->lock);
+	mr->valid = mr->type != SODP_MR_FAST;
 	if (atomic_inc_return(&sdev->num_mrs) > SODP_MAX_MR) {
 		ret = -ENOMEM;
 		goto err;
@@ -48,6 +57,7 @@ static int sodp_mr_publish(struct sodp_dev *sdev, struct sodp_mr *mr)
 	}
 	mr->ibmr.lkey |= index << 8;
 	mr->ibmr.rkey = mr->ibmr.lkey;
+	mr->key = mr->ibmr.lkey;
 	xa_store(&sdev->mrs, index, mr, GFP_KERNEL);
 	return 0;
 err:
@@ -72,24 +82,28 @@ struct sodp_mr *sodp_mr_get(struct sodp_dev *sdev, u32 key, struct ib_pd *pd,
 			    u64 va, u64 len, int access)
 {
 	struct sodp_mr *mr;
+	bool ok;
 
 	/* Dereg frees the region after a grace period: RCU is enough here. */
 	rcu_read_lock();
 	mr = xa_load(&sdev->mrs, key >> 8);
-	if (mr && (mr->ibmr.lkey != key || !kref_get_unless_zero(&mr->ref)))
+	if (mr && (READ_ONCE(mr->key) != key || !kref_get_unless_zero(&mr->ref)))
 		mr = NULL;
 	rcu_read_unlock();
 	if (!mr)
 		return NULL;
 
-	/* Both may change under us, by an ibv_rereg_mr() in place. */
-	if (READ_ONCE(mr->ibmr.pd) != pd || (READ_ONCE(mr->access) & access) != access)
-		goto bad;
-	if (mr->type != SODP_MR_DMA &&
-	    (va < mr->iova || va + len < va || va + len > mr->iova + mr->length))
-		goto bad;
-	return mr;
-bad:
+	/* Rights and PD may change under us, by an ibv_rereg_mr() in place. */
+	if (mr->type == SODP_MR_FAST)
+		spin_lock(&mr->lock);
+	ok = mr->valid && mr->key == key && READ_ONCE(mr->ibmr.pd) == pd &&
+	     (READ_ONCE(mr->access) & access) == access &&
+	     (mr->type == SODP_MR_DMA ||
+	      (va >= mr->iova && va + len >= va && va + len <= mr->iova + mr->length));
+	if (mr->type == SODP_MR_FAST)
+		spin_unlock(&mr->lock);
+	if (ok)
+		return mr;
 	sodp_mr_put(mr);
 	return NULL;
 }
@@ -218,6 +232,160 @@ err_free:
 	return ERR_PTR(ret);
 }
 
+/**
+ * sodp_alloc_mr - ib_alloc_mr(): a region for fast registration
+ * @pd: its protection domain
+ * @type: IB_MR_TYPE_MEM_REG (the only type sodp has)
+ * @max_num_sg: the most pages ib_map_mr_sg() may give it
+ *
+ * The region is invalid until a REG_MR work request registers it.
+ *
+ * Return: the region, or ERR_PTR(-EINVAL) for another type or too many
+ * pages, -ENOMEM.
+ */
+struct ib_mr *sodp_alloc_mr(struct ib_pd *pd, enum ib_mr_type type, u32 max_num_sg)
+{
+	struct sodp_mr *mr;
+	int ret;
+
+	if (type != IB_MR_TYPE_MEM_REG || !max_num_sg ||
+	    max_num_sg > SODP_MAX_FAST_REG_PAGES)
+		return ERR_PTR(-EINVAL);
+	mr = kzalloc(sizeof(*mr), GFP_KERNEL);
+	if (!mr)
+		return ERR_PTR(-ENOMEM);
+	mr->fast.pages = kcalloc(max_num_sg, sizeof(*mr->fast.pages), GFP_KERNEL);
+	if (!mr->fast.pages) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
+	mr->fast.max_pages = max_num_sg;
+	mr->fast.page_shift = PAGE_SHIFT;
+	mr->type = SODP_MR_FAST;
+	mr->ibmr.pd = pd;
+	ret = sodp_mr_publish(to_sdev(pd->device), mr);
+	if (ret)
+		goto err_free;
+	return &mr->ibmr;
+
+err_free:
+	kfree(mr->fast.pages);
+	kfree(mr);
+	return ERR_PTR(ret);
+}
+
+static int sodp_mr_set_page(struct ib_mr *ibmr, u64 addr)
+{
+	struct sodp_fast_map *map = &to_smr(ibmr)->fast;
+
+	if (map->npages == map->max_pages)
+		return -ENOMEM;
+	map->pages[map->npages++] = addr;
+	return 0;
+}
+
+/**
+ * sodp_map_mr_sg - ib_map_mr_sg(): the translation the next REG_MR takes
+ * @ibmr: a fast-registration region, not valid (its consumer's rule)
+ * @sg: DMA-mapped scatter list (sodp's DMA addresses are kernel addresses)
+ * @sg_nents: its entries
+ * @sg_offset: offset into the first entry, or NULL
+ *
+ * Return: the number of entries mapped (ib_sg_to_pages()).
+ */
+int sodp_map_mr_sg(struct ib_mr *ibmr, struct scatterlist *sg, int sg_nents,
+		   unsigned int *sg_offset)
+{
+	struct sodp_fast_map *map = &to_smr(ibmr)->fast;
+	int n;
+
+	map->npages = 0;
+	n = ib_sg_to_pages(ibmr, sg, sg_nents, sg_offset, sodp_mr_set_page);
+	/* Kept apart: a zero-based consumer sets ibmr->iova to 0 after. */
+	map->first_off = ibmr->iova & (ibmr->page_size - 1);
+	return n;
+}
+
+/* A fast-registration region of @qp's PD by the index of @key, referenced. */
+static struct sodp_mr *sodp_mr_get_fast(struct sodp_qp *qp, u32 key)
+{
+	struct sodp_mr *mr;
+
+	rcu_read_lock();
+	mr = xa_load(&qp->dev->mrs, key >> 8);
+	if (mr && (mr->type != SODP_MR_FAST || mr->ibmr.pd != qp->ibqp.pd ||
+		   !kref_get_unless_zero(&mr->ref)))
+		mr = NULL;
+	rcu_read_unlock();
+	return mr;
+}
+
+/**
+ * sodp_mr_fast_reg - run a REG_MR work request
+ * @qp: the kernel QP it was posted to
+ * @wqe: the request: rkey the new key, compare_add the rights,
+ *	remote_addr the iova and swap the length ib_map_mr_sg() set
+ *
+ * Return: 0, or -EINVAL if the region is not an invalid fast-registration
+ * region of the QP's PD or the key names another, or the translation does
+ * not cover the length.
+ */
+int sodp_mr_fast_reg(struct sodp_qp *qp, const struct sodp_send_wqe *wqe)
+{
+	struct sodp_mr *mr = sodp_mr_get_fast(qp, wqe->rkey);
+	struct sodp_fast_map *map;
+	u64 iova = wqe->remote_addr, len = wqe->swap;
+	u32 shift;
+	int ret = -EINVAL;
+
+	if (!mr)
+		return -EINVAL;
+	map = &mr->fast;
+	shift = ilog2(mr->ibmr.page_size);
+	spin_lock(&mr->lock);
+	/* The pages ib_sg_to_pages() set must hold the length. */
+	if (!mr->valid && is_power_of_2(mr->ibmr.page_size) && iova + len >= iova &&
+	    map->first_off + len <= ((u64)map->npages << shift)) {
+		map->page_shift = shift;
+		WRITE_ONCE(mr->key, wqe->rkey);
+		mr->access = wqe->compare_add;
+		mr->iova = iova;
+		mr->length = len;
+		mr->valid = true;
+		ret = 0;
+	}
+	spin_unlock(&mr->lock);
+	sodp_mr_put(mr);
+	return ret;
+}
+
+/**
+ * sodp_mr_invalidate - LOCAL_INV, or a peer's SEND with Invalidate
+ * @qp: the QP the request came to (its PD must be the region's)
+ * @key: the key to invalidate: the region's current one
+ *
+ * Transfers that found the region before go on with it; none starts after.
+ *
+ * Return: 0, or -EINVAL if @key names no valid fast-registration region
+ * of the QP's PD.
+ */
+int sodp_mr_invalidate(struct sodp_qp *qp, u32 key)
+{
+	struct sodp_mr *mr = sodp_mr_get_fast(qp, key);
+	int ret = -EINVAL;
+
+	if (!mr)
+		return -EINVAL;
+	spin_lock(&mr->lock);
+	if (mr->valid && mr->key == key) {
+		mr->valid = false;
+		ret = 0;
+	}
+	spin_unlock(&mr->lock);
+	sodp_mr_put(mr);
+	return ret;
+}
+
 int sodp_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 {
 	struct sodp_dev *sdev = to_sdev(ibmr->device);
@@ -229,6 +397,7 @@ int sodp_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 	wait_for_completion(&mr->released);
 	atomic_dec(&sdev->num_mrs);
 	kvfree(mr->pages);
+	kfree(mr->fast.pages);
 	if (mr->umem)
 		ib_umem_release(mr->umem);
 	if (mr->odp)

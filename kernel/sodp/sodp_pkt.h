@@ -25,6 +25,9 @@ enum sodp_op {
 	SODP_OP_READ,
 	SODP_OP_CMP_SWP,
 	SODP_OP_FETCH_ADD,
+	/* Local operations: run by the requester in order, no packet. */
+	SODP_OP_REG_MR,
+	SODP_OP_LOCAL_INV,
 };
 
 struct sodp_pkt {
@@ -33,6 +36,7 @@ struct sodp_pkt {
 	bool first;
 	bool last;
 	bool imm;
+	bool inv;			/* SEND with Invalidate: ex is the rkey */
 	bool ud;
 	bool uc;			/* unreliable connected: nothing answers */
 	bool solicited;
@@ -45,7 +49,7 @@ struct sodp_pkt {
 	/* AtomicETH */
 	u64 swap_add;
 	u64 compare;
-	/* ImmDt or IETH (network order for ImmDt, as in the WQE) */
+	/* ImmDt or IETH (network order for ImmDt, as in the WQE; an rkey) */
 	u32 ex;
 	/* DETH */
 	u32 qkey;
@@ -123,6 +127,12 @@ int sodp_req_decode(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 		    struct sodp_pkt *pkt);
 int sodp_req_local(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 		   struct sodp_pkt *pkt, struct sodp_mem *local, u32 *len);
+static inline bool sodp_op_is_local(enum sodp_op op)
+{
+	return op == SODP_OP_REG_MR || op == SODP_OP_LOCAL_INV;
+}
+int sodp_req_local_op(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
+		      enum sodp_op op);
 
 /* sodp_comp.c: what an answer means for the WQE that asked. */
 unsigned long sodp_ack_timeout(u8 timeout);
@@ -168,6 +178,7 @@ struct sodp_wire_tx {
 	u64 swap_add;
 	u64 compare;
 	u32 imm;			/* ImmDt, as it travels */
+	u32 inv_rkey;			/* IETH */
 	u32 qkey;			/* DETH */
 	u32 sqpn;
 	u8 syndrome;			/* AETH */

@@ -519,12 +519,28 @@ static int sodp_wr_to_wqe(struct sodp_qp *qp, const struct ib_send_wr *wr,
 	wqe->wr_id = wr->wr_id;
 	wqe->opcode = wr->opcode;
 	wqe->send_flags = wr->send_flags;
-	if (wr->opcode == IB_WR_SEND_WITH_INV)
+	if (wr->opcode == IB_WR_SEND_WITH_INV || wr->opcode == IB_WR_LOCAL_INV)
 		wqe->ex = wr->ex.invalidate_rkey;
 	else
 		wqe->ex = (__force u32)wr->ex.imm_data;
 
 	switch (wr->opcode) {
+	case IB_WR_REG_MR: {
+		struct ib_mr *ibmr = reg_wr(wr)->mr;
+
+		/* Only the key's low byte is the consumer's to change. */
+		if (ibmr->device != qp->ibqp.device ||
+		    to_smr(ibmr)->type != SODP_MR_FAST ||
+		    (reg_wr(wr)->key >> 8) != (ibmr->lkey >> 8))
+			return -EINVAL;
+		wqe->rkey = reg_wr(wr)->key;
+		wqe->compare_add = reg_wr(wr)->access;
+		wqe->remote_addr = ibmr->iova;
+		wqe->swap = ibmr->length;
+		return 0;
+	}
+	case IB_WR_LOCAL_INV:
+		return 0;
 	case IB_WR_RDMA_WRITE:
 	case IB_WR_RDMA_WRITE_WITH_IMM:
 	case IB_WR_RDMA_READ:

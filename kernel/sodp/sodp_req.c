@@ -29,6 +29,17 @@ int sodp_req_decode(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 	case IB_WR_SEND:
 		pkt->op = SODP_OP_SEND;
 		return 0;
+	case IB_WR_SEND_WITH_INV:
+		pkt->op = SODP_OP_SEND;
+		pkt->inv = true;
+		break;
+	case IB_WR_REG_MR:
+		pkt->op = SODP_OP_REG_MR;
+		/* A process cannot name a kernel region: no user QP does this. */
+		return qp->is_user ? IB_WC_LOC_QP_OP_ERR : 0;
+	case IB_WR_LOCAL_INV:
+		pkt->op = SODP_OP_LOCAL_INV;
+		return qp->is_user ? IB_WC_LOC_QP_OP_ERR : 0;
 	case IB_WR_RDMA_WRITE_WITH_IMM:
 		pkt->imm = true;
 		fallthrough;
@@ -48,6 +59,23 @@ int sodp_req_decode(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 		return IB_WC_LOC_QP_OP_ERR;
 	}
 	return rc ? 0 : IB_WC_LOC_QP_OP_ERR;
+}
+
+/**
+ * sodp_req_local_op - run a REG_MR or LOCAL_INV work request
+ * @qp: the kernel QP it was posted to
+ * @wqe: the request
+ * @op: SODP_OP_REG_MR or SODP_OP_LOCAL_INV, from sodp_req_decode()
+ *
+ * Return: its completion status.
+ */
+int sodp_req_local_op(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
+		      enum sodp_op op)
+{
+	int ret = op == SODP_OP_REG_MR ? sodp_mr_fast_reg(qp, wqe) :
+					 sodp_mr_invalidate(qp, wqe->ex);
+
+	return ret ? IB_WC_LOC_QP_OP_ERR : IB_WC_SUCCESS;
 }
 
 /* Resolve the WQE's local buffers (or inline data) into @local. */
@@ -212,6 +240,8 @@ static int sodp_req_execute(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 	status = sodp_req_decode(qp, wqe, &pkt);
 	if (status)
 		return status;
+	if (sodp_op_is_local(pkt.op))
+		return sodp_req_local_op(qp, wqe, pkt.op);
 	status = sodp_req_local(qp, wqe, &pkt, &local, &len);
 	if (status)
 		return status;

@@ -46,6 +46,9 @@ static void sodp_recv_complete(struct sodp_qp *qp, struct sodp_pkt *pkt,
 	if (pkt->imm) {
 		cqe.ex = pkt->ex;
 		cqe.wc_flags |= IB_WC_WITH_IMM;
+	} else if (pkt->inv && status == IB_WC_SUCCESS) {
+		cqe.ex = pkt->ex;
+		cqe.wc_flags |= IB_WC_WITH_INVALIDATE;
 	}
 	if (pkt->ud) {
 		cqe.wc_flags |= IB_WC_GRH | IB_WC_WITH_NETWORK_HDR_TYPE;
@@ -232,8 +235,15 @@ static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *
 		return SODP_RESP_LOCAL_ERR;
 	}
 	qp->recv.offset += pkt->paylen;
-	if (pkt->last)
-		sodp_recv_complete(qp, pkt, IB_WC_SUCCESS, IB_WC_RECV, qp->recv.offset);
+	if (!pkt->last)
+		return SODP_RESP_OK;
+	/* SEND with Invalidate: a key of ours the sender is done with. */
+	if (pkt->inv && sodp_mr_invalidate(qp, pkt->ex)) {
+		sodp_recv_complete(qp, pkt, IB_WC_REM_INV_REQ_ERR, IB_WC_RECV, 0);
+		ack->syndrome = SODP_NAK_INV_REQ;
+		return SODP_RESP_REQ_ERR;
+	}
+	sodp_recv_complete(qp, pkt, IB_WC_SUCCESS, IB_WC_RECV, qp->recv.offset);
 	return SODP_RESP_OK;
 }
 

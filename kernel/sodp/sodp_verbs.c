@@ -31,13 +31,11 @@ static int sodp_query_device(struct ib_device *ibdev, struct ib_device_attr *att
 	attr->hw_ver = 1;
 	attr->max_qp = SODP_MAX_QP;
 	attr->max_qp_wr = SODP_MAX_QP_WR;
-	/*
-	 * Only what works: no memory management extensions (fast
-	 * registration), which kernel storage reads to decide.
-	 */
+	/* Memory management extensions: fast registration, invalidation. */
 	attr->device_cap_flags = IB_DEVICE_BAD_PKEY_CNTR | IB_DEVICE_BAD_QKEY_CNTR |
 				 IB_DEVICE_SYS_IMAGE_GUID | IB_DEVICE_RC_RNR_NAK_GEN |
-				 IB_DEVICE_SRQ_RESIZE;
+				 IB_DEVICE_SRQ_RESIZE | IB_DEVICE_MEM_MGT_EXTENSIONS;
+	attr->max_fast_reg_page_list_len = SODP_MAX_FAST_REG_PAGES;
 	attr->kernel_cap_flags = IBK_ALLOW_USER_UNREG | IBK_ON_DEMAND_PAGING;
 	/* What the engine faults through ib_umem_hmm, and tests show. */
 	attr->odp_caps.general_caps = IB_ODP_SUPPORT | IB_ODP_SUPPORT_IMPLICIT;
@@ -269,6 +267,7 @@ const struct ib_device_ops sodp_dev_ops = {
 
 	.advise_mr = sodp_advise_mr,
 	.alloc_hw_port_stats = sodp_alloc_hw_port_stats,
+	.alloc_mr = sodp_alloc_mr,
 	.alloc_pd = sodp_alloc_pd,
 	.alloc_ucontext = sodp_alloc_ucontext,
 	.create_ah = sodp_create_ah,
@@ -289,6 +288,7 @@ const struct ib_device_ops sodp_dev_ops = {
 	.get_hw_stats = sodp_get_hw_stats,
 	.get_link_layer = sodp_get_link_layer,
 	.get_port_immutable = sodp_get_port_immutable,
+	.map_mr_sg = sodp_map_mr_sg,
 	.mmap = sodp_mmap,
 	.mmap_free = sodp_mmap_free,
 	.modify_qp = sodp_modify_qp,

@@ -79,11 +79,7 @@ enum {
 	SODP_WF_UC	= BIT(15),	/* unreliable connected: no answer */
 };
 
-/*
- * The opcode's flags, or 0 for an opcode sodp does not take (SEND with
- * Invalidate among them, until it has memory windows and fast
- * registration to invalidate).
- */
+/* The opcode's flags, or 0 for an opcode sodp does not take. */
 static inline u16 sodp_wire_flags(u8 opcode)
 {
 	enum {
@@ -100,6 +96,8 @@ static inline u16 sodp_wire_flags(u8 opcode)
 	case SODP_RC_SEND_LAST_IMM:	return S | L | P | SODP_WF_IMMDT;
 	case SODP_RC_SEND_ONLY:		return S | F | L | P;
 	case SODP_RC_SEND_ONLY_IMM:	return S | F | L | P | SODP_WF_IMMDT;
+	case SODP_RC_SEND_LAST_INV:	return S | L | P | SODP_WF_IETH;
+	case SODP_RC_SEND_ONLY_INV:	return S | F | L | P | SODP_WF_IETH;
 	case SODP_RC_WRITE_FIRST:	return W | F | P | SODP_WF_RETH;
 	case SODP_RC_WRITE_MIDDLE:	return W | P;
 	case SODP_RC_WRITE_LAST:	return W | L | P;
@@ -261,6 +259,7 @@ static inline void deth_set(u8 *h, u32 qkey, u32 sqpn)
 static inline u32 immdt_raw(const u8 *h)	{ return get_unaligned((const u32 *)h); }
 static inline void immdt_set_raw(u8 *h, u32 v)	{ put_unaligned(v, (u32 *)h); }
 static inline u32 ieth_rkey(const u8 *h)	{ return get_unaligned_be32(h); }
+static inline void ieth_set(u8 *h, u32 rkey)	{ put_unaligned_be32(rkey, h); }
 
 /* PSN arithmetic, modulo 2^24: a - b as a signed distance. */
 static inline s32 sodp_psn_diff(u32 a, u32 b)

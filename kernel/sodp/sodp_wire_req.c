@@ -534,8 +534,14 @@ static void sodp_wire_take(struct sodp_qp *qp, struct sodp_wire_wqe *ww)
 	ww->len = 0;
 	ww->rd_atomic = false;
 	ww->status = sodp_req_decode(qp, &ww->wqe, &pkt);
-	if (!ww->status)
-		ww->status = sodp_req_local(qp, &ww->wqe, &pkt, &local, &len);
+	if (ww->status)
+		return;
+	/* REG_MR, LOCAL_INV: run now, in order; they take no PSN. */
+	if (sodp_op_is_local(pkt.op)) {
+		ww->status = sodp_req_local_op(qp, &ww->wqe, pkt.op);
+		return;
+	}
+	ww->status = sodp_req_local(qp, &ww->wqe, &pkt, &local, &len);
 	if (ww->status)
 		return;
 	sodp_mem_put(&local);
@@ -547,6 +553,18 @@ static void sodp_wire_take(struct sodp_qp *qp, struct sodp_wire_wqe *ww)
 		ww->status = IB_WC_LOC_LEN_ERR;
 		ww->npsn = 0;
 	}
+}
+
+/*
+ * Is the next WQE to take fenced (IB_SEND_FENCE: it starts after every
+ * READ and atomic before it has completed)?  Read from the ring before
+ * the copy: for a user QP, only a hint it may change.
+ */
+static bool sodp_wire_fenced(struct sodp_qp *qp)
+{
+	struct sodp_send_wqe *slot = sodp_queue_slot(&qp->sq, qp->w.copied);
+
+	return READ_ONCE(slot->send_flags) & IB_SEND_FENCE;
 }
 
 static u8 sodp_wire_req_opcode(const struct sodp_pkt *pkt)
@@ -566,6 +584,8 @@ static u8 sodp_wire_req_opcode(const struct sodp_pkt *pkt)
 
 	switch (pkt->op) {
 	case SODP_OP_SEND:
+		if (pkt->inv && pkt->last)
+			return pkt->first ? SODP_RC_SEND_ONLY_INV : SODP_RC_SEND_LAST_INV;
 		return send[pkt->first][pkt->last][pkt->imm];
 	case SODP_OP_WRITE:
 		return write[pkt->first][pkt->last][pkt->imm];
@@ -600,6 +620,7 @@ static int sodp_wire_req_packet(struct sodp_qp *qp, struct sodp_wire_wqe *ww)
 		.psn = sodp_psn_add(ww->psn, k),
 		.rkey = ww->wqe.rkey,
 		.imm = ww->wqe.ex,
+		.inv_rkey = ww->wqe.ex,
 	};
 	switch (pkt.op) {
 	case SODP_OP_SEND:
@@ -733,11 +754,18 @@ bool sodp_wire_req_run(struct sodp_qp *qp, unsigned int budget)
 			break;
 		ww = sodp_wire_wqe(qp, w->next);
 		if (w->next == w->copied) {
+			if (w->rd_out && sodp_wire_fenced(qp))
+				break;
 			sodp_wire_take(qp, ww);
 			WRITE_ONCE(w->copied, w->copied + 1);
 		}
 		if (ww->status)
 			break;
+		if (!ww->npsn) {
+			/* A local operation, done when taken. */
+			w->next++;
+			continue;
+		}
 		/* A READ's responses fit the window, or come alone. */
 		end = sodp_psn_diff(sodp_psn_add(ww->psn, ww->npsn), w->una);
 		if (ww->rd_atomic && (w->rd_out >= max_t(u32, 1, qp->max_rd_atomic) ||
@@ -757,6 +785,13 @@ bool sodp_wire_req_run(struct sodp_qp *qp, unsigned int budget)
 			ww->status = ret;
 			break;
 		}
+	}
+	/* Local operations complete once all before them have: nothing answers them. */
+	while (qp->sq.cons != w->next) {
+		ww = sodp_wire_wqe(qp, qp->sq.cons);
+		if (ww->npsn || ww->status)
+			break;
+		sodp_wire_complete(qp, IB_WC_SUCCESS);
 	}
 	/* A WQE that failed here completes once all before it have. */
 	if (qp->sq.cons != w->copied) {

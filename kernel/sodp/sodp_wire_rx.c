@@ -57,6 +57,8 @@ int sodp_wire_send(struct sodp_dev *sdev, const struct sodp_wire_path *path,
 		atmeth_set(hdr + l.atmeth, tx->va, tx->rkey, tx->swap_add, tx->compare);
 	if (flags & SODP_WF_IMMDT)
 		immdt_set_raw(hdr + l.immdt, tx->imm);
+	if (flags & SODP_WF_IETH)
+		ieth_set(hdr + l.ieth, tx->inv_rkey);
 	if (flags & SODP_WF_AETH)
 		aeth_set(hdr + l.aeth, tx->syndrome, tx->msn);
 	if (flags & SODP_WF_ATMACK)
@@ -288,6 +290,7 @@ static void sodp_wire_request(struct sodp_qp *qp, struct sodp_wire_rx *rx,
 		.first = rx->flags & SODP_WF_FIRST,
 		.last = rx->flags & SODP_WF_LAST,
 		.imm = rx->flags & SODP_WF_IMMDT,
+		.inv = rx->flags & SODP_WF_IETH,
 		.ud = rx->flags & SODP_WF_DETH,
 		.uc = rx->flags & SODP_WF_UC,
 		.solicited = bth_se(h),
@@ -325,6 +328,8 @@ static void sodp_wire_request(struct sodp_qp *qp, struct sodp_wire_rx *rx,
 	}
 	if (pkt.imm)
 		pkt.ex = immdt_raw(h + rx->l.immdt);
+	if (pkt.inv)
+		pkt.ex = ieth_rkey(h + rx->l.ieth);
 	if (pkt.ud) {
 		pkt.qkey = deth_qkey(h + rx->l.deth);
 		pkt.sqpn = deth_sqpn(h + rx->l.deth);

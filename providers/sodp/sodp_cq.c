@@ -142,10 +142,11 @@ void sodp_cq_clean(struct sodp_cq *cq, uint32_t qpn, bool keep_recv)
 	pthread_spin_unlock(&cq->lock);
 }
 
-/* IB_WC_* and IBV_WC_* flags agree for the bits a CQE carries. */
 static unsigned int sodp_cqe_wc_flags(const struct sodp_cqe *cqe)
 {
-	return cqe->wc_flags & (IBV_WC_GRH | IBV_WC_WITH_IMM | IBV_WC_WITH_INV);
+	return (cqe->wc_flags & SODP_CQE_GRH ? IBV_WC_GRH : 0) |
+	       (cqe->wc_flags & SODP_CQE_WITH_IMM ? IBV_WC_WITH_IMM : 0) |
+	       (cqe->wc_flags & SODP_CQE_WITH_INV ? IBV_WC_WITH_INV : 0);
 }
 
 static void sodp_cqe_to_wc(const struct sodp_cqe *cqe, struct ibv_wc *wc)

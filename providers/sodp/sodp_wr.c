@@ -16,6 +16,7 @@
 
 enum {
 	SODP_RC_SEND_OPS = IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_IMM |
+			   IBV_QP_EX_WITH_SEND_WITH_INV |
 			   IBV_QP_EX_WITH_RDMA_WRITE |
 			   IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM |
 			   IBV_QP_EX_WITH_RDMA_READ |
@@ -93,6 +94,12 @@ static void sodp_wr_send(struct ibv_qp_ex *ibqp)
 static void sodp_wr_send_imm(struct ibv_qp_ex *ibqp, __be32 imm_data)
 {
 	sodp_wr_new(ibqp, IBV_WR_SEND_WITH_IMM)->ex = imm_data;
+}
+
+/* Invalidates a (kernel consumer's) fast-registration key at the peer. */
+static void sodp_wr_send_inv(struct ibv_qp_ex *ibqp, uint32_t invalidate_rkey)
+{
+	sodp_wr_new(ibqp, IBV_WR_SEND_WITH_INV)->ex = invalidate_rkey;
 }
 
 static struct sodp_send_wqe *sodp_wr_new_rdma(struct ibv_qp_ex *ibqp,
@@ -250,6 +257,7 @@ int sodp_wr_ops_init(struct sodp_qp *qp, enum ibv_qp_type type,
 	qpx->wr_rdma_write_imm = sodp_wr_rdma_write_imm;
 	if (type == IBV_QPT_UC)
 		return 0;
+	qpx->wr_send_inv = sodp_wr_send_inv;
 	qpx->wr_rdma_read = sodp_wr_rdma_read;
 	qpx->wr_atomic_cmp_swp = sodp_wr_atomic_cmp_swp;
 	qpx->wr_atomic_fetch_add = sodp_wr_atomic_fetch_add;

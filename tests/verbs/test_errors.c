@@ -141,6 +141,92 @@ CHECK_CASE(err_remote_access)
 	return 0;
 }
 
+/*
+ * SEND with Invalidate names a key of the responder to invalidate: only a
+ * fast-registration region (a kernel consumer's) can be.  A process's own
+ * region cannot: the responder answers Invalid Request, its receive fails
+ * and its QP goes to error (as rxe does); the region stays usable.  A
+ * process cannot post LOCAL_INV (it has no such region either).
+ */
+CHECK_CASE(err_send_inv)
+{
+	struct ibv_send_wr wr = { .opcode = IBV_WR_SEND_WITH_INV,
+				  .send_flags = IBV_SEND_SIGNALED }, *bad;
+	struct ibv_qp_init_attr_ex ix = {};
+	struct ibv_qp_ex *qpx;
+	struct epair p;
+	struct ibv_wc wc;
+	struct ibv_sge s, r;
+	int ex;
+
+	for (ex = 0; ex < 2; ex++) {
+		CHECK_EQ(epair_open(&p, VT_ALL_ACCESS, 7), 0);
+		strcpy(p.buf, "invalidate");
+		s = (struct ibv_sge){ (uintptr_t)p.buf, 16, p.mr->lkey };
+		r = (struct ibv_sge){ (uintptr_t)p.buf + 1024, 64, p.mr->lkey };
+		if (!ex) {
+			CHECK_EQ(vt_post_recv(p.b.qp, 9, &r, 1), 0);
+			wr.wr_id = 1;
+			wr.sg_list = &s;
+			wr.num_sge = 1;
+			wr.invalidate_rkey = p.mr->rkey;
+			CHECK_EQ(ibv_post_send(p.a.qp, &wr, &bad), 0);
+		} else {
+			/* The same through ibv_wr_send_inv(), from an extended QP. */
+			ibv_destroy_qp(p.a.qp);
+			vt_qp_destroy(&p.b);
+			ix.qp_type = IBV_QPT_RC;
+			ix.send_cq = p.a.scq;
+			ix.recv_cq = p.a.rcq;
+			ix.cap = (struct ibv_qp_cap){ 16, 16, 1, 1, 0 };
+			ix.pd = p.d.pd;
+			ix.comp_mask = IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS;
+			ix.send_ops_flags = IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_INV;
+			p.a.qp = ibv_create_qp_ex(p.d.ctx, &ix);
+			CHECK(p.a.qp);
+			CHECK_EQ(vt_qp_create(&p.d, &p.b, IBV_QPT_RC, 16, NULL, false), 0);
+			CHECK_EQ(vt_connect(&p.d, &p.a, &p.b), 0);
+			CHECK_EQ(vt_post_recv(p.b.qp, 9, &r, 1), 0);
+			qpx = ibv_qp_to_qp_ex(p.a.qp);
+			ibv_wr_start(qpx);
+			qpx->wr_id = 1;
+			qpx->wr_flags = IBV_SEND_SIGNALED;
+			ibv_wr_send_inv(qpx, p.mr->rkey);
+			ibv_wr_set_sge(qpx, p.mr->lkey, (uintptr_t)p.buf, 16);
+			CHECK_EQ(ibv_wr_complete(qpx), 0);
+		}
+		CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+		CHECK_EQ(wc.wr_id, 1);
+		CHECK_EQ(wc.status, IBV_WC_REM_INV_REQ_ERR);
+		CHECK_EQ(vt_poll(p.b.rcq, &wc, 10), 0);
+		CHECK_EQ(wc.wr_id, 9);
+		CHECK_EQ(wc.status, IBV_WC_REM_INV_REQ_ERR);
+		CHECK_EQ(vt_wait_async(p.d.ctx, IBV_EVENT_QP_REQ_ERR, 5), 0);
+		CHECK_EQ(qp_state(p.b.qp), IBV_QPS_ERR);
+		epair_close(&p);
+	}
+
+	/* The region was not invalidated: a new pair writes through its rkey. */
+	CHECK_EQ(epair_open(&p, VT_ALL_ACCESS, 7), 0);
+	s = (struct ibv_sge){ (uintptr_t)p.buf, 8, p.mr->lkey };
+	wr = (struct ibv_send_wr){ .wr_id = 2, .sg_list = &s, .num_sge = 1,
+				   .opcode = IBV_WR_SEND_WITH_INV,
+				   .send_flags = IBV_SEND_SIGNALED,
+				   .invalidate_rkey = p.mr->rkey };
+	CHECK_EQ(vt_post_send(p.a.qp, IBV_WR_RDMA_WRITE, 1, &s, 1,
+			      (uintptr_t)p.buf + 4096, p.mr->rkey, 0), 0);
+	CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	/* LOCAL_INV: not for a process. */
+	wr.opcode = IBV_WR_LOCAL_INV;
+	CHECK_EQ(ibv_post_send(p.a.qp, &wr, &bad), 0);
+	CHECK_EQ(vt_poll(p.a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.wr_id, 2);
+	CHECK_EQ(wc.status, IBV_WC_LOC_QP_OP_ERR);
+	epair_close(&p);
+	return 0;
+}
+
 /* The MR, not the QP, lacks the right. */
 CHECK_CASE(err_mr_rights)
 {

@@ -92,7 +92,17 @@ enum sodp_network_type {
 	SODP_NETWORK_IPV6,
 };
 
-/* A CQ slot: the fields of struct ibv_wc, with its enum values. */
+/*
+ * A CQ slot: the fields of struct ibv_wc, with its enum values, but for
+ * wc_flags: those are the kernel's (enum ib_wc_flags), of which these
+ * reach a process.
+ */
+enum sodp_cqe_flags {
+	SODP_CQE_GRH = 1 << 0,
+	SODP_CQE_WITH_IMM = 1 << 1,
+	SODP_CQE_WITH_INV = 1 << 2,
+};
+
 struct sodp_cqe {
 	__u64 wr_id;
 	__u32 status;

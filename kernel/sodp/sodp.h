@@ -25,7 +25,11 @@
 #define SODP_MAX_QP		4096
 #define SODP_MAX_CQ		4096
 #define SODP_MAX_MR		65536
-#define SODP_MR_INDEX_MAX	0xffffff	/* a key is index << 8 | random byte */
+/* A key is index << 8 | a random byte; memory windows' indexes are above. */
+#define SODP_MR_INDEX_MAX	0x7fffff
+#define SODP_MW_INDEX_MIN	0x800000
+#define SODP_MW_INDEX_MAX	0xffffff
+#define SODP_MAX_MW		65536
 #define SODP_MAX_SRQ		1024
 #define SODP_MAX_AH		8192
 #define SODP_MAX_PD		4096
@@ -79,10 +83,12 @@ struct sodp_dev {
 	 */
 	struct xarray qps;		/* qp_num -> sodp_qp */
 	struct xarray mrs;		/* key >> 8 -> sodp_mr (freed after RCU) */
+	struct xarray mws;		/* key >> 8 -> sodp_mw, used under its lock */
 	struct xarray ahs;		/* ah_num -> sodp_ah */
 	u32 next_qpn;
 	u32 next_mr_index;		/* cyclic, from a random start */
-	atomic_t num_qps, num_cqs, num_mrs, num_srqs, num_pds;
+	u32 next_mw_index;
+	atomic_t num_qps, num_cqs, num_mrs, num_mws, num_srqs, num_pds;
 	atomic64_t counters[SODP_NUM_ENGINE_COUNTERS];
 	struct ib_umem_hmm_device hmm;	/* ODP: page tracking, statistics */
 };
@@ -184,7 +190,27 @@ struct sodp_mr {
 	struct page **pages;		/* USER: the page holding iova + i * PAGE_SIZE */
 	unsigned long npages;
 	struct sodp_fast_map fast;
+	atomic_t num_mw;		/* memory windows bound to it */
 	struct rcu_head rcu;		/* lookups run under RCU */
+};
+
+/*
+ * A memory window: remote access to part of a region, by its own rkey.
+ * Everything that uses one (an rkey lookup, a bind, an invalidation, the
+ * dealloc) does so under mws' lock and then its own: the core frees it as
+ * soon as dealloc_mw returns.  A bound window holds a reference on its
+ * region (a deregistration unbinds it first).
+ */
+struct sodp_mw {
+	struct ib_mw ibmw;
+	spinlock_t lock;		/* the binding */
+	bool valid;
+	u32 rkey;			/* of the binding, as lookups match it */
+	struct sodp_mr *mr;		/* bound to, referenced; NULL if never */
+	u64 addr;
+	u64 length;
+	int access;			/* IB_ACCESS_REMOTE_* */
+	u32 qpn;			/* type 2: the QP that bound it, the only one to use it */
 };
 
 struct sodp_srq {
@@ -394,6 +420,11 @@ static inline struct sodp_mr *to_smr(struct ib_mr *m)
 	return container_of(m, struct sodp_mr, ibmr);
 }
 
+static inline struct sodp_mw *to_smw(struct ib_mw *w)
+{
+	return container_of(w, struct sodp_mw, ibmw);
+}
+
 static inline struct sodp_srq *to_ssrq(struct ib_srq *s)
 {
 	return container_of(s, struct sodp_srq, ibsrq);
@@ -467,7 +498,20 @@ struct ib_mr *sodp_alloc_mr(struct ib_pd *pd, enum ib_mr_type type, u32 max_num_
 int sodp_map_mr_sg(struct ib_mr *ibmr, struct scatterlist *sg, int sg_nents,
 		   unsigned int *sg_offset);
 int sodp_mr_fast_reg(struct sodp_qp *qp, const struct sodp_send_wqe *wqe);
-int sodp_mr_invalidate(struct sodp_qp *qp, u32 key);
+int sodp_mr_invalidate(struct sodp_qp *qp, u32 key, bool remote);
+
+/* sodp_mw.c */
+int sodp_alloc_mw(struct ib_mw *ibmw, struct ib_udata *udata);
+int sodp_dealloc_mw(struct ib_mw *ibmw);
+int sodp_mw_bind(struct sodp_qp *qp, const struct sodp_send_wqe *wqe);
+int sodp_mw_invalidate(struct sodp_qp *qp, u32 rkey, bool remote);
+void sodp_mw_unbind_mr(struct sodp_dev *sdev, struct sodp_mr *mr);
+struct sodp_mr *sodp_rkey_get(struct sodp_qp *qp, u32 rkey, u64 va, u64 len,
+			      int access);
+static inline bool sodp_key_is_mw(u32 key)
+{
+	return (key >> 8) >= SODP_MW_INDEX_MIN;
+}
 int sodp_advise_mr(struct ib_pd *pd, enum ib_uverbs_advise_mr_advice advice,
 		   u32 flags, struct ib_sge *sg_list, u32 num_sge,
 		   struct uverbs_attr_bundle *attrs);

@@ -104,12 +104,15 @@ static int sodp_register(struct sodp_dev *sdev, const char *name)
 
 	xa_init_flags(&sdev->qps, XA_FLAGS_ALLOC);
 	xa_init_flags(&sdev->mrs, XA_FLAGS_ALLOC1);
+	xa_init_flags(&sdev->mws, XA_FLAGS_ALLOC);
 	xa_init_flags(&sdev->ahs, XA_FLAGS_ALLOC1 | XA_FLAGS_LOCK_IRQ);
 	skb_queue_head_init(&sdev->rx_queue);
 	INIT_WORK(&sdev->rx_work, sodp_wire_rx_work);
 	sdev->next_qpn = SODP_QPN_MIN;
 	/* Keys are not handed out in an order a process could predict. */
 	sdev->next_mr_index = 1 + get_random_u32_below(SODP_MR_INDEX_MAX);
+	sdev->next_mw_index = SODP_MW_INDEX_MIN +
+			      get_random_u32_below(SODP_MW_INDEX_MAX - SODP_MW_INDEX_MIN);
 
 	ibdev->node_type = RDMA_NODE_IB_CA;
 	ibdev->phys_port_cnt = 1;
@@ -214,6 +217,7 @@ void sodp_dealloc_driver(struct ib_device *ibdev)
 	WARN_ON(!xa_empty(&sdev->ahs));
 	xa_destroy(&sdev->qps);
 	xa_destroy(&sdev->mrs);
+	xa_destroy(&sdev->mws);
 	xa_destroy(&sdev->ahs);
 }
 

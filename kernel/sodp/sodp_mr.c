@@ -362,17 +362,23 @@ int sodp_mr_fast_reg(struct sodp_qp *qp, const struct sodp_send_wqe *wqe)
 /**
  * sodp_mr_invalidate - LOCAL_INV, or a peer's SEND with Invalidate
  * @qp: the QP the request came to (its PD must be the region's)
- * @key: the key to invalidate: the region's current one
+ * @key: the key to invalidate: a fast-registration region's current one,
+ *	or a type 2 memory window's
+ * @remote: by a peer's SEND with Invalidate
  *
  * Transfers that found the region before go on with it; none starts after.
  *
  * Return: 0, or -EINVAL if @key names no valid fast-registration region
- * of the QP's PD.
+ * or bound type 2 window of the QP's PD.
  */
-int sodp_mr_invalidate(struct sodp_qp *qp, u32 key)
+int sodp_mr_invalidate(struct sodp_qp *qp, u32 key, bool remote)
 {
-	struct sodp_mr *mr = sodp_mr_get_fast(qp, key);
+	struct sodp_mr *mr;
 	int ret = -EINVAL;
+
+	if (sodp_key_is_mw(key))
+		return sodp_mw_invalidate(qp, key, remote);
+	mr = sodp_mr_get_fast(qp, key);
 
 	if (!mr)
 		return -EINVAL;
@@ -392,6 +398,7 @@ int sodp_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 	struct sodp_mr *mr = to_smr(ibmr);
 
 	xa_erase(&sdev->mrs, ibmr->lkey >> 8);
+	sodp_mw_unbind_mr(sdev, mr);
 	sodp_mr_put(mr);
 	/* Transfers in flight finish with it; no new one can find it. */
 	wait_for_completion(&mr->released);

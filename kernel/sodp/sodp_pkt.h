@@ -27,6 +27,7 @@ enum sodp_op {
 	SODP_OP_FETCH_ADD,
 	/* Local operations: run by the requester in order, no packet. */
 	SODP_OP_REG_MR,
+	SODP_OP_BIND_MW,
 	SODP_OP_LOCAL_INV,
 };
 
@@ -129,7 +130,7 @@ int sodp_req_local(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 		   struct sodp_pkt *pkt, struct sodp_mem *local, u32 *len);
 static inline bool sodp_op_is_local(enum sodp_op op)
 {
-	return op == SODP_OP_REG_MR || op == SODP_OP_LOCAL_INV;
+	return op >= SODP_OP_REG_MR;
 }
 int sodp_req_local_op(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 		      enum sodp_op op);

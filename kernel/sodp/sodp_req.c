@@ -39,7 +39,10 @@ int sodp_req_decode(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 		return qp->is_user ? IB_WC_LOC_QP_OP_ERR : 0;
 	case IB_WR_LOCAL_INV:
 		pkt->op = SODP_OP_LOCAL_INV;
-		return qp->is_user ? IB_WC_LOC_QP_OP_ERR : 0;
+		return 0;
+	case IB_WR_BIND_MW:
+		pkt->op = SODP_OP_BIND_MW;
+		return pkt->ud ? IB_WC_LOC_QP_OP_ERR : 0;
 	case IB_WR_RDMA_WRITE_WITH_IMM:
 		pkt->imm = true;
 		fallthrough;
@@ -62,20 +65,25 @@ int sodp_req_decode(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 }
 
 /**
- * sodp_req_local_op - run a REG_MR or LOCAL_INV work request
- * @qp: the kernel QP it was posted to
+ * sodp_req_local_op - run a REG_MR, BIND_MW or LOCAL_INV work request
+ * @qp: the QP it was posted to
  * @wqe: the request
- * @op: SODP_OP_REG_MR or SODP_OP_LOCAL_INV, from sodp_req_decode()
+ * @op: the local operation, from sodp_req_decode()
  *
  * Return: its completion status.
  */
 int sodp_req_local_op(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 		      enum sodp_op op)
 {
-	int ret = op == SODP_OP_REG_MR ? sodp_mr_fast_reg(qp, wqe) :
-					 sodp_mr_invalidate(qp, wqe->ex);
-
-	return ret ? IB_WC_LOC_QP_OP_ERR : IB_WC_SUCCESS;
+	switch (op) {
+	case SODP_OP_REG_MR:
+		return sodp_mr_fast_reg(qp, wqe) ? IB_WC_LOC_QP_OP_ERR : IB_WC_SUCCESS;
+	case SODP_OP_BIND_MW:
+		return sodp_mw_bind(qp, wqe) ? IB_WC_MW_BIND_ERR : IB_WC_SUCCESS;
+	default:
+		return sodp_mr_invalidate(qp, wqe->ex, false) ? IB_WC_LOC_QP_OP_ERR :
+								IB_WC_SUCCESS;
+	}
 }
 
 /* Resolve the WQE's local buffers (or inline data) into @local. */

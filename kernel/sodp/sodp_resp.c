@@ -238,7 +238,7 @@ static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *
 	if (!pkt->last)
 		return SODP_RESP_OK;
 	/* SEND with Invalidate: a key of ours the sender is done with. */
-	if (pkt->inv && sodp_mr_invalidate(qp, pkt->ex)) {
+	if (pkt->inv && sodp_mr_invalidate(qp, pkt->ex, true)) {
 		sodp_recv_complete(qp, pkt, IB_WC_REM_INV_REQ_ERR, IB_WC_RECV, 0);
 		ack->syndrome = SODP_NAK_INV_REQ;
 		return SODP_RESP_REQ_ERR;
@@ -275,8 +275,8 @@ static enum sodp_resp_fault __sodp_resp_write(struct sodp_qp *qp, struct sodp_pk
 			 * The whole message must fit the region, before a byte
 			 * lands; the region serves this packet (put with it).
 			 */
-			mr = sodp_mr_get(qp->dev, pkt->rkey, qp->ibqp.pd, pkt->va,
-					 pkt->dma_len, IB_ACCESS_REMOTE_WRITE);
+			mr = sodp_rkey_get(qp, pkt->rkey, pkt->va, pkt->dma_len,
+					   IB_ACCESS_REMOTE_WRITE);
 			if (!mr)
 				goto access_err;
 			sodp_mem_add_mr(&qp->resp_mem, mr, pkt->va, pkt->paylen);
@@ -310,8 +310,8 @@ static enum sodp_resp_fault __sodp_resp_write(struct sodp_qp *qp, struct sodp_pk
 	if (pkt->paylen) {
 		/* Later packets look it up again: deregistered means a bad rkey. */
 		if (!qp->resp_mem.nseg) {
-			mr = sodp_mr_get(qp->dev, qp->write_rkey, qp->ibqp.pd,
-					 qp->write_va, pkt->paylen, IB_ACCESS_REMOTE_WRITE);
+			mr = sodp_rkey_get(qp, qp->write_rkey, qp->write_va,
+					   pkt->paylen, IB_ACCESS_REMOTE_WRITE);
 			if (!mr)
 				goto access_err;
 			sodp_mem_add_mr(&qp->resp_mem, mr, qp->write_va, pkt->paylen);
@@ -390,8 +390,8 @@ static enum sodp_resp_fault sodp_resp_read(struct sodp_qp *qp, struct sodp_pkt *
 		return SODP_RESP_OK;
 	if (!(qp->access & IB_ACCESS_REMOTE_READ))
 		goto access_err;
-	ack->read_mr = sodp_mr_get(qp->dev, pkt->rkey, qp->ibqp.pd, pkt->va,
-				   pkt->dma_len, IB_ACCESS_REMOTE_READ);
+	ack->read_mr = sodp_rkey_get(qp, pkt->rkey, pkt->va, pkt->dma_len,
+				     IB_ACCESS_REMOTE_READ);
 	if (!ack->read_mr)
 		goto access_err;
 	/* The responder reads what it returns: fault it in now. */
@@ -427,8 +427,7 @@ static enum sodp_resp_fault sodp_resp_atomic(struct sodp_qp *qp, struct sodp_pkt
 	}
 	if (!(qp->access & IB_ACCESS_REMOTE_ATOMIC))
 		goto access_err;
-	mr = sodp_mr_get(qp->dev, pkt->rkey, qp->ibqp.pd, pkt->va, 8,
-			 IB_ACCESS_REMOTE_ATOMIC);
+	mr = sodp_rkey_get(qp, pkt->rkey, pkt->va, 8, IB_ACCESS_REMOTE_ATOMIC);
 	if (!mr)
 		goto access_err;
 	ret = sodp_mem_atomic(mr, pkt->va, pkt->op == SODP_OP_CMP_SWP,

@@ -31,10 +31,15 @@ static int sodp_query_device(struct ib_device *ibdev, struct ib_device_attr *att
 	attr->hw_ver = 1;
 	attr->max_qp = SODP_MAX_QP;
 	attr->max_qp_wr = SODP_MAX_QP_WR;
-	/* Memory management extensions: fast registration, invalidation. */
+	/*
+	 * Memory management extensions (fast registration, invalidation)
+	 * and memory windows of type 1 and 2B.
+	 */
 	attr->device_cap_flags = IB_DEVICE_BAD_PKEY_CNTR | IB_DEVICE_BAD_QKEY_CNTR |
 				 IB_DEVICE_SYS_IMAGE_GUID | IB_DEVICE_RC_RNR_NAK_GEN |
-				 IB_DEVICE_SRQ_RESIZE | IB_DEVICE_MEM_MGT_EXTENSIONS;
+				 IB_DEVICE_SRQ_RESIZE | IB_DEVICE_MEM_MGT_EXTENSIONS |
+				 IB_DEVICE_MEM_WINDOW | IB_DEVICE_MEM_WINDOW_TYPE_2B;
+	attr->max_mw = SODP_MAX_MW;
 	attr->max_fast_reg_page_list_len = SODP_MAX_FAST_REG_PAGES;
 	attr->kernel_cap_flags = IBK_ALLOW_USER_UNREG | IBK_ON_DEMAND_PAGING;
 	/* What the engine faults through ib_umem_hmm, and tests show. */
@@ -268,6 +273,7 @@ const struct ib_device_ops sodp_dev_ops = {
 	.advise_mr = sodp_advise_mr,
 	.alloc_hw_port_stats = sodp_alloc_hw_port_stats,
 	.alloc_mr = sodp_alloc_mr,
+	.alloc_mw = sodp_alloc_mw,
 	.alloc_pd = sodp_alloc_pd,
 	.alloc_ucontext = sodp_alloc_ucontext,
 	.create_ah = sodp_create_ah,
@@ -276,6 +282,7 @@ const struct ib_device_ops sodp_dev_ops = {
 	.create_srq = sodp_create_srq,
 	.create_user_ah = sodp_create_ah,
 	.dealloc_driver = sodp_dealloc_driver,
+	.dealloc_mw = sodp_dealloc_mw,
 	.dealloc_pd = sodp_dealloc_pd,
 	.dealloc_ucontext = sodp_dealloc_ucontext,
 	.dereg_mr = sodp_dereg_mr,
@@ -313,6 +320,7 @@ const struct ib_device_ops sodp_dev_ops = {
 
 	INIT_RDMA_OBJ_SIZE(ib_ah, sodp_ah, ibah),
 	INIT_RDMA_OBJ_SIZE(ib_cq, sodp_cq, ibcq),
+	INIT_RDMA_OBJ_SIZE(ib_mw, sodp_mw, ibmw),
 	INIT_RDMA_OBJ_SIZE(ib_pd, sodp_pd, ibpd),
 	INIT_RDMA_OBJ_SIZE(ib_qp, sodp_qp, ibqp),
 	INIT_RDMA_OBJ_SIZE(ib_srq, sodp_srq, ibsrq),

@@ -133,6 +133,59 @@ static int sodp_dereg_mr(struct verbs_mr *vmr)
 	return ret;
 }
 
+static struct ibv_mw *sodp_alloc_mw(struct ibv_pd *pd, enum ibv_mw_type type)
+{
+	struct sodp_cmd_alloc_mw cmd;
+	struct ib_uverbs_alloc_mw_resp resp;
+	struct ibv_mw *mw = calloc(1, sizeof(*mw));
+	int ret;
+
+	if (!mw) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	ret = ibv_cmd_alloc_mw(pd, type, mw, &cmd, sizeof(cmd), &resp, sizeof(resp));
+	if (ret) {
+		free(mw);
+		errno = ret;
+		return NULL;
+	}
+	return mw;
+}
+
+static int sodp_dealloc_mw(struct ibv_mw *mw)
+{
+	int ret = ibv_cmd_dealloc_mw(mw);
+
+	if (!ret)
+		free(mw);
+	return ret;
+}
+
+/* ibv_bind_mw(): a type 1 window, bound by a BIND_MW in the send queue. */
+static int sodp_bind_mw(struct ibv_qp *qp, struct ibv_mw *mw,
+			struct ibv_mw_bind *mw_bind)
+{
+	struct ibv_send_wr wr = {
+		.wr_id = mw_bind->wr_id,
+		.opcode = IBV_WR_BIND_MW,
+		.send_flags = mw_bind->send_flags,
+		.bind_mw = {
+			.mw = mw,
+			.rkey = ibv_inc_rkey(mw->rkey),
+			.bind_info = mw_bind->bind_info,
+		},
+	}, *bad;
+	int ret;
+
+	if (mw->type != IBV_MW_TYPE_1 || mw->pd != qp->pd)
+		return EINVAL;
+	ret = sodp_post_send(qp, &wr, &bad);
+	if (!ret)
+		mw->rkey = wr.bind_mw.rkey;
+	return ret;
+}
+
 static struct ibv_ah *sodp_create_ah(struct ibv_pd *pd, struct ibv_ah_attr *attr)
 {
 	struct {
@@ -195,13 +248,16 @@ static void sodp_free_context(struct ibv_context *ibctx)
 
 static const struct verbs_context_ops sodp_ctx_ops = {
 	.advise_mr = sodp_advise_mr,
+	.alloc_mw = sodp_alloc_mw,
 	.alloc_pd = sodp_alloc_pd,
+	.bind_mw = sodp_bind_mw,
 	.create_ah = sodp_create_ah,
 	.create_cq = sodp_create_cq,
 	.create_cq_ex = sodp_create_cq_ex,
 	.create_qp = sodp_create_qp,
 	.create_qp_ex = sodp_create_qp_ex,
 	.create_srq = sodp_create_srq,
+	.dealloc_mw = sodp_dealloc_mw,
 	.dealloc_pd = sodp_dealloc_pd,
 	.dereg_mr = sodp_dereg_mr,
 	.destroy_ah = sodp_destroy_ah,

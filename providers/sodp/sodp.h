@@ -145,6 +145,8 @@ int sodp_wqe_set_sge_list(struct sodp_send_wqe *wqe, size_t num_sge,
 			  const struct ibv_sge *sg_list);
 int sodp_wqe_add_inline(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 			const void *addr, size_t length);
+void sodp_wqe_set_bind(struct sodp_send_wqe *wqe, uint32_t rkey,
+		       const struct ibv_mw_bind_info *info);
 
 /* sodp_wr.c: the ibv_wr_* builder of extended QPs */
 int sodp_wr_ops_init(struct sodp_qp *qp, enum ibv_qp_type type,

@@ -209,6 +209,17 @@ int sodp_wqe_add_inline(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 	return 0;
 }
 
+/* A BIND_MW: the window's new rkey, the region's lkey, range and rights. */
+void sodp_wqe_set_bind(struct sodp_send_wqe *wqe, uint32_t rkey,
+		       const struct ibv_mw_bind_info *info)
+{
+	wqe->rkey = rkey;
+	wqe->ex = info->mr ? info->mr->lkey : 0;
+	wqe->remote_addr = info->addr;
+	wqe->compare_add = info->length;
+	wqe->swap = info->mw_access_flags;
+}
+
 static int sodp_fill_send_wqe(struct sodp_qp *qp, struct ibv_send_wr *wr,
 			      struct sodp_send_wqe *wqe)
 {
@@ -216,9 +227,14 @@ static int sodp_fill_send_wqe(struct sodp_qp *qp, struct ibv_send_wr *wr,
 	wqe->wr_id = wr->wr_id;
 	wqe->opcode = wr->opcode;
 	wqe->send_flags = wr->send_flags;
-	wqe->ex = wr->opcode == IBV_WR_SEND_WITH_INV ? wr->invalidate_rkey :
-						       wr->imm_data;
+	wqe->ex = wr->opcode == IBV_WR_SEND_WITH_INV || wr->opcode == IBV_WR_LOCAL_INV ?
+		  wr->invalidate_rkey : wr->imm_data;
 	switch (wr->opcode) {
+	case IBV_WR_BIND_MW:
+		sodp_wqe_set_bind(wqe, wr->bind_mw.rkey, &wr->bind_mw.bind_info);
+		return 0;
+	case IBV_WR_LOCAL_INV:
+		return 0;
 	case IBV_WR_RDMA_WRITE:
 	case IBV_WR_RDMA_WRITE_WITH_IMM:
 	case IBV_WR_RDMA_READ:

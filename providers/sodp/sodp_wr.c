@@ -17,12 +17,14 @@
 enum {
 	SODP_RC_SEND_OPS = IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_IMM |
 			   IBV_QP_EX_WITH_SEND_WITH_INV |
+			   IBV_QP_EX_WITH_BIND_MW | IBV_QP_EX_WITH_LOCAL_INV |
 			   IBV_QP_EX_WITH_RDMA_WRITE |
 			   IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM |
 			   IBV_QP_EX_WITH_RDMA_READ |
 			   IBV_QP_EX_WITH_ATOMIC_CMP_AND_SWP |
 			   IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD,
 	SODP_UC_SEND_OPS = IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_IMM |
+			   IBV_QP_EX_WITH_BIND_MW | IBV_QP_EX_WITH_LOCAL_INV |
 			   IBV_QP_EX_WITH_RDMA_WRITE |
 			   IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM,
 	SODP_UD_SEND_OPS = IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_IMM,
@@ -100,6 +102,17 @@ static void sodp_wr_send_imm(struct ibv_qp_ex *ibqp, __be32 imm_data)
 static void sodp_wr_send_inv(struct ibv_qp_ex *ibqp, uint32_t invalidate_rkey)
 {
 	sodp_wr_new(ibqp, IBV_WR_SEND_WITH_INV)->ex = invalidate_rkey;
+}
+
+static void sodp_wr_bind_mw(struct ibv_qp_ex *ibqp, struct ibv_mw *mw,
+			    uint32_t rkey, const struct ibv_mw_bind_info *info)
+{
+	sodp_wqe_set_bind(sodp_wr_new(ibqp, IBV_WR_BIND_MW), rkey, info);
+}
+
+static void sodp_wr_local_inv(struct ibv_qp_ex *ibqp, uint32_t invalidate_rkey)
+{
+	sodp_wr_new(ibqp, IBV_WR_LOCAL_INV)->ex = invalidate_rkey;
 }
 
 static struct sodp_send_wqe *sodp_wr_new_rdma(struct ibv_qp_ex *ibqp,
@@ -255,6 +268,8 @@ int sodp_wr_ops_init(struct sodp_qp *qp, enum ibv_qp_type type,
 	}
 	qpx->wr_rdma_write = sodp_wr_rdma_write;
 	qpx->wr_rdma_write_imm = sodp_wr_rdma_write_imm;
+	qpx->wr_bind_mw = sodp_wr_bind_mw;
+	qpx->wr_local_inv = sodp_wr_local_inv;
 	if (type == IBV_QPT_UC)
 		return 0;
 	qpx->wr_send_inv = sodp_wr_send_inv;

@@ -141,7 +141,7 @@ struct verbs_context_ops {
 	SODP_OPS_65(alloc_buf)
 	void *alloc_dm;
 	SODP_OPS_65(alloc_dmah)
-	void *alloc_mw;
+	struct ibv_mw *(*alloc_mw)(struct ibv_pd *pd, enum ibv_mw_type type);
 	void *alloc_null_mr;
 	void *alloc_parent_domain;
 	struct ibv_pd *(*alloc_pd)(struct ibv_context *context);
@@ -149,7 +149,8 @@ struct verbs_context_ops {
 	void *async_event;
 	void *attach_counters_point_flow;
 	void *attach_mcast;
-	void *bind_mw;
+	int (*bind_mw)(struct ibv_qp *qp, struct ibv_mw *mw,
+		       struct ibv_mw_bind *mw_bind);
 	void *close_xrcd;
 	void *cq_event;
 	struct ibv_ah *(*create_ah)(struct ibv_pd *pd, struct ibv_ah_attr *attr);
@@ -169,7 +170,7 @@ struct verbs_context_ops {
 	void *create_srq_ex;
 	void *create_wq;
 	SODP_OPS_65(dealloc_dmah)
-	void *dealloc_mw;
+	int (*dealloc_mw)(struct ibv_mw *mw);
 	int (*dealloc_pd)(struct ibv_pd *pd);
 	void *dealloc_td;
 	int (*dereg_mr)(struct verbs_mr *vmr);
@@ -263,6 +264,7 @@ SODP_CMD(sodp_cmd_query_port, ib_uverbs_query_port);
 SODP_CMD(sodp_cmd_alloc_pd, ib_uverbs_alloc_pd);
 SODP_CMD(sodp_cmd_reg_mr, ib_uverbs_reg_mr);
 SODP_CMD(sodp_cmd_rereg_mr, ib_uverbs_rereg_mr);
+SODP_CMD(sodp_cmd_alloc_mw, ib_uverbs_alloc_mw);
 SODP_CMD(sodp_cmd_create_cq, ib_uverbs_create_cq);
 SODP_CMD(sodp_cmd_resize_cq, ib_uverbs_resize_cq);
 SODP_CMD(sodp_cmd_create_qp, ib_uverbs_create_qp);
@@ -321,6 +323,10 @@ int ibv_cmd_rereg_mr(struct verbs_mr *vmr, uint32_t flags, void *addr,
 		     struct ibv_pd *pd, void *cmd, size_t cmd_size,
 		     struct ib_uverbs_rereg_mr_resp *resp, size_t resp_size);
 int ibv_cmd_dereg_mr(struct verbs_mr *vmr);
+int ibv_cmd_alloc_mw(struct ibv_pd *pd, enum ibv_mw_type type,
+		     struct ibv_mw *mw, void *cmd, size_t cmd_size,
+		     struct ib_uverbs_alloc_mw_resp *resp, size_t resp_size);
+int ibv_cmd_dealloc_mw(struct ibv_mw *mw);
 int ibv_cmd_create_cq(struct ibv_context *context, int cqe,
 		      struct ibv_comp_channel *channel, int comp_vector,
 		      struct ibv_cq *cq, void *cmd, size_t cmd_size,

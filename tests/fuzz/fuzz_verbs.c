@@ -30,6 +30,7 @@
 #define NSRQ	3
 #define NAH	3
 #define NMR	10
+#define NMW	4
 #define NBUF	4
 #define BUF_LEN	(1UL << 20)
 #define CHECK_LEN (256UL << 10)
@@ -46,6 +47,7 @@ struct vstate {
 	struct ibv_srq *srq[NSRQ];
 	struct ibv_ah *ah[NAH];
 	struct ibv_mr *mr[NMR];
+	struct ibv_mw *mw[NMW];
 	char *buf[NBUF];
 	char *guard;			/* BUF_LEN of PROT_NONE */
 	/* the checked pair */
@@ -100,7 +102,11 @@ static uint64_t random_addr(struct vstate *v, uint64_t *room)
 static uint32_t random_lkey(struct vstate *v, bool remote)
 {
 	struct ibv_mr *mr = PICK(v, v->mr);
+	struct ibv_mw *mw = PICK(v, v->mw);
 
+	/* A window's rkey, or one a bind may have given it since. */
+	if (remote && mw && fuzz_chance(v->f, 4))
+		return fuzz_chance(v->f, 2) ? mw->rkey : ibv_inc_rkey(mw->rkey);
 	if (!mr || fuzz_chance(v->f, 16))
 		return fuzz_edgy(v->f);
 	return remote ? mr->rkey : mr->lkey;
@@ -441,6 +447,54 @@ static void do_mr(struct vstate *v)
 	}
 }
 
+/* A random bind of a window to part of a region (or to nothing). */
+static struct ibv_mw_bind_info random_bind_info(struct vstate *v)
+{
+	struct ibv_mr *mr = PICK(v, v->mr);
+	uint64_t room;
+	struct ibv_mw_bind_info info = {
+		.mr = mr, .addr = random_addr(v, &room),
+		.mw_access_flags = random_access(v->f),
+	};
+
+	info.length = fuzz_chance(v->f, 8) ? fuzz_edgy(v->f) : fuzz_below(v->f, room + 1);
+	if (!mr && fuzz_chance(v->f, 2))
+		info.addr = info.length = 0;
+	return info;
+}
+
+/* Memory windows: allocate (type 1, 2 or neither), bind (type 1), free. */
+static void do_mw(struct vstate *v)
+{
+	struct fuzz *f = v->f;
+	struct ibv_mw **mw = &PICK(v, v->mw);
+	struct ibv_pd *pd = PICK(v, v->pd);
+	struct ibv_qp *qp = PICK(v, v->qp);
+	struct ibv_mw_bind bind;
+	int err;
+
+	if (!*mw) {
+		if (!pd)
+			return;
+		*mw = ibv_alloc_mw(pd, fuzz_chance(f, 8) ? fuzz_below(f, 4) :
+				   IBV_MW_TYPE_1 + fuzz_below(f, 2));
+		fuzz_result(f, "alloc_mw", *mw ? 0 : errno);
+		return;
+	}
+	if (qp && !fuzz_chance(f, 3)) {
+		bind = (struct ibv_mw_bind){
+			.wr_id = fuzz_rand(f), .bind_info = random_bind_info(v),
+			.send_flags = fuzz_chance(f, 2) ? IBV_SEND_SIGNALED : 0,
+		};
+		fuzz_result(f, "bind_mw", ibv_bind_mw(qp, *mw, &bind));
+		return;
+	}
+	err = ibv_dealloc_mw(*mw);
+	fuzz_result(f, "dealloc_mw", err);
+	if (!err)
+		*mw = NULL;
+}
+
 static const enum ibv_wr_opcode send_ops[] = {
 	IBV_WR_SEND, IBV_WR_SEND_WITH_IMM, IBV_WR_RDMA_WRITE,
 	IBV_WR_RDMA_WRITE_WITH_IMM, IBV_WR_RDMA_READ, IBV_WR_ATOMIC_CMP_AND_SWP,
@@ -520,6 +574,22 @@ static void post_send_ex(struct vstate *v, struct ibv_qp_ex *x,
 						wr->wr.atomic.remote_addr,
 						wr->wr.atomic.compare_add);
 			break;
+		case IBV_WR_SEND_WITH_INV:
+			if (!x->wr_send_inv)
+				continue;
+			ibv_wr_send_inv(x, wr->invalidate_rkey);
+			break;
+		case IBV_WR_LOCAL_INV:
+			if (!x->wr_local_inv)
+				continue;
+			ibv_wr_local_inv(x, wr->invalidate_rkey);
+			continue;
+		case IBV_WR_BIND_MW:
+			if (!x->wr_bind_mw || !wr->bind_mw.mw)
+				continue;
+			ibv_wr_bind_mw(x, wr->bind_mw.mw, wr->bind_mw.rkey,
+				       &wr->bind_mw.bind_info);
+			continue;
 		default:
 			continue;
 		}
@@ -613,6 +683,14 @@ static void do_post(struct vstate *v)
 		} else {
 			swr[i].wr.rdma.remote_addr = random_addr(v, &room);
 			swr[i].wr.rdma.rkey = random_lkey(v, true);
+		}
+		if (swr[i].opcode == IBV_WR_BIND_MW) {
+			swr[i].bind_mw.mw = PICK(v, v->mw);
+			swr[i].bind_mw.rkey = random_lkey(v, true);
+			swr[i].bind_mw.bind_info = random_bind_info(v);
+		} else if (swr[i].opcode == IBV_WR_SEND_WITH_INV ||
+			   swr[i].opcode == IBV_WR_LOCAL_INV) {
+			swr[i].invalidate_rkey = random_lkey(v, true);
 		}
 	}
 	if (ibv_qp_to_qp_ex(qp) && fuzz_chance(f, 2)) {
@@ -835,7 +913,7 @@ static void do_checked(struct vstate *v)
 int fuzz_verbs(struct fuzz *f)
 {
 	static void (*const action[])(struct vstate *) = {
-		do_pd, do_cq, do_qp, do_qp, do_qp, do_srq, do_ah, do_mr, do_mr,
+		do_pd, do_cq, do_qp, do_qp, do_qp, do_srq, do_ah, do_mr, do_mr, do_mw,
 		do_post, do_post, do_post, do_post, do_poll, do_poll, do_mm,
 		do_query,
 	};

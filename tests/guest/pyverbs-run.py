@@ -25,8 +25,6 @@ RULES = [
      "cannot: raw packet QPs"),
     (r"test_tag_matching", "cannot: tag matching offload"),
     (r"XRC|xrc", "not yet: XRC"),
-    (r"memory window|Create MW|_mw|bind_mw", "not yet: memory windows"),
-    (r"Rereg MR", "not yet: ibv_rereg_mr"),
     (r"Parent Domain", "not yet: parent domains"),
     (r"Importing a device", "not yet: ibv_import_device"),
     (r"multicast", "not yet: multicast"),

@@ -610,7 +610,7 @@ CHECK_CASE(qp_create_random_caps)
 			.qp_type = IBV_QPT_RC, .send_cq = cq, .recv_cq = cq,
 			.pd = d.pd, .cap = { .max_send_wr = 1, .max_recv_wr = 1 },
 			.comp_mask = IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS,
-			.send_ops_flags = IBV_QP_EX_WITH_BIND_MW,
+			.send_ops_flags = IBV_QP_EX_WITH_TSO,
 		};
 
 		CHECK(!ibv_create_qp_ex(d.ctx, &init));

@@ -203,6 +203,7 @@ struct sodp_mr {
  */
 struct sodp_mw {
 	struct ib_mw ibmw;
+	u32 index;			/* in mws */
 	spinlock_t lock;		/* the binding */
 	bool valid;
 	u32 rkey;			/* of the binding, as lookups match it */
@@ -225,6 +226,7 @@ struct sodp_srq {
 /* Bytes to move: a scatter list of regions and kernel buffers, and a cursor. */
 struct sodp_mem_seg {
 	struct sodp_mr *mr;		/* NULL: kbuf */
+	u32 key;			/* mr's key when added (fast registration) */
 	void *kbuf;
 	u64 va;
 	u32 len;
@@ -278,6 +280,7 @@ struct sodp_wire_wqe {
 	u32 len;			/* bytes it moves */
 	int status;			/* a local error found sending it, or 0 */
 	bool rd_atomic;			/* READ or atomic: answered by responses */
+	u8 local_op;			/* REG_MR, BIND_MW, LOCAL_INV (enum sodp_op), or 0 */
 };
 
 /*
@@ -320,6 +323,7 @@ struct sodp_qp {
 	struct completion released;
 	struct sodp_dev *dev;
 	bool is_user;
+	bool bound_mw;			/* it bound a memory window once */
 
 	struct mutex state_lock;	/* state and attributes */
 	enum ib_qp_state state;
@@ -506,6 +510,7 @@ int sodp_dealloc_mw(struct ib_mw *ibmw);
 int sodp_mw_bind(struct sodp_qp *qp, const struct sodp_send_wqe *wqe);
 int sodp_mw_invalidate(struct sodp_qp *qp, u32 rkey, bool remote);
 void sodp_mw_unbind_mr(struct sodp_dev *sdev, struct sodp_mr *mr);
+void sodp_mw_unbind_qp(struct sodp_qp *qp);
 struct sodp_mr *sodp_rkey_get(struct sodp_qp *qp, u32 rkey, u64 va, u64 len,
 			      int access);
 static inline bool sodp_key_is_mw(u32 key)

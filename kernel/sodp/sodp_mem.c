@@ -53,7 +53,8 @@ void sodp_mem_init(struct sodp_mem *m)
 /* Takes over the caller's reference on @mr. */
 void sodp_mem_add_mr(struct sodp_mem *m, struct sodp_mr *mr, u64 va, u32 len)
 {
-	m->seg[m->nseg++] = (struct sodp_mem_seg){ .mr = mr, .va = va, .len = len };
+	m->seg[m->nseg++] = (struct sodp_mem_seg){ .mr = mr, .key = READ_ONCE(mr->key),
+						   .va = va, .len = len };
 }
 
 /**
@@ -138,17 +139,17 @@ static void *sodp_mr_addr(struct sodp_mr *mr, u64 va, u32 *contig)
 	}
 	if (mr->type == SODP_MR_FAST) {
 		struct sodp_fast_map *map = &mr->fast;
-		u32 shift = READ_ONCE(map->page_shift);
-		u64 mask = BIT_ULL(shift) - 1;
+		u64 mask = BIT_ULL(map->page_shift) - 1;
 
-		addr = va - READ_ONCE(mr->iova) + READ_ONCE(map->first_off);
-		/*
-		 * Only a consumer registering the region again under its own
-		 * transfer moves it: its page list still bounds the access.
-		 */
-		idx = min_t(u64, addr >> shift, map->max_pages - 1);
+		/* Under mr->lock, the registration checked (sodp_mem_fast_ok()). */
+		addr = va - mr->iova + map->first_off;
+		idx = addr >> map->page_shift;
+		if (idx >= map->npages) {
+			*contig = 0;
+			return NULL;
+		}
 		*contig = min_t(u64, mask + 1 - (addr & mask), U32_MAX);
-		return (void *)(uintptr_t)(READ_ONCE(map->pages[idx]) + (addr & mask));
+		return (void *)(uintptr_t)(map->pages[idx] + (addr & mask));
 	}
 	addr = mr->umem->address + (va - mr->iova);
 	idx = (addr >> PAGE_SHIFT) - (mr->umem->address >> PAGE_SHIFT);
@@ -303,6 +304,52 @@ static int sodp_mem_hold_both(struct sodp_mem *dst, struct sodp_mem *src)
 	}
 }
 
+/*
+ * A fast-registration region can be invalidated, and registered again over
+ * other pages, under a transfer that found it registered: each piece of
+ * it is copied under its lock, once seen registered still, with the key
+ * it was found by, over the piece.  Then an invalidation that returned
+ * has no copy of the region in progress, and none starts after it.
+ */
+static struct sodp_mr *sodp_mem_fast(struct sodp_mem *m)
+{
+	struct sodp_mr *mr = m->seg[m->cur].mr;
+
+	return mr && mr->type == SODP_MR_FAST ? mr : NULL;
+}
+
+static void sodp_mem_fast_lock(struct sodp_mr *a, struct sodp_mr *b)
+{
+	if (a && b && a != b) {
+		if (a > b)
+			swap(a, b);
+		spin_lock(&a->lock);
+		spin_lock_nested(&b->lock, SINGLE_DEPTH_NESTING);
+		return;
+	}
+	if (a || b)
+		spin_lock(a ? &a->lock : &b->lock);
+}
+
+static void sodp_mem_fast_unlock(struct sodp_mr *a, struct sodp_mr *b)
+{
+	if (a)
+		spin_unlock(&a->lock);
+	if (b && b != a)
+		spin_unlock(&b->lock);
+}
+
+/* Is [cursor, cursor + @n) of @m's fast region registered as it was found? */
+static bool sodp_mem_fast_ok(struct sodp_mem *m, u32 n)
+{
+	struct sodp_mem_seg *seg = &m->seg[m->cur];
+	struct sodp_mr *mr = seg->mr;
+	u64 va = seg->va + m->off;
+
+	return mr->valid && mr->key == seg->key && va >= mr->iova &&
+	       va + n <= mr->iova + mr->length;
+}
+
 /**
  * sodp_mem_copy - copy bytes between two scatter lists
  * @dst: destination, from its cursor
@@ -319,6 +366,7 @@ int sodp_mem_copy(struct sodp_mem *dst, struct sodp_mem *src, u32 len)
 	int ret = SODP_COPY_OK;
 
 	while (len) {
+		struct sodp_mr *dmr, *smr;
 		u32 dn, sn, n;
 		void *d, *s;
 
@@ -329,10 +377,21 @@ int sodp_mem_copy(struct sodp_mem *dst, struct sodp_mem *src, u32 len)
 		ret = sodp_mem_hold_both(dst, src);
 		if (ret)
 			break;
+		dmr = sodp_mem_fast(dst);
+		smr = sodp_mem_fast(src);
+		sodp_mem_fast_lock(dmr, smr);
 		d = sodp_mem_piece(dst, &dn);
 		s = sodp_mem_piece(src, &sn);
 		n = min3(len, dn, sn);
-		memcpy(d, s, n);
+		if (dmr && (!d || !sodp_mem_fast_ok(dst, n)))
+			ret = SODP_COPY_DST_FAULT;
+		else if (smr && (!s || !sodp_mem_fast_ok(src, n)))
+			ret = SODP_COPY_SRC_FAULT;
+		else
+			memcpy(d, s, n);
+		sodp_mem_fast_unlock(dmr, smr);
+		if (ret)
+			break;
 		sodp_mem_advance(dst, n);
 		sodp_mem_advance(src, n);
 		len -= n;
@@ -416,7 +475,15 @@ int sodp_mem_atomic(struct sodp_mr *mr, u64 va, bool cmp_swp, u64 compare,
 			return ret;
 		p = (u64 *)(uintptr_t)ib_umem_hmm_span_dma(&span, va, NULL);
 	} else {
+		/* A fast region: as a copy's piece (see sodp_mem_fast_ok()). */
+		if (mr->type == SODP_MR_FAST)
+			spin_lock(&mr->lock);
 		p = sodp_mr_addr(mr, va, &contig);
+		if (mr->type == SODP_MR_FAST &&
+		    (!p || !mr->valid || va < mr->iova || va + 8 > mr->iova + mr->length)) {
+			spin_unlock(&mr->lock);
+			return -EFAULT;
+		}
 	}
 	if (cmp_swp)
 		*orig = cmpxchg64(p, compare, swap_add);
@@ -424,5 +491,7 @@ int sodp_mem_atomic(struct sodp_mr *mr, u64 va, bool cmp_swp, u64 compare,
 		*orig = atomic64_fetch_add(swap_add, (atomic64_t *)p);
 	if (mr->type == SODP_MR_ODP)
 		ib_umem_hmm_unlock(&span);
+	else if (mr->type == SODP_MR_FAST)
+		spin_unlock(&mr->lock);
 	return 0;
 }

@@ -75,8 +75,8 @@ err:
  * @access: IB_ACCESS_* rights it needs
  *
  * Return: the region with a reference (sodp_mr_put() it), or NULL if the
- * key is unknown, of another PD, lacks a right, or [va, va+len) is not
- * inside it.
+ * key is unknown (or names a fast-registration region not registered), of
+ * another PD, lacks a right, or [va, va+len) is not inside it.
  */
 struct sodp_mr *sodp_mr_get(struct sodp_dev *sdev, u32 key, struct ib_pd *pd,
 			    u64 va, u64 len, int access)
@@ -341,10 +341,10 @@ int sodp_mr_fast_reg(struct sodp_qp *qp, const struct sodp_send_wqe *wqe)
 	if (!mr)
 		return -EINVAL;
 	map = &mr->fast;
-	shift = ilog2(mr->ibmr.page_size);
 	spin_lock(&mr->lock);
+	shift = is_power_of_2(mr->ibmr.page_size) ? ilog2(mr->ibmr.page_size) : 0;
 	/* The pages ib_sg_to_pages() set must hold the length. */
-	if (!mr->valid && is_power_of_2(mr->ibmr.page_size) && iova + len >= iova &&
+	if (!mr->valid && shift && iova + len >= iova &&
 	    map->first_off + len <= ((u64)map->npages << shift)) {
 		map->page_shift = shift;
 		WRITE_ONCE(mr->key, wqe->rkey);
@@ -366,10 +366,11 @@ int sodp_mr_fast_reg(struct sodp_qp *qp, const struct sodp_send_wqe *wqe)
  *	or a type 2 memory window's
  * @remote: by a peer's SEND with Invalidate
  *
- * Transfers that found the region before go on with it; none starts after.
+ * When it returns, no byte of the region is being copied, and none will
+ * be (see sodp_mem_copy()).
  *
- * Return: 0, or -EINVAL if @key names no valid fast-registration region
- * or bound type 2 window of the QP's PD.
+ * Return: 0, or -EINVAL if @key names no fast-registration region (valid
+ * or not) or bound type 2 window of the QP's PD.
  */
 int sodp_mr_invalidate(struct sodp_qp *qp, u32 key, bool remote)
 {
@@ -379,11 +380,11 @@ int sodp_mr_invalidate(struct sodp_qp *qp, u32 key, bool remote)
 	if (sodp_key_is_mw(key))
 		return sodp_mw_invalidate(qp, key, remote);
 	mr = sodp_mr_get_fast(qp, key);
-
 	if (!mr)
 		return -EINVAL;
+	/* Invalid already: done (as on hardware), if the key is its own. */
 	spin_lock(&mr->lock);
-	if (mr->valid && mr->key == key) {
+	if (mr->key == key) {
 		mr->valid = false;
 		ret = 0;
 	}
@@ -445,6 +446,9 @@ struct ib_mr *sodp_rereg_user_mr(struct ib_mr *ibmr, int flags, u64 start,
 	if (!(flags & IB_MR_REREG_TRANS) &&
 	    (ib_access_writable(access) <= ib_access_writable(old)) &&
 	    (access & IB_ACCESS_ON_DEMAND) == (old & IB_ACCESS_ON_DEMAND)) {
+		/* Windows bound to it keep what it allowed when bound. */
+		if (atomic_read(&mr->num_mw))
+			return ERR_PTR(-EBUSY);
 		WRITE_ONCE(mr->access, access);
 		return NULL;
 	}

@@ -47,6 +47,7 @@ int sodp_alloc_mw(struct ib_mw *ibmw, struct ib_udata *udata)
 		ret = ret == -EBUSY ? -ENOMEM : ret;
 		goto err;
 	}
+	mw->index = index;
 	mw->rkey = index << 8 | (get_random_u32() & 0xff);
 	ibmw->rkey = mw->rkey;
 	xa_store(&sdev->mws, index, mw, GFP_KERNEL);
@@ -63,7 +64,7 @@ int sodp_dealloc_mw(struct ib_mw *ibmw)
 	struct sodp_mr *mr;
 
 	/* After this no lookup can find it: they all run under the lock. */
-	xa_erase(&sdev->mws, mw->rkey >> 8);
+	xa_erase(&sdev->mws, mw->index);
 	spin_lock(&mw->lock);
 	mr = sodp_mw_release(mw);
 	spin_unlock(&mw->lock);
@@ -90,18 +91,18 @@ int sodp_dealloc_mw(struct ib_mw *ibmw)
 int sodp_mw_bind(struct sodp_qp *qp, const struct sodp_send_wqe *wqe)
 {
 	struct sodp_dev *sdev = qp->dev;
-	int access = wqe->swap;
 	u64 addr = wqe->remote_addr, len = wqe->compare_add;
 	struct sodp_mr *mr = NULL, *old = NULL;
 	struct sodp_mw *mw;
 	int ret = -EINVAL;
+	int access;
 
 	/* Local write means nothing for a window: allowed, and ignored. */
 	if (!sodp_key_is_mw(wqe->rkey) ||
-	    (access & ~(IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_READ |
-			IB_ACCESS_REMOTE_WRITE | IB_ACCESS_REMOTE_ATOMIC)))
+	    (wqe->swap & ~(u64)(IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_READ |
+				IB_ACCESS_REMOTE_WRITE | IB_ACCESS_REMOTE_ATOMIC)))
 		return -EINVAL;
-	access &= ~IB_ACCESS_LOCAL_WRITE;
+	access = wqe->swap & ~IB_ACCESS_LOCAL_WRITE;
 	if (len) {
 		mr = sodp_mr_get(sdev, wqe->ex, qp->ibqp.pd, addr, len,
 				 IB_ACCESS_MW_BIND);
@@ -133,6 +134,8 @@ int sodp_mw_bind(struct sodp_qp *qp, const struct sodp_send_wqe *wqe)
 		mw->access = access;
 		mw->qpn = qp->ibqp.qp_num;
 		mw->valid = true;
+		/* Its type 2 windows die with it (sodp_mw_unbind_qp()). */
+		WRITE_ONCE(qp->bound_mw, true);
 	}
 	ret = 0;
 unlock_mw:
@@ -190,9 +193,12 @@ void sodp_mw_unbind_mr(struct sodp_dev *sdev, struct sodp_mr *mr)
 	struct sodp_mw *mw;
 	unsigned long index;
 
-	if (!atomic_read(&mr->num_mw))
-		return;
 	xa_lock(&sdev->mws);
+	/* Read under the lock a bind counts the region under. */
+	if (!atomic_read(&mr->num_mw)) {
+		xa_unlock(&sdev->mws);
+		return;
+	}
 	xa_for_each(&sdev->mws, index, mw) {
 		spin_lock(&mw->lock);
 		/* Never the last reference: the deregistration holds one. */
@@ -238,4 +244,35 @@ struct sodp_mr *sodp_rkey_get(struct sodp_qp *qp, u32 rkey, u64 va, u64 len,
 	}
 	xa_unlock(&sdev->mws);
 	return mr;
+}
+
+/**
+ * sodp_mw_unbind_qp - unbind the type 2 windows a QP being destroyed bound
+ * @qp: the QP (no work of it runs any more)
+ *
+ * Their access was that QP's alone; a later QP of the same number must not
+ * inherit it.
+ */
+void sodp_mw_unbind_qp(struct sodp_qp *qp)
+{
+	struct sodp_dev *sdev = qp->dev;
+	struct sodp_mr *mr;
+	struct sodp_mw *mw;
+	unsigned long index;
+
+	if (!READ_ONCE(qp->bound_mw))
+		return;
+	xa_lock(&sdev->mws);
+	xa_for_each(&sdev->mws, index, mw) {
+		spin_lock(&mw->lock);
+		mr = NULL;
+		if (mw->ibmw.type == IB_MW_TYPE_2 && mw->valid &&
+		    mw->qpn == qp->ibqp.qp_num)
+			mr = sodp_mw_release(mw);
+		spin_unlock(&mw->lock);
+		/* Even the last put only completes the region's release. */
+		if (mr)
+			sodp_mr_put(mr);
+	}
+	xa_unlock(&sdev->mws);
 }

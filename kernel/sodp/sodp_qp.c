@@ -289,6 +289,7 @@ int sodp_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	cancel_delayed_work_sync(&qp->retry_work);
 	cancel_work_sync(&qp->req_work);
 
+	sodp_mw_unbind_qp(qp);
 	sodp_wire_req_free(qp);
 	if (!qp->srq)
 		sodp_queue_cleanup(&qp->rq);

@@ -520,7 +520,10 @@ static int sodp_wire_send_local(struct sodp_dev *sdev, const struct sodp_wire_pa
 	}
 }
 
-/* Copy the WQE at @w->copied out of the ring and size it. */
+/*
+ * Copy the WQE at @w->copied out of the ring and size it (a local
+ * operation is only marked: it runs at the head, sodp_wire_req_run()).
+ */
 static void sodp_wire_take(struct sodp_qp *qp, struct sodp_wire_wqe *ww)
 {
 	struct sodp_pkt pkt = {};
@@ -533,12 +536,13 @@ static void sodp_wire_take(struct sodp_qp *qp, struct sodp_wire_wqe *ww)
 	ww->npsn = 0;
 	ww->len = 0;
 	ww->rd_atomic = false;
+	ww->local_op = 0;
 	ww->status = sodp_req_decode(qp, &ww->wqe, &pkt);
 	if (ww->status)
 		return;
-	/* REG_MR, LOCAL_INV: run now, in order; they take no PSN. */
+	/* REG_MR, BIND_MW, LOCAL_INV take no PSN: run at the head. */
 	if (sodp_op_is_local(pkt.op)) {
-		ww->status = sodp_req_local_op(qp, &ww->wqe, pkt.op);
+		ww->local_op = pkt.op;
 		return;
 	}
 	ww->status = sodp_req_local(qp, &ww->wqe, &pkt, &local, &len);
@@ -761,9 +765,21 @@ bool sodp_wire_req_run(struct sodp_qp *qp, unsigned int budget)
 		}
 		if (ww->status)
 			break;
-		if (!ww->npsn) {
-			/* A local operation, done when taken. */
-			w->next++;
+		if (ww->local_op) {
+			/*
+			 * Only once all before it completed: a packet of theirs
+			 * sent again, or a response landing, may still need
+			 * what it changes.  It completes at once.
+			 */
+			if (qp->sq.cons != w->next)
+				break;
+			ret = sodp_req_local_op(qp, &ww->wqe, ww->local_op);
+			if (ret) {
+				sodp_wire_fail(qp, ret);
+				return true;
+			}
+			sodp_wire_complete(qp, IB_WC_SUCCESS);
+			n--;
 			continue;
 		}
 		/* A READ's responses fit the window, or come alone. */
@@ -785,13 +801,6 @@ bool sodp_wire_req_run(struct sodp_qp *qp, unsigned int budget)
 			ww->status = ret;
 			break;
 		}
-	}
-	/* Local operations complete once all before them have: nothing answers them. */
-	while (qp->sq.cons != w->next) {
-		ww = sodp_wire_wqe(qp, qp->sq.cons);
-		if (ww->npsn || ww->status)
-			break;
-		sodp_wire_complete(qp, IB_WC_SUCCESS);
 	}
 	/* A WQE that failed here completes once all before it have. */
 	if (qp->sq.cons != w->copied) {

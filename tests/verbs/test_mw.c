@@ -388,6 +388,15 @@ CHECK_CASE(mw_errors)
 	CHECK_EQ(remote(&m, IBV_WR_RDMA_WRITE, m.mw->rkey, 0, 8), IBV_WC_REM_ACCESS_ERR);
 	mw_close(&m);
 
+	/* A region with a window bound keeps its rights (no rereg in place). */
+	CHECK_EQ(mw_open(&m, IBV_MW_TYPE_1), 0);
+	CHECK_EQ(bind1(&m, WIN_OFF, WIN_LEN, rw), IBV_WC_SUCCESS);
+	CHECK(ibv_rereg_mr(m.mr, IBV_REREG_MR_CHANGE_ACCESS, NULL, NULL, 0,
+			   IBV_ACCESS_MW_BIND | (m.l.d.mr_mode == VT_MR_PINNED ? 0 :
+						 IBV_ACCESS_ON_DEMAND)) != 0);
+	CHECK_EQ(write_read(&m, m.mw->rkey, 6), 0);
+	mw_close(&m);
+
 	/* A window's rkey is no lkey. */
 	CHECK_EQ(mw_open(&m, IBV_MW_TYPE_1), 0);
 	CHECK_EQ(bind1(&m, WIN_OFF, WIN_LEN, rw), IBV_WC_SUCCESS);

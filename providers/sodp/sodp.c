@@ -65,27 +65,98 @@ static struct ibv_pd *sodp_alloc_pd(struct ibv_context *ctx)
 {
 	struct sodp_cmd_alloc_pd cmd;
 	struct ib_uverbs_alloc_pd_resp resp;
-	struct ibv_pd *pd = calloc(1, sizeof(*pd));
+	struct sodp_pd *pd = calloc(1, sizeof(*pd));
 	int ret;
 
 	if (!pd)
 		return NULL;
-	ret = ibv_cmd_alloc_pd(ctx, pd, &cmd, sizeof(cmd), &resp, sizeof(resp));
+	ret = ibv_cmd_alloc_pd(ctx, &pd->ibv_pd, &cmd, sizeof(cmd), &resp, sizeof(resp));
 	if (ret) {
 		free(pd);
 		errno = ret;
 		return NULL;
 	}
-	return pd;
+	return &pd->ibv_pd;
 }
 
-static int sodp_dealloc_pd(struct ibv_pd *pd)
+/* A PD goes after its parent domains, a parent domain on its own. */
+static int sodp_dealloc_pd(struct ibv_pd *ibpd)
 {
-	int ret = ibv_cmd_dealloc_pd(pd);
+	struct sodp_pd *pd = to_spd(ibpd);
+	int ret;
 
+	if (pd->protection_domain) {
+		atomic_fetch_sub(&pd->protection_domain->users, 1);
+		if (pd->td)
+			atomic_fetch_sub(&pd->td->users, 1);
+		free(pd);
+		return 0;
+	}
+	if (atomic_load(&pd->users))
+		return EBUSY;
+	ret = ibv_cmd_dealloc_pd(ibpd);
 	if (!ret)
 		free(pd);
 	return ret;
+}
+
+static struct ibv_td *sodp_alloc_td(struct ibv_context *ctx,
+				    struct ibv_td_init_attr *attr)
+{
+	struct sodp_td *td;
+
+	if (attr->comp_mask) {
+		errno = EINVAL;
+		return NULL;
+	}
+	td = calloc(1, sizeof(*td));
+	if (!td) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	td->ibv_td.context = ctx;
+	return &td->ibv_td;
+}
+
+static int sodp_dealloc_td(struct ibv_td *ibtd)
+{
+	struct sodp_td *td = container_of(ibtd, struct sodp_td, ibv_td);
+
+	if (atomic_load(&td->users))
+		return EBUSY;
+	free(td);
+	return 0;
+}
+
+static struct ibv_pd *
+sodp_alloc_parent_domain(struct ibv_context *ctx,
+			 struct ibv_parent_domain_init_attr *attr)
+{
+	struct sodp_pd *pd;
+
+	if (!attr->pd || attr->pd->context != ctx ||
+	    to_spd(attr->pd)->protection_domain ||
+	    (attr->td && attr->td->context != ctx) ||
+	    (attr->comp_mask & ~(IBV_PARENT_DOMAIN_INIT_ATTR_ALLOCATORS |
+				 IBV_PARENT_DOMAIN_INIT_ATTR_PD_CONTEXT))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	pd = calloc(1, sizeof(*pd));
+	if (!pd) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* The same handle: every command on it names the PD. */
+	pd->ibv_pd.context = ctx;
+	pd->ibv_pd.handle = attr->pd->handle;
+	pd->protection_domain = to_spd(attr->pd);
+	atomic_fetch_add(&pd->protection_domain->users, 1);
+	if (attr->td) {
+		pd->td = container_of(attr->td, struct sodp_td, ibv_td);
+		atomic_fetch_add(&pd->td->users, 1);
+	}
+	return &pd->ibv_pd;
 }
 
 static struct ibv_mr *sodp_reg_mr(struct ibv_pd *pd, void *addr, size_t length,
@@ -178,7 +249,7 @@ static int sodp_bind_mw(struct ibv_qp *qp, struct ibv_mw *mw,
 	}, *bad;
 	int ret;
 
-	if (mw->type != IBV_MW_TYPE_1 || mw->pd != qp->pd)
+	if (mw->type != IBV_MW_TYPE_1 || sodp_pd_base(mw->pd) != sodp_pd_base(qp->pd))
 		return EINVAL;
 	ret = sodp_post_send(qp, &wr, &bad);
 	if (!ret)
@@ -249,7 +320,9 @@ static void sodp_free_context(struct ibv_context *ibctx)
 static const struct verbs_context_ops sodp_ctx_ops = {
 	.advise_mr = sodp_advise_mr,
 	.alloc_mw = sodp_alloc_mw,
+	.alloc_parent_domain = sodp_alloc_parent_domain,
 	.alloc_pd = sodp_alloc_pd,
+	.alloc_td = sodp_alloc_td,
 	.bind_mw = sodp_bind_mw,
 	.create_ah = sodp_create_ah,
 	.create_cq = sodp_create_cq,
@@ -259,6 +332,7 @@ static const struct verbs_context_ops sodp_ctx_ops = {
 	.create_srq = sodp_create_srq,
 	.dealloc_mw = sodp_dealloc_mw,
 	.dealloc_pd = sodp_dealloc_pd,
+	.dealloc_td = sodp_dealloc_td,
 	.dereg_mr = sodp_dereg_mr,
 	.destroy_ah = sodp_destroy_ah,
 	.destroy_cq = sodp_destroy_cq,

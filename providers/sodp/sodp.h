@@ -23,6 +23,24 @@ struct sodp_context {
 	uint32_t flags;		/* enum sodp_ctx_flags */
 };
 
+/*
+ * A PD, or a parent domain (ibv_alloc_parent_domain()) over one, which
+ * stands for it in every command (same handle).  Its allocators have
+ * nothing to allocate here: every ring is the kernel's, mapped.
+ */
+struct sodp_pd {
+	struct ibv_pd ibv_pd;
+	struct sodp_pd *protection_domain;	/* a parent domain's PD, or NULL */
+	struct sodp_td *td;			/* a parent domain's, or NULL */
+	atomic_int users;			/* parent domains over this PD */
+};
+
+/* A thread domain: a promise of one thread, which the locks make moot. */
+struct sodp_td {
+	struct ibv_td ibv_td;
+	atomic_int users;			/* parent domains with it */
+};
+
 /* A ring mapped from the kernel (see sodp-abi.h). */
 struct sodp_uring {
 	struct sodp_ring *ring;
@@ -67,6 +85,19 @@ struct sodp_ah {
 	struct ibv_ah ibv_ah;
 	uint32_t ah_num;
 };
+
+static inline struct sodp_pd *to_spd(struct ibv_pd *pd)
+{
+	return container_of(pd, struct sodp_pd, ibv_pd);
+}
+
+/* The PD itself, for a parent domain the one it stands for. */
+static inline struct sodp_pd *sodp_pd_base(struct ibv_pd *pd)
+{
+	struct sodp_pd *spd = to_spd(pd);
+
+	return spd->protection_domain ? spd->protection_domain : spd;
+}
 
 static inline struct sodp_context *to_sctx(struct ibv_context *ctx)
 {

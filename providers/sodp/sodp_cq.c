@@ -338,11 +338,18 @@ struct ibv_cq_ex *sodp_create_cq_ex(struct ibv_context *ctx,
 		wc_flags |= IBV_WC_EX_WITH_COMPLETION_TIMESTAMP |
 			    IBV_WC_EX_WITH_COMPLETION_TIMESTAMP_WALLCLOCK;
 	/*
-	 * Every CQ is safe for threads, so single-threaded use needs nothing;
-	 * parent domains, overrun and the wc fields of other hardware are
-	 * not supported.
+	 * Every CQ is safe for threads, so single-threaded use needs nothing,
+	 * and a parent domain has nothing to allocate for it (the ring is the
+	 * kernel's); overrun and the wc fields of other hardware are not
+	 * supported.
 	 */
-	if ((attr->comp_mask & ~IBV_CQ_INIT_ATTR_MASK_FLAGS) ||
+	if ((attr->comp_mask & IBV_CQ_INIT_ATTR_MASK_PD) &&
+	    (!attr->parent_domain || attr->parent_domain->context != ctx ||
+	     !to_spd(attr->parent_domain)->protection_domain)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((attr->comp_mask & ~(IBV_CQ_INIT_ATTR_MASK_FLAGS | IBV_CQ_INIT_ATTR_MASK_PD)) ||
 	    ((attr->comp_mask & IBV_CQ_INIT_ATTR_MASK_FLAGS) &&
 	     (attr->flags & ~IBV_CREATE_CQ_ATTR_SINGLE_THREADED)) ||
 	    (attr->wc_flags & ~wc_flags)) {

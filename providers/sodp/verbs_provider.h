@@ -143,9 +143,11 @@ struct verbs_context_ops {
 	SODP_OPS_65(alloc_dmah)
 	struct ibv_mw *(*alloc_mw)(struct ibv_pd *pd, enum ibv_mw_type type);
 	void *alloc_null_mr;
-	void *alloc_parent_domain;
+	struct ibv_pd *(*alloc_parent_domain)(struct ibv_context *context,
+					      struct ibv_parent_domain_init_attr *attr);
 	struct ibv_pd *(*alloc_pd)(struct ibv_context *context);
-	void *alloc_td;
+	struct ibv_td *(*alloc_td)(struct ibv_context *context,
+				   struct ibv_td_init_attr *init_attr);
 	void *async_event;
 	void *attach_counters_point_flow;
 	void *attach_mcast;
@@ -172,7 +174,7 @@ struct verbs_context_ops {
 	SODP_OPS_65(dealloc_dmah)
 	int (*dealloc_mw)(struct ibv_mw *mw);
 	int (*dealloc_pd)(struct ibv_pd *pd);
-	void *dealloc_td;
+	int (*dealloc_td)(struct ibv_td *td);
 	int (*dereg_mr)(struct verbs_mr *vmr);
 	int (*destroy_ah)(struct ibv_ah *ah);
 	SODP_OPS_65(destroy_comp_cntr)

@@ -115,8 +115,17 @@ static uint32_t random_lkey(struct vstate *v, bool remote)
 static void do_pd(struct vstate *v)
 {
 	struct ibv_pd **pd = &PICK(v, v->pd);
+	struct ibv_pd *over = PICK(v, v->pd);
 
-	if (!*pd) {
+	if (!*pd && over && fuzz_chance(v->f, 4)) {
+		/* A parent domain (over a PD, or refused over one). */
+		struct ibv_parent_domain_init_attr a = {
+			.pd = over, .comp_mask = fuzz_below(v->f, 4),
+		};
+
+		*pd = ibv_alloc_parent_domain(v->d.ctx, &a);
+		fuzz_result(v->f, "alloc_parent_domain", *pd ? 0 : errno);
+	} else if (!*pd) {
 		*pd = ibv_alloc_pd(v->d.ctx);
 		fuzz_result(v->f, "alloc_pd", *pd ? 0 : errno);
 	} else {

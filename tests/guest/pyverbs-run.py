@@ -25,7 +25,6 @@ RULES = [
      "cannot: raw packet QPs"),
     (r"test_tag_matching", "cannot: tag matching offload"),
     (r"XRC|xrc", "not yet: XRC"),
-    (r"Parent Domain", "not yet: parent domains"),
     (r"Importing a device", "not yet: ibv_import_device"),
     (r"multicast", "not yet: multicast"),
     (r"atomic_write", "not yet: atomic write"),

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * sodp verbs tests: parent domains and thread domains.  A parent domain
+ * stands for its PD everywhere a PD goes (regions, QPs, an extended CQ),
+ * with data checked through them; a PD or thread domain a parent domain
+ * uses cannot go before it (EBUSY); wrong attributes are EINVAL.
+ *
+ * Copyright (c) 2026 The sodp authors.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/check.h"
+#include "vt.h"
+
+#define LEN (64 * 1024)
+
+static void *pd_alloc(struct ibv_pd *pd, void *ctx, size_t size, size_t align,
+		      uint64_t type)
+{
+	return IBV_ALLOCATOR_USE_DEFAULT;
+}
+
+static void pd_free(struct ibv_pd *pd, void *ctx, void *ptr, uint64_t type)
+{
+}
+
+CHECK_CASE(parent_domain)
+{
+	struct ibv_td_init_attr tda = {};
+	struct ibv_parent_domain_init_attr pda = {};
+	struct ibv_cq_init_attr_ex cqa = {
+		.cqe = 64, .wc_flags = IBV_WC_STANDARD_FLAGS,
+		.comp_mask = IBV_CQ_INIT_ATTR_MASK_FLAGS | IBV_CQ_INIT_ATTR_MASK_PD,
+	};
+	struct ibv_qp_init_attr qa = {
+		.qp_type = IBV_QPT_RC, .cap = { 16, 16, 1, 1, 0 },
+	};
+	struct ibv_pd *parent, *bad;
+	struct ibv_qp *a, *b;
+	struct ibv_mr *amr, *bmr;
+	struct ibv_cq_ex *cqx;
+	struct ibv_cq *cq;
+	struct ibv_td *td;
+	struct ibv_sge s, r;
+	struct ibv_wc wc;
+	struct vt_dev d;
+	char *abuf, *bbuf;
+	int ctx_cookie;
+
+	CHECK_EQ(vt_open(&d), 0);
+	tda.comp_mask = 1;
+	CHECK(!ibv_alloc_td(d.ctx, &tda));
+	CHECK_EQ(errno, EINVAL);
+	tda.comp_mask = 0;
+	td = ibv_alloc_td(d.ctx, &tda);
+	CHECK(td);
+
+	pda = (struct ibv_parent_domain_init_attr){
+		.pd = d.pd, .td = td, .alloc = pd_alloc, .free = pd_free,
+		.pd_context = &ctx_cookie,
+		.comp_mask = IBV_PARENT_DOMAIN_INIT_ATTR_ALLOCATORS |
+			     IBV_PARENT_DOMAIN_INIT_ATTR_PD_CONTEXT,
+	};
+	parent = ibv_alloc_parent_domain(d.ctx, &pda);
+	CHECK(parent);
+	/* No PD, an unknown attribute, a parent domain over a parent domain. */
+	pda.pd = NULL;
+	CHECK(!ibv_alloc_parent_domain(d.ctx, &pda));
+	CHECK_EQ(errno, EINVAL);
+	pda.pd = d.pd;
+	pda.comp_mask |= 1 << 7;
+	CHECK(!ibv_alloc_parent_domain(d.ctx, &pda));
+	CHECK_EQ(errno, EINVAL);
+	pda.comp_mask = 0;
+	pda.pd = parent;
+	CHECK(!ibv_alloc_parent_domain(d.ctx, &pda));
+	CHECK_EQ(errno, EINVAL);
+
+	/* An extended CQ in the parent domain; a plain PD is none. */
+	cqa.parent_domain = d.pd;
+	CHECK(!ibv_create_cq_ex(d.ctx, &cqa));
+	CHECK_EQ(errno, EINVAL);
+	cqa.parent_domain = parent;
+	cqx = ibv_create_cq_ex(d.ctx, &cqa);
+	CHECK(cqx);
+	cq = ibv_cq_ex_to_cq(cqx);
+
+	/* Regions and QPs of the parent domain: a WRITE and a SEND, checked. */
+	abuf = calloc(1, LEN);
+	bbuf = calloc(1, LEN);
+	CHECK(abuf && bbuf);
+	amr = ibv_reg_mr(parent, abuf, LEN, VT_ALL_ACCESS);
+	bmr = ibv_reg_mr(parent, bbuf, LEN, VT_ALL_ACCESS);
+	CHECK(amr && bmr);
+	CHECK(amr->pd == parent);
+	qa.send_cq = qa.recv_cq = cq;
+	a = ibv_create_qp(parent, &qa);
+	b = ibv_create_qp(parent, &qa);
+	CHECK(a && b);
+	CHECK_EQ(vt_rc_to_rts(&d, a, b->qp_num, VT_ALL_ACCESS, 7, 1), 0);
+	CHECK_EQ(vt_rc_to_rts(&d, b, a->qp_num, VT_ALL_ACCESS, 7, 1), 0);
+	fill_pattern(abuf, LEN, 7, 0);
+	s = (struct ibv_sge){ (uintptr_t)abuf, LEN, amr->lkey };
+	CHECK_EQ(vt_post_send(a, IBV_WR_RDMA_WRITE, 1, &s, 1, (uintptr_t)bbuf,
+			      bmr->rkey, 0), 0);
+	CHECK_EQ(vt_poll(cq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	CHECK_EQ(check_pattern(bbuf, LEN, 7, 0), -1);
+	/* The regions are the PD's too: a QP of the PD itself uses them. */
+	fill_pattern(abuf, 4096, 8, 0);
+	r = (struct ibv_sge){ (uintptr_t)bbuf, 4096, bmr->lkey };
+	CHECK_EQ(vt_post_recv(b, 2, &r, 1), 0);
+	s.length = 4096;
+	CHECK_EQ(vt_post_send(a, IBV_WR_SEND, 3, &s, 1, 0, 0, 0), 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(vt_poll(cq, &wc, 10), 0);
+		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	}
+	CHECK_EQ(check_pattern(bbuf, 4096, 8, 0), -1);
+
+	/* What a parent domain uses stays while it does. */
+	CHECK_EQ(ibv_dealloc_pd(d.pd), EBUSY);
+	CHECK_EQ(ibv_dealloc_td(td), EBUSY);
+	CHECK_EQ(ibv_destroy_qp(a), 0);
+	CHECK_EQ(ibv_destroy_qp(b), 0);
+	CHECK_EQ(ibv_dereg_mr(amr), 0);
+	CHECK_EQ(ibv_dereg_mr(bmr), 0);
+	CHECK_EQ(ibv_destroy_cq(cq), 0);
+	CHECK_EQ(ibv_dealloc_pd(parent), 0);
+	CHECK_EQ(ibv_dealloc_td(td), 0);
+	/* A parent domain without a thread domain, over the same PD. */
+	pda = (struct ibv_parent_domain_init_attr){ .pd = d.pd };
+	bad = ibv_alloc_parent_domain(d.ctx, &pda);
+	CHECK(bad);
+	CHECK_EQ(ibv_dealloc_pd(bad), 0);
+	free(abuf);
+	free(bbuf);
+	vt_close(&d);
+	return 0;
+}

@@ -279,14 +279,16 @@ static void sodp_wire_acked(struct sodp_qp *qp, u32 psn)
 		struct sodp_wire_wqe *ww = sodp_wire_wqe(qp, qp->sq.cons);
 		u32 last = sodp_psn_add(ww->psn, ww->npsn - 1);
 
-		if (ww->status || ww->rd_atomic || sodp_psn_diff(psn, last) < 0)
+		/* A local operation at the head runs in sodp_wire_req_run(). */
+		if (ww->status || ww->rd_atomic || ww->local_op ||
+		    sodp_psn_diff(psn, last) < 0)
 			break;
 		w->una = sodp_psn_add(last, 1);
 		sodp_wire_complete(qp, IB_WC_SUCCESS);
 	}
 	/* Part of a long message. */
 	if (qp->sq.cons != w->copied && !sodp_wire_wqe(qp, qp->sq.cons)->rd_atomic &&
-	    sodp_psn_diff(psn, w->una) >= 0)
+	    !sodp_wire_wqe(qp, qp->sq.cons)->local_op && sodp_psn_diff(psn, w->una) >= 0)
 		w->una = sodp_psn_add(psn, 1);
 	if (w->una != una) {
 		/* The go-back resent less than was acknowledged: on from there. */

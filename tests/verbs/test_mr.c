@@ -38,15 +38,7 @@ static void rr_close(struct rr *p)
 /* Both QPs back to RTS after an error (PSNs from 0 again). */
 static int restate(struct rr *p)
 {
-	struct ibv_qp_attr reset = { .qp_state = IBV_QPS_RESET };
-	struct ibv_wc wc;
-
-	while (ibv_poll_cq(p->a.scq, 1, &wc) > 0 || ibv_poll_cq(p->b.rcq, 1, &wc) > 0)
-		;
-	CHECK_EQ(ibv_modify_qp(p->a.qp, &reset, IBV_QP_STATE), 0);
-	CHECK_EQ(ibv_modify_qp(p->b.qp, &reset, IBV_QP_STATE), 0);
-	CHECK_EQ(vt_connect(&p->d, &p->a, &p->b), 0);
-	return 0;
+	return vt_reconnect(&p->d, &p->a, &p->b);
 }
 
 /* A write of LEN bytes of pattern seed to raddr: its completion status. */

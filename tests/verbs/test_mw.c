@@ -340,18 +340,16 @@ CHECK_CASE(mw_errors)
 	mw_close(&m);
 
 	/* A region without IBV_ACCESS_MW_BIND, or not locally writable. */
-	CHECK_EQ(mw_open(&m, IBV_MW_TYPE_1), 0);
-	ibv_dereg_mr(m.mr);
-	m.mr = ibv_reg_mr(m.l.d.pd, m.l.bbuf, BUF, IBV_ACCESS_LOCAL_WRITE);
-	CHECK(m.mr);
-	CHECK_EQ(bind1(&m, WIN_OFF, WIN_LEN, rw), IBV_WC_MW_BIND_ERR);
-	mw_close(&m);
-	CHECK_EQ(mw_open(&m, IBV_MW_TYPE_1), 0);
-	ibv_dereg_mr(m.mr);
-	m.mr = ibv_reg_mr(m.l.d.pd, m.l.bbuf, BUF, IBV_ACCESS_MW_BIND);
-	CHECK(m.mr);
-	CHECK_EQ(bind1(&m, WIN_OFF, WIN_LEN, IBV_ACCESS_REMOTE_WRITE), IBV_WC_MW_BIND_ERR);
-	mw_close(&m);
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(mw_open(&m, IBV_MW_TYPE_1), 0);
+		ibv_dereg_mr(m.mr);
+		m.mr = ibv_reg_mr(m.l.d.pd, m.l.bbuf, BUF,
+				  i ? IBV_ACCESS_MW_BIND : IBV_ACCESS_LOCAL_WRITE);
+		CHECK(m.mr);
+		CHECK_EQ(bind1(&m, WIN_OFF, WIN_LEN, i ? IBV_ACCESS_REMOTE_WRITE : rw),
+			 IBV_WC_MW_BIND_ERR);
+		mw_close(&m);
+	}
 
 	/*
 	 * A window of another PD than the QP's: libibverbs refuses one of
@@ -476,19 +474,6 @@ static void *mw_storm(void *arg)
 	return NULL;
 }
 
-static int mw_restate(struct mwlink *m)
-{
-	struct ibv_qp_attr reset = { .qp_state = IBV_QPS_RESET };
-	struct ibv_wc wc;
-
-	while (ibv_poll_cq(m->l.a.scq, 1, &wc) > 0 || ibv_poll_cq(m->l.b.rcq, 1, &wc) > 0)
-		;
-	CHECK_EQ(ibv_modify_qp(m->l.a.qp, &reset, IBV_QP_STATE), 0);
-	CHECK_EQ(ibv_modify_qp(m->l.b.qp, &reset, IBV_QP_STATE), 0);
-	CHECK_EQ(vt_connect(&m->l.d, &m->l.a, &m->l.b), 0);
-	return 0;
-}
-
 /*
  * Writes through a window that another thread binds, unbinds, frees and
  * whose region it deregisters: each ends in success or a remote access
@@ -517,7 +502,7 @@ CHECK_CASE(mw_race)
 			continue;
 		}
 		refused++;
-		CHECK_EQ(mw_restate(&m), 0);
+		CHECK_EQ(vt_reconnect(&m.l.d, &m.l.a, &m.l.b), 0);
 	}
 	st.stop = true;
 	CHECK_EQ(pthread_join(t, &ret), 0);
@@ -525,7 +510,7 @@ CHECK_CASE(mw_race)
 	printf("%d window changes; writes: %d done, %d refused\n", st.rounds, ok, refused);
 	CHECK(st.rounds > 0);
 	if (refused)
-		CHECK_EQ(mw_restate(&m), 0);
+		CHECK_EQ(vt_reconnect(&m.l.d, &m.l.a, &m.l.b), 0);
 	CHECK_EQ(storm_bind(&st, WIN_LEN), 0);
 	CHECK_EQ(write_read(&m, st.rkey, 5), 0);
 	vt_qp_destroy(&st.c);

@@ -159,6 +159,19 @@ int vt_connect(struct vt_dev *d, struct vt_qp *a, struct vt_qp *b)
 	       vt_rc_to_rts(d, b->qp, a->qp->qp_num, VT_ALL_ACCESS, 7, 1) ? -1 : 0;
 }
 
+int vt_reconnect(struct vt_dev *d, struct vt_qp *a, struct vt_qp *b)
+{
+	struct ibv_qp_attr reset = { .qp_state = IBV_QPS_RESET };
+	struct ibv_wc wc;
+
+	while (ibv_poll_cq(a->scq, 1, &wc) > 0 || ibv_poll_cq(b->rcq, 1, &wc) > 0)
+		;
+	if (ibv_modify_qp(a->qp, &reset, IBV_QP_STATE) ||
+	    ibv_modify_qp(b->qp, &reset, IBV_QP_STATE))
+		return -1;
+	return vt_connect(d, a, b);
+}
+
 int vt_pair(struct vt_dev *d, struct vt_qp *a, struct vt_qp *b, int depth)
 {
 	if (vt_qp_create(d, a, IBV_QPT_RC, depth, NULL, false))

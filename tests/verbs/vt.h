@@ -46,6 +46,11 @@ int vt_qp_create(struct vt_dev *d, struct vt_qp *q, enum ibv_qp_type type,
 void vt_qp_destroy(struct vt_qp *q);
 /* Connect two RC QPs of d to each other (or a UD QP to RTS). */
 int vt_connect(struct vt_dev *d, struct vt_qp *a, struct vt_qp *b);
+/*
+ * Two connected RC QPs, one of them in error: drain a's send and b's
+ * receive completions, reset both and connect them again.
+ */
+int vt_reconnect(struct vt_dev *d, struct vt_qp *a, struct vt_qp *b);
 /* Two RC QPs of d (depth WRs each way), connected to each other. */
 int vt_pair(struct vt_dev *d, struct vt_qp *a, struct vt_qp *b, int depth);
 int vt_ud_ready(struct vt_qp *q, uint32_t qkey);

@@ -3,7 +3,8 @@
 # Two guests (1 vCPU each) on one Ethernet segment of their own (a QEMU
 # multicast socket with a port chosen per run, so parallel runs do not
 # meet): sodp to sodp, then sodp to Debian's rdma_rxe and back, with the
-# stock tools (tests/wire/two-guests).
+# stock tools (tests/wire/two-guests), and NVMe over RDMA.
+# timeout-factor: 2
 . "$(dirname "$0")/../lib/common.sh"
 
 res=$(mktemp -d)

@@ -21,13 +21,13 @@ cm() {
 	srv=$!
 	# rdma_cm ports are not TCP ports: give the server time to listen.
 	sleep 1
-	timeout 60 "$tool" "${cargs[@]}" > /tmp/$tool.cli 2>&1 ||
-		{ cat /tmp/$tool.cli; fail "$tool client"; }
-	wait "$srv" || { cat /tmp/$tool.srv; fail "$tool server"; }
+	timeout 60 "$tool" "${cargs[@]}" > /tmp/$tool.cli 2>&1
+	tool_ok "$tool" $? /tmp/$tool.cli 50 || { cat /tmp/$tool.cli; fail "$tool client"; }
+	wait "$srv"
+	tool_ok "$tool" $? /tmp/$tool.srv 0 || { cat /tmp/$tool.srv; fail "$tool server"; }
 	tail -n 2 /tmp/$tool.cli
 }
 cm rping -s -a 10.77.0.1 -V -C 50 -S 4000 -- -c -a 10.77.0.1 -V -C 50 -S 4000 -v
-grep -c "ping data" /tmp/rping.cli | grep -qx 50 || fail "rping: not 50 verified pings"
 cm ucmatose -c 4 -C 20 -- -s 10.77.0.1 -c 4 -C 20
 cm udaddy -c 4 -C 20 -- -s 10.77.0.1 -c 4 -C 20
 

@@ -439,17 +439,21 @@ static u32 sodp_req_unstarted(struct sodp_qp *qp)
 
 /*
  * A user QP's doorbell, in the process's own (sleepable) context.  A lone
- * new WQE (the latency case, and a stream of small messages on the wire)
- * starts right here, as a NIC would start at once; with more queued, the
- * work runs them while the process goes on posting (the throughput case:
- * two CPUs at it), and the process rings no more until the work idles.
+ * new WQE (the latency case: the process waits for its completion) starts
+ * right here, as a NIC would start at once.  With more queued, or posted
+ * in a stream (the provider's hint: no poll of the send CQ since the
+ * previous post), the work runs them on another CPU while the process
+ * goes on posting (the throughput case: two CPUs at it), and the process
+ * rings no more until the work idles.  With one CPU the hand-off would
+ * only add a switch.
  */
 void sodp_req_doorbell(struct sodp_qp *qp)
 {
+	bool stream = READ_ONCE(qp->sq.ring->stream) && num_online_cpus() > 1;
 	bool more;
 
 	sodp_count(qp->dev, SODP_CNT_DOORBELLS, 1);
-	if (sodp_req_unstarted(qp) > 1 || !mutex_trylock(&qp->sq_lock)) {
+	if (stream || sodp_req_unstarted(qp) > 1 || !mutex_trylock(&qp->sq_lock)) {
 		sodp_req_kick(qp);
 		return;
 	}

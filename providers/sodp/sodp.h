@@ -55,6 +55,8 @@ struct sodp_cq {
 	pthread_spinlock_t lock;
 	/* ibv_start_poll() to ibv_end_poll(): the CQE being read, held. */
 	const struct sodp_cqe *cur;
+	/* Polls so far, empty ones too (see sodp_sq_publish()). */
+	atomic_uint polls;
 };
 
 struct sodp_srq {
@@ -70,6 +72,8 @@ struct sodp_qp {
 	pthread_spinlock_t sq_lock;
 	pthread_spinlock_t rq_lock;
 	uint32_t max_inline;
+	/* Under sq_lock: the send CQ's polls at the previous post. */
+	unsigned int polls_seen;
 	/*
 	 * ibv_wr_start() to ibv_wr_complete(), under sq_lock: the producer
 	 * index of the next WQE, the one being built (or wr_scratch once the
@@ -171,6 +175,7 @@ int sodp_post_recv_ring(struct sodp_uring *q, struct ibv_recv_wr *wr,
 			struct ibv_recv_wr **bad_wr);
 bool sodp_sq_postable(struct sodp_qp *qp);
 bool sodp_sq_full(struct sodp_qp *qp, uint32_t prod);
+void sodp_sq_publish(struct sodp_qp *qp, uint32_t prod);
 int sodp_sq_doorbell(struct sodp_qp *qp);
 int sodp_wqe_set_sge_list(struct sodp_send_wqe *wqe, size_t num_sge,
 			  const struct ibv_sge *sg_list);

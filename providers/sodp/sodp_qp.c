@@ -61,6 +61,9 @@ static struct ibv_qp *sodp_create_qp_common(struct ibv_pd *pd,
 			goto err_unmap;
 	}
 	qp->max_inline = attr->cap.max_inline_data;
+	/* The first post is no stream. */
+	qp->polls_seen = atomic_load_explicit(&to_scq(attr->send_cq)->polls,
+					      memory_order_relaxed) - 1;
 	pthread_spin_init(&qp->sq_lock, PTHREAD_PROCESS_PRIVATE);
 	pthread_spin_init(&qp->rq_lock, PTHREAD_PROCESS_PRIVATE);
 	if (ex)
@@ -164,6 +167,21 @@ bool sodp_sq_full(struct sodp_qp *qp, uint32_t prod)
 {
 	return prod - sodp_load_acquire(&qp->sq.ring->consumer) >=
 	       qp->sq.num_slots;
+}
+
+/*
+ * Under sq_lock: publish the WQEs up to @prod, and whether they came in a
+ * stream, posted with no poll of the send CQ since the previous post
+ * (struct sodp_ring).
+ */
+void sodp_sq_publish(struct sodp_qp *qp, uint32_t prod)
+{
+	struct sodp_cq *cq = to_scq(qp->vqp.qp.send_cq);
+	unsigned int polls = atomic_load_explicit(&cq->polls, memory_order_relaxed);
+
+	qp->sq.ring->stream = polls == qp->polls_seen;
+	qp->polls_seen = polls;
+	sodp_store_release(&qp->sq.ring->producer, prod);
 }
 
 /*
@@ -298,7 +316,7 @@ int sodp_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 			break;
 		prod++;
 	}
-	sodp_store_release(&ring->producer, prod);
+	sodp_sq_publish(qp, prod);
 	pthread_spin_unlock(&qp->sq_lock);
 	if (ret)
 		*bad_wr = wr;

@@ -48,8 +48,7 @@ static int sodp_wr_complete(struct ibv_qp_ex *ibqp)
 	if (!ret && !sodp_sq_postable(qp))
 		ret = EINVAL;
 	if (!ret)
-		atomic_store_explicit((_Atomic uint32_t *)&qp->sq.ring->producer,
-				      qp->wr_prod, memory_order_release);
+		sodp_sq_publish(qp, qp->wr_prod);
 	pthread_spin_unlock(&qp->sq_lock);
 	return ret ? ret : sodp_sq_doorbell(qp);
 }

@@ -27,7 +27,16 @@
 
 struct sodp_ring {
 	__u32 producer;
-	__u32 pad0[15];
+	/*
+	 * SQ only, written by the provider before the producer index: nonzero
+	 * when these WQEs were posted with no poll of the send CQ since the
+	 * previous post (a stream: the process does not wait for each
+	 * completion).  A hint for the doorbell: a stream's WQEs go to the
+	 * kernel's work on another CPU, whose busy flag then spares the next
+	 * posts their doorbells; other WQEs run at once in the doorbell.
+	 */
+	__u32 stream;
+	__u32 pad0[14];
 	__u32 consumer;
 	/*
 	 * SQ only, written by the kernel: the QP state (enum ib_qp_state), so

@@ -38,7 +38,8 @@ struct dentry;
 
 /* Per-device statistics; names in ib_umem_hmm_stat_names[]. */
 enum ib_umem_hmm_stat {
-	IB_UMEM_HMM_STAT_FAULTS,		/* device accesses that faulted */
+	/* device accesses that faulted (or waited for a write stream's pages) */
+	IB_UMEM_HMM_STAT_FAULTS,
 	IB_UMEM_HMM_STAT_PAGES_FAULTED,		/* 4 KiB pages they mapped */
 	IB_UMEM_HMM_STAT_INVALIDATIONS,		/* invalidations that unmapped */
 	IB_UMEM_HMM_STAT_PAGES_INVALIDATED,	/* 4 KiB pages they unmapped */

@@ -365,6 +365,8 @@ struct sodp_qp {
 	struct mutex sq_lock;
 	struct work_struct req_work;
 	struct delayed_work retry_work;	/* RNR and ACK-timeout retries */
+	/* jiffies until which a stream's doorbell runs it (sodp_req_doorbell()) */
+	unsigned long faulting_until;
 	u8 rnr_left;			/* RNR retries left for the head WQE */
 	u8 retry_left;			/* retransmissions left for it */
 	bool waiting;			/* it waits to be retried */

@@ -383,6 +383,33 @@ static bool sodp_req_run(struct sodp_qp *qp, unsigned int budget)
 /* WQEs the work runs before it lets go of sq_lock (a RESET may wait). */
 #define SODP_WORK_BUDGET	64
 
+/* How long after the device faulted a stream's WQEs still run in its doorbell. */
+#define SODP_FAULTING_HOLD	(HZ / 50)
+
+/*
+ * The device's accesses that faulted so far: only its own, made as it
+ * copies (never the fault-ahead work's, which goes on in the background).
+ */
+static s64 sodp_req_fault_clock(struct sodp_dev *dev)
+{
+	return atomic64_read(&dev->hmm.stats[IB_UMEM_HMM_STAT_FAULTS]);
+}
+
+/*
+ * Run the send queue (budget WQEs), under sq_lock; if the device faulted
+ * meanwhile, the QP's streams run in their doorbells for a while.
+ */
+static bool sodp_req_run_noting_faults(struct sodp_qp *qp, unsigned int budget)
+{
+	s64 clock = sodp_req_fault_clock(qp->dev);
+	bool more;
+
+	more = qp->wire ? sodp_wire_req_run(qp, budget) : sodp_req_run(qp, budget);
+	if (sodp_req_fault_clock(qp->dev) != clock)
+		WRITE_ONCE(qp->faulting_until, jiffies + SODP_FAULTING_HOLD);
+	return more;
+}
+
 void sodp_req_work(struct work_struct *work)
 {
 	struct sodp_qp *qp = container_of(work, struct sodp_qp, req_work);
@@ -392,8 +419,7 @@ void sodp_req_work(struct work_struct *work)
 
 	mutex_lock(&qp->sq_lock);
 	seen = READ_ONCE(ring->producer);
-	more = qp->wire ? sodp_wire_req_run(qp, SODP_WORK_BUDGET) :
-			  sodp_req_run(qp, SODP_WORK_BUDGET);
+	more = sodp_req_run_noting_faults(qp, SODP_WORK_BUDGET);
 	mutex_unlock(&qp->sq_lock);
 	if (more) {
 		sodp_req_kick(qp);
@@ -438,18 +464,35 @@ static u32 sodp_req_unstarted(struct sodp_qp *qp)
 }
 
 /*
+ * Can the work run beside the caller?  The unbound work runs on the CPUs
+ * of the caller's NUMA node: with no other there, a hand-off would only
+ * add a switch.
+ */
+static bool sodp_req_cpu_beside(void)
+{
+	return cpumask_weight_and(cpumask_of_node(numa_node_id()),
+				  cpu_online_mask) > 1;
+}
+
+/*
  * A user QP's doorbell, in the process's own (sleepable) context.  A lone
  * new WQE (the latency case: the process waits for its completion) starts
  * right here, as a NIC would start at once.  With more queued, or posted
  * in a stream (the provider's hint: no poll of the send CQ since the
  * previous post), the work runs them on another CPU while the process
  * goes on posting (the throughput case: two CPUs at it), and the process
- * rings no more until the work idles.  With one CPU the hand-off would
- * only add a switch.
+ * rings no more until the work idles.  Not a stream with no other CPU
+ * for the work, nor while the device is faulting pages in: a first
+ * touch's cost (allocating, clearing) is then the process's to pay, as
+ * for its own page faults, and the other CPUs are left to the fault-ahead
+ * work, where a hand-off would have the polling process, the work and
+ * the fault-ahead share them.
  */
 void sodp_req_doorbell(struct sodp_qp *qp)
 {
-	bool stream = READ_ONCE(qp->sq.ring->stream) && num_online_cpus() > 1;
+	bool stream = READ_ONCE(qp->sq.ring->stream) &&
+		      time_after_eq(jiffies, READ_ONCE(qp->faulting_until)) &&
+		      sodp_req_cpu_beside();
 	bool more;
 
 	sodp_count(qp->dev, SODP_CNT_DOORBELLS, 1);
@@ -457,8 +500,7 @@ void sodp_req_doorbell(struct sodp_qp *qp)
 		sodp_req_kick(qp);
 		return;
 	}
-	more = qp->wire ? sodp_wire_req_run(qp, SODP_DOORBELL_BUDGET) :
-			  sodp_req_run(qp, SODP_DOORBELL_BUDGET);
+	more = sodp_req_run_noting_faults(qp, SODP_DOORBELL_BUDGET);
 	mutex_unlock(&qp->sq_lock);
 	if (more)
 		sodp_req_kick(qp);

@@ -601,8 +601,11 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 	req_end = end;
 	if (fault && !prefetch) {
 		if (umem_hmm_stream_wait(umem, start, end) &&
-		    umem_hmm_all_present(umem, start, end, flags))
+		    umem_hmm_all_present(umem, start, end, flags)) {
+			/* A fault all the same: it waited for the stream's pages. */
+			umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_FAULTS, 1);
 			return 0;
+		}
 		end = umem_hmm_ahead_end(umem, start, end, flags & IB_UMEM_HMM_WRITE,
 					 &pass, &used, &sequential);
 		end = min(end, limit);

@@ -8,7 +8,10 @@
  *
  * Copyright (c) 2026 The sodp authors.
  */
+#define _GNU_SOURCE
+#include <dirent.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,6 +234,47 @@ CHECK_CASE(doorbell_stream)
 #define HINT_BATCH	64
 
 /*
+ * Can the kernel's work run beside this thread?  It runs on the CPUs of
+ * the thread's NUMA node: does that node have another one online?
+ */
+static bool cpu_beside(void)
+{
+	char path[320], list[256];
+	int cpu = sched_getcpu(), n = 0;
+	struct dirent *e;
+	FILE *f = NULL;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d", cpu);
+	d = opendir(path);
+	if (!d)
+		return false;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "node", 4)) {
+			snprintf(path, sizeof(path),
+				 "/sys/devices/system/node/%s/cpulist", e->d_name);
+			f = fopen(path, "r");
+			break;
+		}
+	closedir(d);
+	if (!f)		/* no NUMA: one node of every CPU */
+		return sysconf(_SC_NPROCESSORS_ONLN) > 1;
+	if (fgets(list, sizeof(list), f)) {
+		/* "0-3,8": count them */
+		for (char *p = strtok(list, ",\n"); p; p = strtok(NULL, ",\n")) {
+			int a, b;
+
+			if (sscanf(p, "%d-%d", &a, &b) == 2)
+				n += b - a + 1;
+			else
+				n++;
+		}
+	}
+	fclose(f);
+	return n > 1;
+}
+
+/*
  * Where a post runs follows the provider's hint.  A process that waits for
  * each completion (post, then poll) has its WQE run in its own doorbell:
  * the completion is there when the post returns.  One that posts on with
@@ -242,7 +286,8 @@ CHECK_CASE(doorbell_hint)
 {
 	uint64_t *buf = calloc(2 * HINT_BATCH, sizeof(*buf));
 	uint64_t *src = buf, *dst = buf + HINT_BATCH;
-	uint64_t db0, db1;
+	uint64_t db0, db1, f0;
+	int at_once = 0;
 	struct ibv_mr *mr;
 	struct vt_qp a, b;
 	struct vt_dev d;
@@ -259,15 +304,22 @@ CHECK_CASE(doorbell_hint)
 		src[0] = i;
 		CHECK_EQ(vt_post_send(a.qp, IBV_WR_RDMA_WRITE, i, &sge, 1,
 				      (uintptr_t)dst, mr->rkey, 0), 0);
-		CHECK_EQ(ibv_poll_cq(a.scq, 1, &wc), 1);
+		/* (Not every time: the work may hold the queue, kicked by RTS.) */
+		if (ibv_poll_cq(a.scq, 1, &wc) == 1)
+			at_once++;
+		else
+			CHECK_EQ(vt_poll(a.scq, &wc, 20), 0);
 		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
 		CHECK_EQ(wc.wr_id, (uint64_t)i);
 		CHECK_EQ(dst[0], (uint64_t)i);
 	}
-	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
-		printf("one CPU: a stream runs in its doorbells too\n");
+	printf("completions there as their post returned: %d of %d\n", at_once, HINT_WRS);
+	CHECK(at_once >= HINT_WRS * 9 / 10);
+	if (!cpu_beside()) {
+		printf("no other CPU in this node: a stream runs in its doorbells too\n");
 		goto out;
 	}
+	f0 = hw_counter("odp_fault_events");
 	db0 = hw_counter("doorbells");
 	CHECK(db0 != UINT64_MAX);
 	for (int n = 0; n < HINT_WRS; n += HINT_BATCH) {
@@ -286,8 +338,9 @@ CHECK_CASE(doorbell_hint)
 		}
 	}
 	db1 = hw_counter("doorbells");
-	printf("doorbells for %d posts in batches of %d: %llu\n", HINT_WRS,
-	       HINT_BATCH, (unsigned long long)(db1 - db0));
+	printf("doorbells for %d posts in batches of %d: %llu (device faults meanwhile: %llu)\n",
+	       HINT_WRS, HINT_BATCH, (unsigned long long)(db1 - db0),
+	       (unsigned long long)(hw_counter("odp_fault_events") - f0));
 	CHECK(db1 - db0 <= HINT_WRS / 4);
 out:
 	ibv_dereg_mr(mr);
@@ -295,5 +348,67 @@ out:
 	vt_qp_destroy(&b);
 	vt_close(&d);
 	free(buf);
+	return 0;
+}
+
+/*
+ * While the device faults pages in, a stream runs in its doorbells all the
+ * same: a first touch's cost is the posting process's to pay, and the
+ * other CPU stays free for the fault-ahead work.  64 WRITEs posted with no
+ * poll in between, each into a page of an ODP region no one has touched:
+ * (nearly) every post rings; warm, the same stream rang at most a quarter
+ * of the time (doorbell_hint).
+ */
+CHECK_CASE(doorbell_hint_faulting)
+{
+	size_t len = HINT_BATCH * 4096UL;
+	char *dst = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t *src = calloc(HINT_BATCH, sizeof(*src));
+	struct ibv_mr *smr, *dmr;
+	uint64_t db0, db1;
+	struct vt_qp a, b;
+	struct vt_dev d;
+	struct ibv_wc wc;
+
+	CHECK(dst != MAP_FAILED && src);
+	/* A page at a time: a huge page would be mapped by the first fault. */
+	CHECK_EQ(madvise(dst, len, MADV_NOHUGEPAGE), 0);
+	CHECK_EQ(vt_open(&d), 0);
+	CHECK_EQ(vt_pair(&d, &a, &b, HINT_BATCH), 0);
+	smr = ibv_reg_mr(d.pd, src, HINT_BATCH * sizeof(*src), VT_ALL_ACCESS);
+	dmr = ibv_reg_mr(d.pd, dst, len, VT_ALL_ACCESS | IBV_ACCESS_ON_DEMAND);
+	CHECK(smr && dmr);
+	if (!cpu_beside()) {
+		printf("no other CPU in this node: a stream runs in its doorbells anyway\n");
+		goto out;
+	}
+	db0 = hw_counter("doorbells");
+	CHECK(db0 != UINT64_MAX);
+	for (int j = 0; j < HINT_BATCH; j++) {
+		struct ibv_sge sge = { (uintptr_t)&src[j], 8, smr->lkey };
+
+		src[j] = 0x5eed0000 + j;
+		CHECK_EQ(vt_post_send(a.qp, IBV_WR_RDMA_WRITE, j, &sge, 1,
+				      (uintptr_t)dst + j * 4096UL, dmr->rkey, 0), 0);
+	}
+	db1 = hw_counter("doorbells");
+	for (int j = 0; j < HINT_BATCH; j++) {
+		CHECK_EQ(vt_poll(a.scq, &wc, 20), 0);
+		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+		CHECK_EQ(wc.wr_id, (uint64_t)j);
+		CHECK_EQ(*(uint64_t *)(dst + j * 4096UL), 0x5eed0000 + (uint64_t)j);
+	}
+	printf("doorbells for %d posts into new pages: %llu\n", HINT_BATCH,
+	       (unsigned long long)(db1 - db0));
+	CHECK(db1 - db0 >= HINT_BATCH * 3 / 4);
+out:
+	ibv_dereg_mr(dmr);
+	ibv_dereg_mr(smr);
+	vt_qp_destroy(&a);
+	vt_qp_destroy(&b);
+	vt_close(&d);
+	munmap(dst, len);
+	free(src);
 	return 0;
 }

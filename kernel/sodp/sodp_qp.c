@@ -205,6 +205,7 @@ int sodp_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	spin_lock_init(&qp->sq_post_lock);
 	spin_lock_init(&qp->rq_post_lock);
 	INIT_WORK(&qp->req_work, sodp_req_work);
+	qp->faulting_until = jiffies;
 	INIT_DELAYED_WORK(&qp->retry_work, sodp_retry_work);
 	qp->scq = to_scq(init->send_cq);
 	qp->rcq = to_scq(init->recv_cq);

@@ -465,8 +465,9 @@ static u32 sodp_req_unstarted(struct sodp_qp *qp)
 
 /*
  * Can the work run beside the caller?  The unbound work runs on the CPUs
- * of the caller's NUMA node: with no other there, a hand-off would only
- * add a switch.
+ * of the caller's NUMA node (from 6.5 by default those sharing its cache,
+ * not strictly): with no other in the node, a hand-off would most likely
+ * only add a switch.
  */
 static bool sodp_req_cpu_beside(void)
 {
@@ -478,25 +479,22 @@ static bool sodp_req_cpu_beside(void)
  * A user QP's doorbell, in the process's own (sleepable) context.  A lone
  * new WQE (the latency case: the process waits for its completion) starts
  * right here, as a NIC would start at once.  With more queued, or posted
- * in a stream (the provider's hint: no poll of the send CQ since the
- * previous post), the work runs them on another CPU while the process
- * goes on posting (the throughput case: two CPUs at it), and the process
- * rings no more until the work idles.  Not a stream with no other CPU
- * for the work, nor while the device is faulting pages in: a first
- * touch's cost (allocating, clearing) is then the process's to pay, as
- * for its own page faults, and the other CPUs are left to the fault-ahead
- * work, where a hand-off would have the polling process, the work and
- * the fault-ahead share them.
+ * in a stream (the provider's hint, untrusted: it only picks between the
+ * two), the work runs them on another CPU while the process goes on
+ * posting, ringing no more until the work idles.  A stream stays here
+ * with no CPU beside, and while the device faults: a first touch's cost
+ * is then the process's to pay, as for its own page faults, and the
+ * other CPUs are left to the fault-ahead work.
  */
 void sodp_req_doorbell(struct sodp_qp *qp)
 {
-	bool stream = READ_ONCE(qp->sq.ring->stream) &&
-		      time_after_eq(jiffies, READ_ONCE(qp->faulting_until)) &&
-		      sodp_req_cpu_beside();
+	bool hand_off = READ_ONCE(qp->sq.ring->stream) &&
+			time_after_eq(jiffies, READ_ONCE(qp->faulting_until)) &&
+			sodp_req_cpu_beside();
 	bool more;
 
 	sodp_count(qp->dev, SODP_CNT_DOORBELLS, 1);
-	if (stream || sodp_req_unstarted(qp) > 1 || !mutex_trylock(&qp->sq_lock)) {
+	if (hand_off || sodp_req_unstarted(qp) > 1 || !mutex_trylock(&qp->sq_lock)) {
 		sodp_req_kick(qp);
 		return;
 	}

@@ -572,6 +572,18 @@ static u64 umem_hmm_vma_end(struct ib_umem_hmm *umem, u64 addr, bool *anon)
 static bool umem_hmm_all_present(struct ib_umem_hmm *umem, u64 start, u64 end,
 				 unsigned int flags);
 
+/* A device fault that began at @t0 is over, having mapped @pages pages. */
+static void umem_hmm_count_fault(struct ib_umem_hmm *umem, ktime_t t0,
+				 unsigned long pages)
+{
+	s64 ns = ktime_to_ns(ktime_sub(ktime_get(), t0));
+
+	umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_FAULTS, 1);
+	umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_PAGES_FAULTED, pages);
+	umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_FAULT_NS_SUM, ns);
+	umem_hmm_stat_max(umem, IB_UMEM_HMM_STAT_FAULT_NS_MAX, ns);
+}
+
 /*
  * umem_hmm_map_leaf - map [start, end) of a leaf umem for the device
  *
@@ -603,7 +615,7 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 		if (umem_hmm_stream_wait(umem, start, end) &&
 		    umem_hmm_all_present(umem, start, end, flags)) {
 			/* A fault all the same: it waited for the stream's pages. */
-			umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_FAULTS, 1);
+			umem_hmm_count_fault(umem, t0, 0);
 			return 0;
 		}
 		end = umem_hmm_ahead_end(umem, start, end, flags & IB_UMEM_HMM_WRITE,
@@ -660,16 +672,10 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 	}
 	kfree(pfns);
 
-	if (prefetch) {
+	if (prefetch)
 		umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_PAGES_PREFETCHED, mapped);
-	} else if (fault) {
-		s64 ns = ktime_to_ns(ktime_sub(ktime_get(), t0));
-
-		umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_FAULTS, 1);
-		umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_PAGES_FAULTED, mapped);
-		umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_FAULT_NS_SUM, ns);
-		umem_hmm_stat_max(umem, IB_UMEM_HMM_STAT_FAULT_NS_MAX, ns);
-	}
+	else if (fault)
+		umem_hmm_count_fault(umem, t0, mapped);
 	return ret;
 }
 

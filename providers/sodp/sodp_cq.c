@@ -173,7 +173,10 @@ int sodp_poll_cq(struct ibv_cq *ibcq, int ne, struct ibv_wc *wc)
 	int n = 0;
 
 	pthread_spin_lock(&cq->lock);
-	atomic_fetch_add_explicit(&cq->polls, 1, memory_order_relaxed);
+	/* Only under the lock: no read-modify-write needed. */
+	atomic_store_explicit(&cq->polls,
+			      atomic_load_explicit(&cq->polls, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	ring = cq->q.ring;
 	while (n < ne) {
 		uint32_t cons = ring->consumer;
@@ -238,7 +241,10 @@ static int sodp_start_poll(struct ibv_cq_ex *ibcq, struct ibv_poll_cq_attr *attr
 	if (attr->comp_mask)
 		return EINVAL;
 	pthread_spin_lock(&cq->lock);
-	atomic_fetch_add_explicit(&cq->polls, 1, memory_order_relaxed);
+	/* Only under the lock: no read-modify-write needed. */
+	atomic_store_explicit(&cq->polls,
+			      atomic_load_explicit(&cq->polls, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	ret = sodp_cq_hold_next(cq);
 	/* Empty: the caller must not call ibv_end_poll(). */
 	if (ret)

@@ -179,7 +179,8 @@ void sodp_sq_publish(struct sodp_qp *qp, uint32_t prod)
 	struct sodp_cq *cq = to_scq(qp->vqp.qp.send_cq);
 	unsigned int polls = atomic_load_explicit(&cq->polls, memory_order_relaxed);
 
-	qp->sq.ring->stream = polls == qp->polls_seen;
+	atomic_store_explicit((_Atomic uint32_t *)&qp->sq.ring->stream,
+			      polls == qp->polls_seen, memory_order_relaxed);
 	qp->polls_seen = polls;
 	sodp_store_release(&qp->sq.ring->producer, prod);
 }

@@ -355,10 +355,14 @@ out:
  * While the device faults pages in, a stream runs in its doorbells all the
  * same: a first touch's cost is the posting process's to pay, and the
  * other CPU stays free for the fault-ahead work.  64 WRITEs posted with no
- * poll in between, each into a page of an ODP region no one has touched:
- * (nearly) every post rings; warm, the same stream rang at most a quarter
- * of the time (doorbell_hint).
+ * poll in between, each into a page of an ODP region no one has touched,
+ * out of order (in order, a write stream would map the rest ahead): most
+ * posts ring; warm, the same stream rang at most a quarter of the time
+ * (doorbell_hint).
  */
+/* The page of the j-th WRITE: 17 is prime to HINT_BATCH, so each once. */
+#define HINT_PAGE(j)	((j) * 17 % HINT_BATCH)
+
 CHECK_CASE(doorbell_hint_faulting)
 {
 	size_t len = HINT_BATCH * 4096UL;
@@ -390,18 +394,20 @@ CHECK_CASE(doorbell_hint_faulting)
 
 		src[j] = 0x5eed0000 + j;
 		CHECK_EQ(vt_post_send(a.qp, IBV_WR_RDMA_WRITE, j, &sge, 1,
-				      (uintptr_t)dst + j * 4096UL, dmr->rkey, 0), 0);
+				      (uintptr_t)dst + HINT_PAGE(j) * 4096UL,
+				      dmr->rkey, 0), 0);
 	}
 	db1 = hw_counter("doorbells");
 	for (int j = 0; j < HINT_BATCH; j++) {
 		CHECK_EQ(vt_poll(a.scq, &wc, 20), 0);
 		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
 		CHECK_EQ(wc.wr_id, (uint64_t)j);
-		CHECK_EQ(*(uint64_t *)(dst + j * 4096UL), 0x5eed0000 + (uint64_t)j);
+		CHECK_EQ(*(uint64_t *)(dst + HINT_PAGE(j) * 4096UL),
+			 0x5eed0000 + (uint64_t)j);
 	}
 	printf("doorbells for %d posts into new pages: %llu\n", HINT_BATCH,
 	       (unsigned long long)(db1 - db0));
-	CHECK(db1 - db0 >= HINT_BATCH * 3 / 4);
+	CHECK(db1 - db0 >= HINT_BATCH / 2);
 out:
 	ibv_dereg_mr(dmr);
 	ibv_dereg_mr(smr);

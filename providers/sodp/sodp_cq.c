@@ -166,6 +166,14 @@ static void sodp_cqe_to_wc(const struct sodp_cqe *cqe, struct ibv_wc *wc)
 	wc->dlid_path_bits = cqe->dlid_path_bits;
 }
 
+/* Under cq->lock, the count's only writer: no read-modify-write needed. */
+static void sodp_cq_count_poll(struct sodp_cq *cq)
+{
+	atomic_store_explicit(&cq->polls,
+			      atomic_load_explicit(&cq->polls, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
 int sodp_poll_cq(struct ibv_cq *ibcq, int ne, struct ibv_wc *wc)
 {
 	struct sodp_cq *cq = to_scq(ibcq);
@@ -173,10 +181,7 @@ int sodp_poll_cq(struct ibv_cq *ibcq, int ne, struct ibv_wc *wc)
 	int n = 0;
 
 	pthread_spin_lock(&cq->lock);
-	/* Only under the lock: no read-modify-write needed. */
-	atomic_store_explicit(&cq->polls,
-			      atomic_load_explicit(&cq->polls, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
+	sodp_cq_count_poll(cq);
 	ring = cq->q.ring;
 	while (n < ne) {
 		uint32_t cons = ring->consumer;
@@ -241,10 +246,7 @@ static int sodp_start_poll(struct ibv_cq_ex *ibcq, struct ibv_poll_cq_attr *attr
 	if (attr->comp_mask)
 		return EINVAL;
 	pthread_spin_lock(&cq->lock);
-	/* Only under the lock: no read-modify-write needed. */
-	atomic_store_explicit(&cq->polls,
-			      atomic_load_explicit(&cq->polls, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
+	sodp_cq_count_poll(cq);
 	ret = sodp_cq_hold_next(cq);
 	/* Empty: the caller must not call ibv_end_poll(). */
 	if (ret)

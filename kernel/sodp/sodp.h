@@ -85,7 +85,9 @@ struct sodp_dev {
 	struct xarray mrs;		/* key >> 8 -> sodp_mr (freed after RCU) */
 	struct xarray mws;		/* key >> 8 -> sodp_mw, used under its lock */
 	struct xarray ahs;		/* ah_num -> sodp_ah */
+	struct xarray srqs;		/* XRC SRQ number -> sodp_srq */
 	u32 next_qpn;
+	u32 next_srqn;
 	u32 next_mr_index;		/* cyclic, from a random start */
 	u32 next_mw_index;
 	atomic_t num_qps, num_cqs, num_mrs, num_mws, num_srqs, num_pds;
@@ -110,6 +112,11 @@ struct sodp_ucontext {
 
 struct sodp_pd {
 	struct ib_pd ibpd;
+};
+
+/* An XRC domain: the core keeps its target QPs; we keep nothing. */
+struct sodp_xrcd {
+	struct ib_xrcd ibxrcd;
 };
 
 struct sodp_ah {
@@ -214,6 +221,11 @@ struct sodp_mw {
 	u32 qpn;			/* type 2: the QP that bound it, the only one to use it */
 };
 
+/*
+ * An XRC SRQ is also reached by its number (an XRC target QP's packet
+ * names it): sodp_srq_get() takes a reference under srqs' lock, and
+ * destroy_srq unpublishes the number and waits for every reference.
+ */
 struct sodp_srq {
 	struct ib_srq ibsrq;
 	struct sodp_queue rq;
@@ -221,6 +233,8 @@ struct sodp_srq {
 	spinlock_t post_lock;		/* kernel producers */
 	u32 limit;
 	bool is_user;
+	struct kref ref;		/* XRC: lookups by number */
+	struct completion released;
 };
 
 /* Bytes to move: a scatter list of regions and kernel buffers, and a cursor. */
@@ -270,6 +284,7 @@ struct sodp_recv_ctx {
 	struct sodp_recv_wqe wqe;
 	bool active;
 	u32 offset;			/* bytes received so far */
+	u32 srqn;			/* XRC: the SRQ it was taken from */
 };
 
 /* A WQE the wire requester has started: its copy, and its PSNs. */
@@ -352,10 +367,16 @@ struct sodp_qp {
 	u32 max_send_sge, max_recv_sge, max_inline;
 
 	struct sodp_queue sq;
-	struct sodp_queue rq;		/* unused with an SRQ */
+	struct sodp_queue rq;		/* unused with an SRQ, and by XRC QPs */
+	/*
+	 * An XRC target QP has no SRQ, CQ or PD of its own: while a packet
+	 * is handled (under rq_lock, a reference held) srq and rcq are those
+	 * of the XRC SRQ the packet names, and NULL otherwise.
+	 */
 	struct sodp_srq *srq;
 	struct sodp_cq *scq;
 	struct sodp_cq *rcq;
+	struct ib_xrcd *xrcd;		/* XRC target: its domain */
 
 	/* Kernel consumers post from atomic context: producer-side locks. */
 	spinlock_t sq_post_lock;
@@ -408,6 +429,24 @@ static inline struct sodp_dev *to_sdev(struct ib_device *d)
 static inline struct sodp_qp *to_sqp(struct ib_qp *q)
 {
 	return container_of(q, struct sodp_qp, ibqp);
+}
+
+/* Its own receive queue: none with an SRQ, none on XRC QPs. */
+static inline bool sodp_qp_has_rq(const struct sodp_qp *qp)
+{
+	return !qp->srq && qp->ibqp.qp_type != IB_QPT_XRC_INI &&
+	       qp->ibqp.qp_type != IB_QPT_XRC_TGT;
+}
+
+/*
+ * The PD whose regions the QP's WQEs and requests name: an XRC target
+ * QP's is its packet's XRC SRQ's (NULL between packets: no region).
+ */
+static inline struct ib_pd *sodp_qp_pd(const struct sodp_qp *qp)
+{
+	if (qp->ibqp.qp_type == IB_QPT_XRC_TGT)
+		return qp->srq ? qp->srq->ibsrq.pd : NULL;
+	return qp->ibqp.pd;
 }
 
 /* UD and GSI: each message addressed by its WQE, one packet, no ACK. */
@@ -551,6 +590,10 @@ int sodp_destroy_srq(struct ib_srq *ibsrq, struct ib_udata *udata);
 int sodp_post_srq_recv(struct ib_srq *ibsrq, const struct ib_recv_wr *wr,
 		       const struct ib_recv_wr **bad_wr);
 bool sodp_srq_pop(struct sodp_srq *srq, struct sodp_recv_wqe *wqe);
+struct sodp_srq *sodp_srq_get(struct sodp_dev *sdev, u32 srqn);
+void sodp_srq_put(struct sodp_srq *srq);
+int sodp_alloc_xrcd(struct ib_xrcd *ibxrcd, struct ib_udata *udata);
+int sodp_dealloc_xrcd(struct ib_xrcd *ibxrcd, struct ib_udata *udata);
 
 /* sodp_qp.c */
 int sodp_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,

@@ -106,6 +106,7 @@ static int sodp_register(struct sodp_dev *sdev, const char *name)
 	xa_init_flags(&sdev->mrs, XA_FLAGS_ALLOC1);
 	xa_init_flags(&sdev->mws, XA_FLAGS_ALLOC);
 	xa_init_flags(&sdev->ahs, XA_FLAGS_ALLOC1 | XA_FLAGS_LOCK_IRQ);
+	xa_init_flags(&sdev->srqs, XA_FLAGS_ALLOC);
 	skb_queue_head_init(&sdev->rx_queue);
 	INIT_WORK(&sdev->rx_work, sodp_wire_rx_work);
 	sdev->next_qpn = SODP_QPN_MIN;
@@ -219,6 +220,7 @@ void sodp_dealloc_driver(struct ib_device *ibdev)
 	xa_destroy(&sdev->mrs);
 	xa_destroy(&sdev->mws);
 	xa_destroy(&sdev->ahs);
+	xa_destroy(&sdev->srqs);
 }
 
 static struct rdma_link_ops sodp_link_ops = {

@@ -77,7 +77,7 @@ int sodp_mem_add_sges(struct sodp_mem *m, struct sodp_qp *qp,
 
 		if (!sge[i].length)
 			continue;
-		mr = sodp_mr_get(qp->dev, sge[i].lkey, qp->ibqp.pd, sge[i].addr,
+		mr = sodp_mr_get(qp->dev, sge[i].lkey, sodp_qp_pd(qp), sge[i].addr,
 				 sge[i].length, access);
 		if (!mr) {
 			sodp_mem_put(m);

@@ -313,7 +313,7 @@ static struct sodp_mr *sodp_mr_get_fast(struct sodp_qp *qp, u32 key)
 
 	rcu_read_lock();
 	mr = xa_load(&qp->dev->mrs, key >> 8);
-	if (mr && (mr->type != SODP_MR_FAST || mr->ibmr.pd != qp->ibqp.pd ||
+	if (mr && (mr->type != SODP_MR_FAST || mr->ibmr.pd != sodp_qp_pd(qp) ||
 		   !kref_get_unless_zero(&mr->ref)))
 		mr = NULL;
 	rcu_read_unlock();

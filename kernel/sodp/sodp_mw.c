@@ -104,7 +104,7 @@ int sodp_mw_bind(struct sodp_qp *qp, const struct sodp_send_wqe *wqe)
 		return -EINVAL;
 	access = wqe->swap & ~IB_ACCESS_LOCAL_WRITE;
 	if (len) {
-		mr = sodp_mr_get(sdev, wqe->ex, qp->ibqp.pd, addr, len,
+		mr = sodp_mr_get(sdev, wqe->ex, sodp_qp_pd(qp), addr, len,
 				 IB_ACCESS_MW_BIND);
 		if (!mr)
 			return -EINVAL;
@@ -115,7 +115,7 @@ int sodp_mw_bind(struct sodp_qp *qp, const struct sodp_send_wqe *wqe)
 
 	xa_lock(&sdev->mws);
 	mw = xa_load(&sdev->mws, wqe->rkey >> 8);
-	if (!mw || mw->ibmw.pd != qp->ibqp.pd)
+	if (!mw || mw->ibmw.pd != sodp_qp_pd(qp))
 		goto unlock;
 	spin_lock(&mw->lock);
 	if (mw->ibmw.type == IB_MW_TYPE_2 && (mw->valid || !len))
@@ -170,7 +170,7 @@ int sodp_mw_invalidate(struct sodp_qp *qp, u32 rkey, bool remote)
 	if (mw) {
 		spin_lock(&mw->lock);
 		if (mw->valid && mw->rkey == rkey && mw->ibmw.type == IB_MW_TYPE_2 &&
-		    mw->ibmw.pd == qp->ibqp.pd &&
+		    mw->ibmw.pd == sodp_qp_pd(qp) &&
 		    (!remote || mw->qpn == qp->ibqp.qp_num)) {
 			mr = sodp_mw_release(mw);
 			ret = 0;
@@ -229,12 +229,12 @@ struct sodp_mr *sodp_rkey_get(struct sodp_qp *qp, u32 rkey, u64 va, u64 len,
 	struct sodp_mw *mw;
 
 	if (!sodp_key_is_mw(rkey))
-		return sodp_mr_get(sdev, rkey, qp->ibqp.pd, va, len, access);
+		return sodp_mr_get(sdev, rkey, sodp_qp_pd(qp), va, len, access);
 	xa_lock(&sdev->mws);
 	mw = xa_load(&sdev->mws, rkey >> 8);
 	if (mw) {
 		spin_lock(&mw->lock);
-		if (mw->valid && mw->rkey == rkey && mw->ibmw.pd == qp->ibqp.pd &&
+		if (mw->valid && mw->rkey == rkey && mw->ibmw.pd == sodp_qp_pd(qp) &&
 		    (mw->ibmw.type == IB_MW_TYPE_1 || mw->qpn == qp->ibqp.qp_num) &&
 		    (mw->access & access) == access &&
 		    va >= mw->addr && va + len >= va && va + len <= mw->addr + mw->length &&

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB */
 /*
  * rdma_sodp: the packets the engine's stages exchange.  The fields are
- * those of RoCEv2 headers (BTH, RETH, AtomicETH, ImmDt/IETH, DETH, AETH,
+ * those of RoCEv2 headers (BTH, XRCETH, RETH, AtomicETH, ImmDt/IETH, DETH, AETH,
  * AtomicAckETH, and the GRH addresses); the wire transport (sodp_wire.h)
  * puts
  * the same packets on the network.  In-kernel (loopback) delivery passes
@@ -40,9 +40,12 @@ struct sodp_pkt {
 	bool inv;			/* SEND with Invalidate: ex is the rkey */
 	bool ud;
 	bool uc;			/* unreliable connected: nothing answers */
+	bool xrc;			/* extended reliable connected */
 	bool solicited;
 	u32 dqpn;
 	u32 psn;
+	/* XRCETH: the XRC SRQ a request is for */
+	u32 srqn;
 	/* RETH */
 	u64 va;
 	u32 rkey;
@@ -157,8 +160,8 @@ void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt,
 struct sodp_wire_rx {
 	struct sk_buff *skb;
 	const u8 *bth;
-	u8 opcode;
-	u16 flags;			/* SODP_WF_* */
+	u8 opcode;			/* with XRC's: the RC opcode of the same */
+	u32 flags;			/* SODP_WF_* */
 	struct sodp_wire_layout l;
 	u8 *payload;
 	u32 paylen;
@@ -173,6 +176,7 @@ struct sodp_wire_tx {
 	bool ackreq;
 	u32 dqpn;
 	u32 psn;
+	u32 srqn;			/* XRCETH */
 	u64 va;				/* RETH, AtomicETH */
 	u32 rkey;
 	u32 dma_len;

@@ -100,6 +100,8 @@ void sodp_qp_fatal(struct sodp_qp *qp, enum ib_event_type event)
  * A receive WQE ends in error with nothing received (a flush, or a message
  * its requester gave up).  A flush is no news to whoever moved the QP to
  * error: only other errors wake a CQ armed for solicited completions.
+ * An XRC target QP's WQE, between packets, completes on the CQ of the SRQ
+ * it came from, if that SRQ is still there (else it went with it).
  */
 void sodp_recv_error(struct sodp_qp *qp, u64 wr_id, enum ib_wc_status status)
 {
@@ -109,8 +111,18 @@ void sodp_recv_error(struct sodp_qp *qp, u64 wr_id, enum ib_wc_status status)
 		.opcode = IB_WC_RECV,
 		.qp_num = qp->ibqp.qp_num,
 	};
+	struct sodp_srq *srq = NULL;
+	struct sodp_cq *cq = qp->rcq;
 
-	sodp_cq_post(qp->rcq, qp, &cqe, status != IB_WC_WR_FLUSH_ERR);
+	if (qp->ibqp.qp_type == IB_QPT_XRC_TGT && !qp->srq) {
+		srq = sodp_srq_get(qp->dev, qp->recv.srqn);
+		if (!srq)
+			return;
+		cq = to_scq(srq->ibsrq.ext.cq);
+	}
+	sodp_cq_post(cq, qp, &cqe, status != IB_WC_WR_FLUSH_ERR);
+	if (srq)
+		sodp_srq_put(srq);
 }
 
 /* Forget a message being received (nothing of it is held). */
@@ -133,7 +145,7 @@ void sodp_qp_flush_rq(struct sodp_qp *qp)
 		if (qp->recv.active)
 			sodp_recv_error(qp, qp->recv.wqe.wr_id, IB_WC_WR_FLUSH_ERR);
 		sodp_resp_forget(qp);
-		while (!qp->srq && sodp_queue_pop(&qp->rq, &wqe))
+		while (sodp_qp_has_rq(qp) && sodp_queue_pop(&qp->rq, &wqe))
 			sodp_recv_error(qp, wqe.wr_id, IB_WC_WR_FLUSH_ERR);
 	}
 	mutex_unlock(&qp->rq_lock);
@@ -181,9 +193,11 @@ int sodp_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	int ret;
 
 	if (init->qp_type != IB_QPT_RC && init->qp_type != IB_QPT_UC &&
-	    init->qp_type != IB_QPT_UD && init->qp_type != IB_QPT_GSI)
+	    init->qp_type != IB_QPT_UD && init->qp_type != IB_QPT_GSI &&
+	    init->qp_type != IB_QPT_XRC_INI && init->qp_type != IB_QPT_XRC_TGT)
 		return -EOPNOTSUPP;
-	if (init->create_flags)
+	/* A kernel work request cannot name an XRC SRQ. */
+	if (init->create_flags || (init->qp_type == IB_QPT_XRC_INI && !udata))
 		return -EOPNOTSUPP;
 	ret = sodp_qp_check_cap(init);
 	if (ret)
@@ -207,9 +221,11 @@ int sodp_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	INIT_WORK(&qp->req_work, sodp_req_work);
 	qp->faulting_until = jiffies;
 	INIT_DELAYED_WORK(&qp->retry_work, sodp_retry_work);
-	qp->scq = to_scq(init->send_cq);
-	qp->rcq = to_scq(init->recv_cq);
+	/* An XRC initiator has no receive CQ, a target no CQ at all. */
+	qp->scq = init->send_cq ? to_scq(init->send_cq) : NULL;
+	qp->rcq = init->recv_cq ? to_scq(init->recv_cq) : NULL;
 	qp->srq = init->srq ? to_ssrq(init->srq) : NULL;
+	qp->xrcd = init->xrcd;
 	qp->sq_sig_all = init->sq_sig_type == IB_SIGNAL_ALL_WR;
 	qp->mtu = 1024;
 	sodp_mem_init(&qp->resp_mem);
@@ -226,7 +242,7 @@ int sodp_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 			      sizeof(struct sodp_send_wqe), &resp.sq);
 	if (ret)
 		goto err_qpn;
-	if (!qp->srq) {
+	if (sodp_qp_has_rq(qp)) {
 		ret = sodp_queue_init(&qp->rq, udata, init->cap.max_recv_wr,
 				      sizeof(struct sodp_recv_wqe), &resp.rq);
 		if (ret)
@@ -237,7 +253,7 @@ int sodp_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 
 	/* Report what was granted. */
 	init->cap.max_send_wr = qp->sq.num_slots;
-	if (!qp->srq)
+	if (sodp_qp_has_rq(qp))
 		init->cap.max_recv_wr = qp->rq.num_slots;
 	init->cap.max_send_sge = SODP_MAX_SGE;
 	init->cap.max_recv_sge = SODP_MAX_SGE;
@@ -256,7 +272,7 @@ int sodp_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	return 0;
 
 err_rq:
-	if (!qp->srq)
+	if (sodp_qp_has_rq(qp))
 		sodp_queue_cleanup(&qp->rq);
 err_sq:
 	sodp_queue_cleanup(&qp->sq);
@@ -292,7 +308,7 @@ int sodp_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 
 	sodp_mw_unbind_qp(qp);
 	sodp_wire_req_free(qp);
-	if (!qp->srq)
+	if (sodp_qp_has_rq(qp))
 		sodp_queue_cleanup(&qp->rq);
 	sodp_queue_cleanup(&qp->sq);
 	atomic_dec(&sdev->num_qps);
@@ -333,12 +349,12 @@ static void sodp_qp_reset(struct sodp_qp *qp)
 	lockdep_assert_held(&qp->sq_lock);
 	lockdep_assert_held(&qp->rq_lock);
 	sodp_queue_drop_all(&qp->sq);
-	if (!qp->srq)
+	if (sodp_qp_has_rq(qp))
 		sodp_queue_drop_all(&qp->rq);
 	cancel_delayed_work(&qp->retry_work);
 	qp->waiting = false;
 	/* A WQE of an SRQ in the middle of a message is the SRQ's: give it back. */
-	if (qp->srq && qp->recv.active)
+	if (!sodp_qp_has_rq(qp) && qp->recv.active)
 		sodp_recv_error(qp, qp->recv.wqe.wr_id, IB_WC_WR_FLUSH_ERR);
 	sodp_resp_forget(qp);
 	qp->resp_msn = 0;
@@ -440,7 +456,8 @@ int sodp_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 	if (mask & IB_QP_PKEY_INDEX)
 		qp->pkey_index = attr->pkey_index;
 
-	if (next != cur && next == IB_QPS_RTR && ibqp->qp_type == IB_QPT_RC) {
+	if (next != cur && next == IB_QPS_RTR &&
+	    (ibqp->qp_type == IB_QPT_RC || ibqp->qp_type == IB_QPT_XRC_INI)) {
 		ret = sodp_wire_req_attach(qp);
 		if (ret)
 			goto out;
@@ -499,7 +516,7 @@ int sodp_query_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 	mutex_unlock(&qp->state_lock);
 
 	attr->cap.max_send_wr = qp->sq.num_slots;
-	attr->cap.max_recv_wr = qp->srq ? 0 : qp->rq.num_slots;
+	attr->cap.max_recv_wr = sodp_qp_has_rq(qp) ? qp->rq.num_slots : 0;
 	attr->cap.max_send_sge = qp->max_send_sge;
 	attr->cap.max_recv_sge = qp->max_recv_sge;
 	attr->cap.max_inline_data = qp->max_inline;
@@ -611,7 +628,12 @@ int sodp_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 		sodp_req_doorbell(qp);
 		return 0;
 	}
-	if (state == IB_QPS_RESET || state == IB_QPS_INIT || state == IB_QPS_RTR) {
+	/*
+	 * An XRC target QP sends nothing; it is a kernel QP that processes
+	 * reach through uverbs (its "addresses" would be theirs).
+	 */
+	if (state == IB_QPS_RESET || state == IB_QPS_INIT || state == IB_QPS_RTR ||
+	    ibqp->qp_type == IB_QPT_XRC_TGT) {
 		*bad_wr = wr;
 		return -EINVAL;
 	}
@@ -674,7 +696,7 @@ int sodp_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 		sodp_req_kick(qp);
 		return 0;
 	}
-	if (qp->srq || READ_ONCE(qp->state) == IB_QPS_RESET) {
+	if (!sodp_qp_has_rq(qp) || READ_ONCE(qp->state) == IB_QPS_RESET) {
 		*bad_wr = wr;
 		return -EINVAL;
 	}

@@ -18,10 +18,14 @@
 int sodp_req_decode(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 			   struct sodp_pkt *pkt)
 {
-	bool rc = qp->ibqp.qp_type == IB_QPT_RC;
+	bool rc = qp->ibqp.qp_type == IB_QPT_RC ||
+		  qp->ibqp.qp_type == IB_QPT_XRC_INI;
 
 	pkt->ud = sodp_qp_datagram(qp);
 	pkt->uc = qp->ibqp.qp_type == IB_QPT_UC;
+	/* XRC: every request names the remote XRC SRQ (24 bits). */
+	pkt->xrc = qp->ibqp.qp_type == IB_QPT_XRC_INI;
+	pkt->srqn = pkt->xrc ? wqe->xrc_srqn & SODP_PSN_MASK : 0;
 	switch (wqe->opcode) {
 	case IB_WR_SEND_WITH_IMM:
 		pkt->imm = true;

@@ -67,6 +67,8 @@ static bool sodp_recv_take(struct sodp_qp *qp)
 	if (got) {
 		qp->recv.active = true;
 		qp->recv.offset = 0;
+		if (qp->ibqp.qp_type == IB_QPT_XRC_TGT)
+			qp->recv.srqn = qp->srq->ibsrq.ext.xrc.srq_num;
 	}
 	return got;
 }
@@ -467,13 +469,46 @@ access_err:
 static bool sodp_resp_accepts(struct sodp_qp *qp, struct sodp_pkt *pkt)
 {
 	if (!sodp_qp_can_receive(qp) || pkt->ud != sodp_qp_datagram(qp) ||
-	    pkt->uc != (qp->ibqp.qp_type == IB_QPT_UC))
+	    pkt->uc != (qp->ibqp.qp_type == IB_QPT_UC) ||
+	    pkt->xrc != (qp->ibqp.qp_type == IB_QPT_XRC_TGT) ||
+	    qp->ibqp.qp_type == IB_QPT_XRC_INI)
 		return false;
 	if (pkt->ud)
 		return pkt->qkey == qp->qkey;
 	return pkt->sqpn == qp->dest_qpn &&
 	       !memcmp(&pkt->sgid, &qp->dgid, sizeof(pkt->sgid)) &&
 	       !memcmp(&pkt->dgid, &qp->sgid, sizeof(pkt->dgid));
+}
+
+/*
+ * An XRC target QP serves a request with the XRC SRQ its XRCETH names,
+ * which must be of the QP's XRC domain: the SRQ's receive WQEs, its CQ,
+ * and its PD for every region the request touches.  All the packets of a
+ * message name the SRQ its receive WQE came from.  Bound for the packet
+ * only (a reference held); false if the request may not have it.
+ */
+static bool sodp_resp_xrc_bind(struct sodp_qp *qp, struct sodp_pkt *pkt)
+{
+	struct sodp_srq *srq = sodp_srq_get(qp->dev, pkt->srqn);
+
+	lockdep_assert_held(&qp->rq_lock);
+	if (!srq)
+		return false;
+	if (srq->ibsrq.ext.xrc.xrcd != qp->xrcd ||
+	    (qp->recv.active && qp->recv.srqn != pkt->srqn)) {
+		sodp_srq_put(srq);
+		return false;
+	}
+	qp->srq = srq;
+	qp->rcq = to_scq(srq->ibsrq.ext.cq);
+	return true;
+}
+
+static void sodp_resp_xrc_unbind(struct sodp_qp *qp)
+{
+	sodp_srq_put(qp->srq);
+	qp->srq = NULL;
+	qp->rcq = NULL;
 }
 
 /*
@@ -533,6 +568,13 @@ void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ac
 		/* Silently dropped, as the wire would. */
 		sodp_count(qp->dev, SODP_CNT_RCVD_DROP_QP, 1);
 		ack->syndrome = SODP_DROPPED;
+		goto out;
+	}
+	if (pkt->xrc && !sodp_resp_xrc_bind(qp, pkt)) {
+		ack->syndrome = SODP_NAK_REM_ACCESS;
+		ack->psn = pkt->psn;
+		ack->msn = qp->resp_msn;
+		fault = SODP_RESP_ACCESS_ERR;
 		goto out;
 	}
 	ahead = pkt->ud ? 0 : sodp_psn_diff(pkt->psn, qp->rq_psn);
@@ -599,6 +641,8 @@ done:
 	/* Nothing stays referenced past the packet. */
 	sodp_mem_put(&qp->resp_mem);
 out:
+	if (qp->ibqp.qp_type == IB_QPT_XRC_TGT && qp->srq)
+		sodp_resp_xrc_unbind(qp);
 	mutex_unlock(&qp->rq_lock);
 
 	/* Counted where a NAK goes out: UC sends none. */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
- * rdma_sodp: shared receive queues, with the limit event.
+ * rdma_sodp: shared receive queues, with the limit event; XRC domains and
+ * XRC SRQs, which XRC target QPs reach by number.
  *
  * Copyright (c) 2026 The sodp authors.
  */
@@ -8,6 +9,46 @@
 #include <rdma/uverbs_ioctl.h>
 
 #include "sodp.h"
+
+int sodp_alloc_xrcd(struct ib_xrcd *ibxrcd, struct ib_udata *udata)
+{
+	return 0;
+}
+
+int sodp_dealloc_xrcd(struct ib_xrcd *ibxrcd, struct ib_udata *udata)
+{
+	return 0;
+}
+
+static void sodp_srq_release(struct kref *ref)
+{
+	complete(&container_of(ref, struct sodp_srq, ref)->released);
+}
+
+void sodp_srq_put(struct sodp_srq *srq)
+{
+	kref_put(&srq->ref, sodp_srq_release);
+}
+
+/**
+ * sodp_srq_get - the XRC SRQ of a number, with a reference
+ * @sdev: the device
+ * @srqn: the number an XRC packet names
+ *
+ * Return: the SRQ (sodp_srq_put() it), or NULL if there is none: once
+ * destroy_srq has erased the number, no lookup finds it.
+ */
+struct sodp_srq *sodp_srq_get(struct sodp_dev *sdev, u32 srqn)
+{
+	struct sodp_srq *srq;
+
+	xa_lock(&sdev->srqs);
+	srq = xa_load(&sdev->srqs, srqn);
+	if (srq && !kref_get_unless_zero(&srq->ref))
+		srq = NULL;
+	xa_unlock(&sdev->srqs);
+	return srq;
+}
 
 int sodp_create_srq(struct ib_srq *ibsrq, struct ib_srq_init_attr *init,
 		    struct ib_udata *udata)
@@ -17,7 +58,7 @@ int sodp_create_srq(struct ib_srq *ibsrq, struct ib_srq_init_attr *init,
 	struct sodp_create_srq_resp resp = {};
 	int ret;
 
-	if (init->srq_type != IB_SRQT_BASIC)
+	if (init->srq_type != IB_SRQT_BASIC && init->srq_type != IB_SRQT_XRC)
 		return -EOPNOTSUPP;
 	if (!init->attr.max_wr || init->attr.max_wr > SODP_MAX_SRQ_WR ||
 	    init->attr.max_sge > SODP_MAX_SGE)
@@ -32,20 +73,37 @@ int sodp_create_srq(struct ib_srq *ibsrq, struct ib_srq_init_attr *init,
 	spin_lock_init(&srq->post_lock);
 	srq->is_user = !!udata;
 	srq->limit = init->attr.srq_limit;
+	kref_init(&srq->ref);
+	init_completion(&srq->released);
 	ret = sodp_queue_init(&srq->rq, udata, init->attr.max_wr,
 			      sizeof(struct sodp_recv_wqe), &resp.rq);
 	if (ret)
 		goto err;
+	/* Reserved now, published once whole. */
+	if (init->srq_type == IB_SRQT_XRC) {
+		ret = xa_alloc_cyclic(&sdev->srqs, &resp.srq_num, NULL,
+				      XA_LIMIT(1, 0xffffff), &sdev->next_srqn,
+				      GFP_KERNEL);
+		if (ret < 0)
+			goto err_queue;
+		ibsrq->ext.xrc.srq_num = resp.srq_num;
+	}
 	init->attr.max_wr = srq->rq.num_slots;
 	init->attr.max_sge = SODP_MAX_SGE;
 	if (udata) {
 		ret = ib_copy_to_udata(udata, &resp, sizeof(resp));
-		if (ret) {
-			sodp_queue_cleanup(&srq->rq);
-			goto err;
-		}
+		if (ret)
+			goto err_srqn;
 	}
+	if (init->srq_type == IB_SRQT_XRC)
+		xa_store(&sdev->srqs, resp.srq_num, srq, GFP_KERNEL);
 	return 0;
+
+err_srqn:
+	if (init->srq_type == IB_SRQT_XRC)
+		xa_erase(&sdev->srqs, resp.srq_num);
+err_queue:
+	sodp_queue_cleanup(&srq->rq);
 err:
 	atomic_dec(&sdev->num_srqs);
 	return ret;
@@ -149,9 +207,16 @@ int sodp_query_srq(struct ib_srq *ibsrq, struct ib_srq_attr *attr)
 int sodp_destroy_srq(struct ib_srq *ibsrq, struct ib_udata *udata)
 {
 	struct sodp_srq *srq = to_ssrq(ibsrq);
+	struct sodp_dev *sdev = to_sdev(ibsrq->device);
 
+	/* An XRC target QP's packet may hold it: wait for it to finish. */
+	if (ibsrq->srq_type == IB_SRQT_XRC) {
+		xa_erase(&sdev->srqs, ibsrq->ext.xrc.srq_num);
+		sodp_srq_put(srq);
+		wait_for_completion(&srq->released);
+	}
 	sodp_queue_cleanup(&srq->rq);
-	atomic_dec(&to_sdev(ibsrq->device)->num_srqs);
+	atomic_dec(&sdev->num_srqs);
 	return 0;
 }
 

@@ -38,7 +38,8 @@ static int sodp_query_device(struct ib_device *ibdev, struct ib_device_attr *att
 	attr->device_cap_flags = IB_DEVICE_BAD_PKEY_CNTR | IB_DEVICE_BAD_QKEY_CNTR |
 				 IB_DEVICE_SYS_IMAGE_GUID | IB_DEVICE_RC_RNR_NAK_GEN |
 				 IB_DEVICE_SRQ_RESIZE | IB_DEVICE_MEM_MGT_EXTENSIONS |
-				 IB_DEVICE_MEM_WINDOW | IB_DEVICE_MEM_WINDOW_TYPE_2B;
+				 IB_DEVICE_MEM_WINDOW | IB_DEVICE_MEM_WINDOW_TYPE_2B |
+				 IB_DEVICE_XRC;
 	attr->max_mw = SODP_MAX_MW;
 	attr->max_fast_reg_page_list_len = SODP_MAX_FAST_REG_PAGES;
 	attr->kernel_cap_flags = IBK_ALLOW_USER_UNREG | IBK_ON_DEMAND_PAGING;
@@ -47,6 +48,8 @@ static int sodp_query_device(struct ib_device *ibdev, struct ib_device_attr *att
 	attr->odp_caps.per_transport_caps.rc_odp_caps =
 		IB_ODP_SUPPORT_SEND | IB_ODP_SUPPORT_RECV | IB_ODP_SUPPORT_WRITE |
 		IB_ODP_SUPPORT_READ | IB_ODP_SUPPORT_ATOMIC | IB_ODP_SUPPORT_SRQ_RECV;
+	attr->odp_caps.per_transport_caps.xrc_odp_caps =
+		attr->odp_caps.per_transport_caps.rc_odp_caps;
 	attr->odp_caps.per_transport_caps.ud_odp_caps =
 		IB_ODP_SUPPORT_SEND | IB_ODP_SUPPORT_RECV | IB_ODP_SUPPORT_SRQ_RECV;
 	attr->max_send_sge = SODP_MAX_SGE;
@@ -276,6 +279,7 @@ const struct ib_device_ops sodp_dev_ops = {
 	.alloc_mw = sodp_alloc_mw,
 	.alloc_pd = sodp_alloc_pd,
 	.alloc_ucontext = sodp_alloc_ucontext,
+	.alloc_xrcd = sodp_alloc_xrcd,
 	.create_ah = sodp_create_ah,
 	.create_cq = sodp_create_cq_op,
 	.create_qp = sodp_create_qp,
@@ -285,6 +289,7 @@ const struct ib_device_ops sodp_dev_ops = {
 	.dealloc_mw = sodp_dealloc_mw,
 	.dealloc_pd = sodp_dealloc_pd,
 	.dealloc_ucontext = sodp_dealloc_ucontext,
+	.dealloc_xrcd = sodp_dealloc_xrcd,
 	.dereg_mr = sodp_dereg_mr,
 	.destroy_ah = sodp_destroy_ah,
 	.destroy_cq = sodp_destroy_cq,
@@ -325,4 +330,5 @@ const struct ib_device_ops sodp_dev_ops = {
 	INIT_RDMA_OBJ_SIZE(ib_qp, sodp_qp, ibqp),
 	INIT_RDMA_OBJ_SIZE(ib_srq, sodp_srq, ibsrq),
 	INIT_RDMA_OBJ_SIZE(ib_ucontext, sodp_ucontext, ibuc),
+	INIT_RDMA_OBJ_SIZE(ib_xrcd, sodp_xrcd, ibxrcd),
 };

@@ -15,6 +15,7 @@
 
 #define SODP_ROCE_UDP_PORT	4791
 #define SODP_BTH_LEN		12
+#define SODP_XRCETH_LEN		4
 #define SODP_RETH_LEN		16
 #define SODP_AETH_LEN		4
 #define SODP_ATMETH_LEN		28
@@ -55,6 +56,9 @@ enum sodp_wire_opcode {
 	SODP_UC_SEND_FIRST		= 0x20,
 	SODP_UC_WRITE_ONLY_IMM		= 0x2b,
 	SODP_UD_SEND_ONLY		= 0x64,
+	/* XRC: RC's opcodes, responses too, in the XRC transport (0xa0 | RC's) */
+	SODP_XRC_SEND_FIRST		= 0xa0,
+	SODP_XRC_SEND_ONLY_INV		= 0xb7,
 	SODP_UD_SEND_ONLY_IMM		= 0x65,
 	SODP_CNP			= 0x81,
 };
@@ -77,11 +81,15 @@ enum {
 	SODP_WF_READ	= BIT(13),	/* READ request, or READ response */
 	SODP_WF_ATOMIC	= BIT(14),	/* atomic request, or atomic ACK */
 	SODP_WF_UC	= BIT(15),	/* unreliable connected: no answer */
+	SODP_WF_XRC	= BIT(16),	/* extended reliable connected */
+	SODP_WF_XRCETH	= BIT(17),
 };
 
 /* The opcode's flags, or 0 for an opcode sodp does not take. */
-static inline u16 sodp_wire_flags(u8 opcode)
+static inline u32 sodp_wire_flags(u8 opcode)
 {
+	u32 f;
+
 	enum {
 		RQ = SODP_WF_REQ, F = SODP_WF_FIRST, L = SODP_WF_LAST,
 		P = SODP_WF_PAYLOAD, S = SODP_WF_SEND | RQ, W = SODP_WF_WRITE | RQ,
@@ -90,6 +98,12 @@ static inline u16 sodp_wire_flags(u8 opcode)
 	switch (opcode) {
 	case SODP_UC_SEND_FIRST ... SODP_UC_WRITE_ONLY_IMM:
 		return sodp_wire_flags(opcode - SODP_UC_SEND_FIRST) | SODP_WF_UC;
+	case SODP_XRC_SEND_FIRST ... SODP_XRC_SEND_ONLY_INV:
+		/* Its requests name the SRQ they are for. */
+		f = sodp_wire_flags(opcode - SODP_XRC_SEND_FIRST);
+		if (!f)
+			return 0;
+		return f | SODP_WF_XRC | (f & SODP_WF_REQ ? SODP_WF_XRCETH : 0);
 	case SODP_RC_SEND_FIRST:	return S | F | P;
 	case SODP_RC_SEND_MIDDLE:	return S | P;
 	case SODP_RC_SEND_LAST:		return S | L | P;
@@ -131,11 +145,11 @@ static inline u16 sodp_wire_flags(u8 opcode)
 
 /* Offsets of the extension headers after the BTH, in their wire order. */
 struct sodp_wire_layout {
-	u8 deth, reth, atmeth, immdt, ieth, aeth, atmack;
+	u8 deth, xrceth, reth, atmeth, immdt, ieth, aeth, atmack;
 	u8 hdr_len;			/* BTH and all its extension headers */
 };
 
-static inline void sodp_wire_layout(u16 flags, struct sodp_wire_layout *l)
+static inline void sodp_wire_layout(u32 flags, struct sodp_wire_layout *l)
 {
 	u8 off = SODP_BTH_LEN;
 
@@ -148,6 +162,7 @@ static inline void sodp_wire_layout(u16 flags, struct sodp_wire_layout *l)
 	} while (0)
 	*l = (struct sodp_wire_layout){};
 	SODP_WIRE_PLACE(SODP_WF_DETH, deth, SODP_DETH_LEN);
+	SODP_WIRE_PLACE(SODP_WF_XRCETH, xrceth, SODP_XRCETH_LEN);
 	SODP_WIRE_PLACE(SODP_WF_RETH, reth, SODP_RETH_LEN);
 	SODP_WIRE_PLACE(SODP_WF_ATMETH, atmeth, SODP_ATMETH_LEN);
 	SODP_WIRE_PLACE(SODP_WF_IMMDT, immdt, SODP_IMMDT_LEN);
@@ -188,6 +203,10 @@ static inline void bth_set(u8 *b, u8 opcode, bool se, u8 pad, u32 dqpn,
 	put_unaligned_be32(dqpn & SODP_PSN_MASK, b + 4);
 	put_unaligned_be32((ackreq ? SODP_BTH_ACKREQ : 0) | (psn & SODP_PSN_MASK), b + 8);
 }
+
+/* XRCETH: 8 reserved bits, then the XRC SRQ (24 bits). */
+static inline u32 xrceth_srqn(const u8 *h)	{ return get_unaligned_be32(h) & SODP_PSN_MASK; }
+static inline void xrceth_set(u8 *h, u32 srqn)	{ put_unaligned_be32(srqn & SODP_PSN_MASK, h); }
 
 /* RETH: virtual address, R_Key, DMA length. */
 static inline u64 reth_va(const u8 *h)		{ return get_unaligned_be64(h); }

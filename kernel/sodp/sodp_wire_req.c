@@ -478,6 +478,7 @@ void sodp_wire_comp_rcv(struct sodp_qp *qp, struct sodp_wire_rx *rx)
 
 	mutex_lock(&qp->sq_lock);
 	if (!qp->wire || !sodp_wire_sending(qp) ||
+	    !(rx->flags & SODP_WF_XRC) != (qp->ibqp.qp_type != IB_QPT_XRC_INI) ||
 	    memcmp(&rx->sgid, &qp->dgid, sizeof(rx->sgid)) ||
 	    memcmp(&rx->dgid, &qp->sgid, sizeof(rx->dgid))) {
 		sodp_count(qp->dev, SODP_CNT_RCVD_DROP_QP, 1);
@@ -624,6 +625,7 @@ static int sodp_wire_req_packet(struct sodp_qp *qp, struct sodp_wire_wqe *ww)
 	tx = (struct sodp_wire_tx){
 		.dqpn = qp->dest_qpn,
 		.psn = sodp_psn_add(ww->psn, k),
+		.srqn = pkt.srqn,
 		.rkey = ww->wqe.rkey,
 		.imm = ww->wqe.ex,
 		.inv_rkey = ww->wqe.ex,
@@ -656,6 +658,8 @@ static int sodp_wire_req_packet(struct sodp_qp *qp, struct sodp_wire_wqe *ww)
 		break;
 	}
 	tx.opcode = sodp_wire_req_opcode(&pkt);
+	if (pkt.xrc)
+		tx.opcode |= SODP_XRC_SEND_FIRST;
 	if (tx.ackreq)
 		w->since_ackreq = 0;
 	sodp_wire_qp_path(qp, &qp->sgid, &qp->dgid, qp->net_type, &path);

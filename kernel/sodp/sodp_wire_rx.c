@@ -33,7 +33,7 @@
 int sodp_wire_send(struct sodp_dev *sdev, const struct sodp_wire_path *path,
 		   struct sodp_wire_tx *tx)
 {
-	u16 flags = sodp_wire_flags(tx->opcode);
+	u32 flags = sodp_wire_flags(tx->opcode);
 	u8 pad = -tx->paylen & 3;
 	struct sodp_wire_layout l;
 	struct sodp_mem dst;
@@ -51,6 +51,8 @@ int sodp_wire_send(struct sodp_dev *sdev, const struct sodp_wire_path *path,
 	bth_set(hdr, tx->opcode, tx->se, pad, tx->dqpn, tx->ackreq, tx->psn);
 	if (flags & SODP_WF_DETH)
 		deth_set(hdr + l.deth, tx->qkey, tx->sqpn);
+	if (flags & SODP_WF_XRCETH)
+		xrceth_set(hdr + l.xrceth, tx->srqn);
 	if (flags & SODP_WF_RETH)
 		reth_set(hdr + l.reth, tx->va, tx->rkey, tx->dma_len);
 	if (flags & SODP_WF_ATMETH)
@@ -96,6 +98,13 @@ void sodp_wire_qp_path(struct sodp_qp *qp, const union ib_gid *sgid,
 	path->hop_limit = qp->hop_limit;
 	path->sport = rdma_get_udp_sport(qp->flow_label, qp->ibqp.qp_num,
 					 qp->dest_qpn);
+}
+
+/* A responder's opcode: an XRC target QP answers in the XRC transport. */
+static u8 sodp_wire_resp_opcode(const struct sodp_qp *qp, u8 rc_opcode)
+{
+	return qp->ibqp.qp_type == IB_QPT_XRC_TGT ? SODP_XRC_SEND_FIRST | rc_opcode :
+						   rc_opcode;
 }
 
 static u8 sodp_wire_syndrome(const struct sodp_ack *ack)
@@ -144,10 +153,10 @@ sodp_wire_read_responses(struct sodp_qp *qp, const struct sodp_wire_path *path,
 		sodp_mem_add_mr(&src, ack->read_mr, ack->read_va, len);
 	tx.payload = &src;
 	for (i = 0; i < npsn; i++) {
-		tx.opcode = npsn == 1 ? SODP_RC_READ_RESP_ONLY :
-			    !i ? SODP_RC_READ_RESP_FIRST :
-			    i == npsn - 1 ? SODP_RC_READ_RESP_LAST :
-			    SODP_RC_READ_RESP_MIDDLE;
+		tx.opcode = sodp_wire_resp_opcode(qp, npsn == 1 ? SODP_RC_READ_RESP_ONLY :
+						  !i ? SODP_RC_READ_RESP_FIRST :
+						  i == npsn - 1 ? SODP_RC_READ_RESP_LAST :
+						  SODP_RC_READ_RESP_MIDDLE);
 		tx.psn = sodp_psn_add(ack->psn, i);
 		tx.paylen = min(mtu, len - i * mtu);
 		for (tries = 0; tries < SODP_WIRE_READ_TRIES; tries++) {
@@ -165,7 +174,7 @@ sodp_wire_read_responses(struct sodp_qp *qp, const struct sodp_wire_path *path,
 	if (ret <= 0)
 		return;		/* sent, or no memory: the requester asks again */
 	tx = (struct sodp_wire_tx){
-		.opcode = SODP_RC_ACK,
+		.opcode = sodp_wire_resp_opcode(qp, SODP_RC_ACK),
 		.dqpn = qp->dest_qpn,
 		.psn = sodp_psn_add(ack->psn, i),
 		.syndrome = SODP_AETH_NAK_REM_ACC,
@@ -245,7 +254,7 @@ sodp_wire_answer(struct sodp_qp *qp, const struct sodp_wire_rx *rx,
 {
 	struct sodp_wire_path path;
 	struct sodp_wire_tx tx = {
-		.opcode = SODP_RC_ACK,
+		.opcode = sodp_wire_resp_opcode(qp, SODP_RC_ACK),
 		.dqpn = qp->dest_qpn,
 		.psn = ack->psn,
 		.msn = ack->msn,
@@ -265,7 +274,7 @@ sodp_wire_answer(struct sodp_qp *qp, const struct sodp_wire_rx *rx,
 			return;
 		case SODP_OP_CMP_SWP:
 		case SODP_OP_FETCH_ADD:
-			tx.opcode = SODP_RC_ATOMIC_ACK;
+			tx.opcode = sodp_wire_resp_opcode(qp, SODP_RC_ATOMIC_ACK);
 			tx.orig = ack->orig;
 			break;
 		default:
@@ -293,6 +302,7 @@ static void sodp_wire_request(struct sodp_qp *qp, struct sodp_wire_rx *rx,
 		.inv = rx->flags & SODP_WF_IETH,
 		.ud = rx->flags & SODP_WF_DETH,
 		.uc = rx->flags & SODP_WF_UC,
+		.xrc = rx->flags & SODP_WF_XRC,
 		.solicited = bth_se(h),
 		.dqpn = bth_dqpn(h),
 		.psn = bth_psn(h),
@@ -315,6 +325,8 @@ static void sodp_wire_request(struct sodp_qp *qp, struct sodp_wire_rx *rx,
 	else
 		pkt.op = rx->opcode == SODP_RC_CMP_SWAP ? SODP_OP_CMP_SWP :
 			 SODP_OP_FETCH_ADD;
+	if (rx->flags & SODP_WF_XRCETH)
+		pkt.srqn = xrceth_srqn(h + rx->l.xrceth);
 	if (rx->flags & SODP_WF_RETH) {
 		pkt.va = reth_va(h + rx->l.reth);
 		pkt.rkey = reth_rkey(h + rx->l.reth);
@@ -383,6 +395,9 @@ static int sodp_wire_parse(struct sodp_dev *sdev, struct sk_buff *skb,
 	    (bth_pkey(rx->bth) & 0x7fff) != (SODP_DEFAULT_PKEY & 0x7fff))
 		return SODP_CNT_RCVD_DROP_BAD;
 	sodp_wire_layout(rx->flags, &rx->l);
+	/* The engine knows the transport by the flags, the operation by RC's opcode. */
+	if (rx->flags & SODP_WF_XRC)
+		rx->opcode -= SODP_XRC_SEND_FIRST;
 	tail = rx->l.hdr_len + bth_pad(rx->bth) + SODP_ICRC_LEN;
 	if (len < tail)
 		return SODP_CNT_RCVD_DROP_BAD;

@@ -77,7 +77,10 @@ struct sodp_send_wqe {
 	__u64 swap;
 	__u32 rkey;
 	__u32 ah;		/* UD: the AH number from create_ah */
-	__u32 remote_qpn;	/* UD */
+	union {
+		__u32 remote_qpn;	/* UD */
+		__u32 xrc_srqn;		/* XRC: the remote XRC SRQ */
+	};
 	__u32 remote_qkey;	/* UD */
 	union {
 		struct sodp_sge sge[SODP_MAX_SGE];
@@ -165,12 +168,12 @@ struct sodp_resize_cq_resp {
 
 struct sodp_create_qp_resp {
 	struct sodp_ring_info sq;
-	struct sodp_ring_info rq;	/* size 0 with an SRQ */
+	struct sodp_ring_info rq;	/* size 0 with an SRQ, and for XRC */
 };
 
 struct sodp_create_srq_resp {
 	struct sodp_ring_info rq;
-	__u32 srq_num;
+	__u32 srq_num;		/* XRC SRQs */
 	__u32 reserved;
 };
 

@@ -167,6 +167,7 @@ int sodp_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask);
 int sodp_query_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask,
 		  struct ibv_qp_init_attr *init);
 int sodp_destroy_qp(struct ibv_qp *ibqp);
+struct ibv_qp *sodp_open_qp(struct ibv_context *ctx, struct ibv_qp_open_attr *attr);
 int sodp_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 		   struct ibv_send_wr **bad_wr);
 int sodp_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
@@ -190,6 +191,12 @@ int sodp_wr_ops_init(struct sodp_qp *qp, enum ibv_qp_type type,
 
 /* sodp_srq.c */
 struct ibv_srq *sodp_create_srq(struct ibv_pd *pd, struct ibv_srq_init_attr *attr);
+struct ibv_srq *sodp_create_srq_ex(struct ibv_context *ctx,
+				   struct ibv_srq_init_attr_ex *attr);
+int sodp_get_srq_num(struct ibv_srq *ibsrq, uint32_t *srq_num);
+struct ibv_xrcd *sodp_open_xrcd(struct ibv_context *ctx,
+				struct ibv_xrcd_init_attr *attr);
+int sodp_close_xrcd(struct ibv_xrcd *ibxrcd);
 int sodp_modify_srq(struct ibv_srq *ibsrq, struct ibv_srq_attr *attr, int mask);
 int sodp_query_srq(struct ibv_srq *ibsrq, struct ibv_srq_attr *attr);
 int sodp_destroy_srq(struct ibv_srq *ibsrq);

@@ -24,37 +24,49 @@ static void sodp_store_release(uint32_t *p, uint32_t v)
 }
 
 /*
- * Both create paths end here: the legacy command carries everything the
- * kernel needs (extended attributes are the provider's alone).
+ * Both create paths end here.  An XRC target QP (IBV_QPT_XRC_RECV) is the
+ * kernel's alone: it has no ring here, and nothing can be posted to it.
  */
-static struct ibv_qp *sodp_create_qp_common(struct ibv_pd *pd,
-					    struct ibv_qp_init_attr *attr,
-					    uint64_t send_ops_flags, bool ex)
+static struct ibv_qp *sodp_create_qp_common(struct ibv_context *ctx,
+					    struct ibv_qp_init_attr_ex *attr,
+					    bool ex)
 {
 	struct sodp_cmd_create_qp cmd;
 	struct {
 		struct ib_uverbs_create_qp_resp ibv;
 		struct sodp_create_qp_resp drv;
-	} resp;
+	} resp = {};
+	struct ibv_qp_init_attr_ex cattr;
 	struct sodp_qp *qp = calloc(1, sizeof(*qp));
-	int fd = pd->context->cmd_fd;
+	bool xrc = attr->qp_type == IBV_QPT_XRC_SEND ||
+		   attr->qp_type == IBV_QPT_XRC_RECV;
+	int fd = ctx->cmd_fd;
 	int ret;
 
 	if (!qp)
 		return NULL;
 	if (ex) {
-		ret = sodp_wr_ops_init(qp, attr->qp_type, send_ops_flags);
+		ret = sodp_wr_ops_init(qp, attr->qp_type, attr->send_ops_flags);
 		if (ret)
 			goto err_free;
 	}
-	ret = ibv_cmd_create_qp(pd, &qp->vqp.qp, attr, &cmd, sizeof(cmd), &resp,
-				sizeof(resp));
+	/* The command takes only these; the rest was checked (no flags). */
+	cattr = *attr;
+	cattr.comp_mask &= IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_XRCD |
+			   IBV_QP_INIT_ATTR_SEND_OPS_FLAGS;
+	ret = ibv_cmd_create_qp_ex(ctx, &qp->vqp, &cattr, &cmd, sizeof(cmd), &resp,
+				   sizeof(resp));
 	if (ret)
 		goto err_free;
+	attr->cap = cattr.cap;
+	pthread_spin_init(&qp->sq_lock, PTHREAD_PROCESS_PRIVATE);
+	pthread_spin_init(&qp->rq_lock, PTHREAD_PROCESS_PRIVATE);
+	if (attr->qp_type == IBV_QPT_XRC_RECV)
+		return &qp->vqp.qp;
 	ret = sodp_uring_map(&qp->sq, fd, &resp.drv.sq, sizeof(struct sodp_send_wqe));
 	if (ret)
 		goto err_destroy;
-	if (!attr->srq) {
+	if (!attr->srq && !xrc) {
 		ret = sodp_uring_map(&qp->rq, fd, &resp.drv.rq,
 				     sizeof(struct sodp_recv_wqe));
 		if (ret)
@@ -64,8 +76,6 @@ static struct ibv_qp *sodp_create_qp_common(struct ibv_pd *pd,
 	/* The first post is no stream. */
 	qp->polls_seen = atomic_load_explicit(&to_scq(attr->send_cq)->polls,
 					      memory_order_relaxed) - 1;
-	pthread_spin_init(&qp->sq_lock, PTHREAD_PROCESS_PRIVATE);
-	pthread_spin_init(&qp->rq_lock, PTHREAD_PROCESS_PRIVATE);
 	if (ex)
 		qp->vqp.comp_mask |= VERBS_QP_EX;
 	return &qp->vqp.qp;
@@ -73,6 +83,8 @@ static struct ibv_qp *sodp_create_qp_common(struct ibv_pd *pd,
 err_unmap:
 	sodp_uring_unmap(&qp->sq);
 err_destroy:
+	pthread_spin_destroy(&qp->sq_lock);
+	pthread_spin_destroy(&qp->rq_lock);
 	ibv_cmd_destroy_qp(&qp->vqp.qp);
 err_free:
 	free(qp);
@@ -82,13 +94,7 @@ err_free:
 
 struct ibv_qp *sodp_create_qp(struct ibv_pd *pd, struct ibv_qp_init_attr *attr)
 {
-	return sodp_create_qp_common(pd, attr, 0, false);
-}
-
-struct ibv_qp *sodp_create_qp_ex(struct ibv_context *ctx,
-				 struct ibv_qp_init_attr_ex *attr)
-{
-	struct ibv_qp_init_attr init = {
+	struct ibv_qp_init_attr_ex init = {
 		.qp_context = attr->qp_context,
 		.send_cq = attr->send_cq,
 		.recv_cq = attr->recv_cq,
@@ -96,25 +102,65 @@ struct ibv_qp *sodp_create_qp_ex(struct ibv_context *ctx,
 		.cap = attr->cap,
 		.qp_type = attr->qp_type,
 		.sq_sig_all = attr->sq_sig_all,
+		.comp_mask = IBV_QP_INIT_ATTR_PD,
+		.pd = pd,
 	};
 	struct ibv_qp *qp;
 
+	/* An XRC target QP is created in a domain, not a PD. */
+	if (attr->qp_type == IBV_QPT_XRC_RECV) {
+		errno = EINVAL;
+		return NULL;
+	}
+	qp = sodp_create_qp_common(pd->context, &init, false);
+	if (qp)
+		attr->cap = init.cap;
+	return qp;
+}
+
+struct ibv_qp *sodp_create_qp_ex(struct ibv_context *ctx,
+				 struct ibv_qp_init_attr_ex *attr)
+{
 	/* No creation flag is supported: a zero set is no request. */
-	if ((attr->comp_mask & ~(IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_CREATE_FLAGS |
+	if ((attr->comp_mask & ~(IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_XRCD |
+				 IBV_QP_INIT_ATTR_CREATE_FLAGS |
 				 IBV_QP_INIT_ATTR_SEND_OPS_FLAGS)) ||
 	    ((attr->comp_mask & IBV_QP_INIT_ATTR_CREATE_FLAGS) && attr->create_flags)) {
 		errno = EOPNOTSUPP;
 		return NULL;
 	}
-	if (!(attr->comp_mask & IBV_QP_INIT_ATTR_PD) || !attr->pd) {
+	/* A target QP sends nothing: it has no send operations to build. */
+	if (attr->qp_type == IBV_QPT_XRC_RECV ?
+	    !(attr->comp_mask & IBV_QP_INIT_ATTR_XRCD) || !attr->xrcd ||
+	    (attr->comp_mask & IBV_QP_INIT_ATTR_SEND_OPS_FLAGS) :
+	    !(attr->comp_mask & IBV_QP_INIT_ATTR_PD) || !attr->pd || !attr->send_cq) {
 		errno = EINVAL;
 		return NULL;
 	}
-	qp = sodp_create_qp_common(attr->pd, &init, attr->send_ops_flags,
-				   attr->comp_mask & IBV_QP_INIT_ATTR_SEND_OPS_FLAGS);
-	if (qp)
-		attr->cap = init.cap;
-	return qp;
+	return sodp_create_qp_common(ctx, attr,
+				     attr->comp_mask & IBV_QP_INIT_ATTR_SEND_OPS_FLAGS);
+}
+
+/* Another process's XRC target QP, opened by number in a shared domain. */
+struct ibv_qp *sodp_open_qp(struct ibv_context *ctx, struct ibv_qp_open_attr *attr)
+{
+	struct sodp_cmd_open_qp cmd;
+	struct ib_uverbs_create_qp_resp resp;
+	struct sodp_qp *qp = calloc(1, sizeof(*qp));
+	int ret;
+
+	if (!qp)
+		return NULL;
+	ret = ibv_cmd_open_qp(ctx, &qp->vqp, sizeof(qp->vqp), attr, &cmd,
+			      sizeof(cmd), &resp, sizeof(resp));
+	if (ret) {
+		free(qp);
+		errno = ret;
+		return NULL;
+	}
+	pthread_spin_init(&qp->sq_lock, PTHREAD_PROCESS_PRIVATE);
+	pthread_spin_init(&qp->rq_lock, PTHREAD_PROCESS_PRIVATE);
+	return &qp->vqp.qp;
 }
 
 int sodp_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
@@ -124,9 +170,13 @@ int sodp_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
 
 	if (ret || !(mask & IBV_QP_STATE) || attr->qp_state != IBV_QPS_RESET)
 		return ret;
-	/* RESET forgets the QP's work: its completions not yet polled too. */
-	sodp_cq_clean(to_scq(ibqp->recv_cq), ibqp->qp_num, ibqp->srq);
-	if (ibqp->recv_cq != ibqp->send_cq)
+	/*
+	 * RESET forgets the QP's work: its completions not yet polled too
+	 * (an XRC initiator has no receive CQ, a target no CQ of its own).
+	 */
+	if (ibqp->recv_cq)
+		sodp_cq_clean(to_scq(ibqp->recv_cq), ibqp->qp_num, ibqp->srq);
+	if (ibqp->send_cq && ibqp->recv_cq != ibqp->send_cq)
 		sodp_cq_clean(to_scq(ibqp->send_cq), ibqp->qp_num, false);
 	return 0;
 }
@@ -270,6 +320,8 @@ static int sodp_fill_send_wqe(struct sodp_qp *qp, struct ibv_send_wr *wr,
 	default:
 		break;
 	}
+	if (qp->vqp.qp.qp_type == IBV_QPT_XRC_SEND)
+		wqe->xrc_srqn = wr->qp_type.xrc.remote_srqn;
 	if (qp->vqp.qp.qp_type == IBV_QPT_UD) {
 		if (!wr->wr.ud.ah)
 			return EINVAL;
@@ -301,7 +353,7 @@ int sodp_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 	uint32_t prod;
 	int ret = 0, db;
 
-	if (!sodp_sq_postable(qp)) {
+	if (!ring || !sodp_sq_postable(qp)) {
 		*bad_wr = wr;
 		return EINVAL;
 	}
@@ -366,7 +418,8 @@ int sodp_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
 	struct ibv_recv_wr *dummy;
 	int ret;
 
-	if (ibqp->srq ||
+	/* With an SRQ, and on XRC QPs, there is no receive queue. */
+	if (ibqp->srq || !qp->rq.ring ||
 	    sodp_load_acquire(&qp->sq.ring->qp_state) == IBV_QPS_RESET) {
 		*bad_wr = wr;
 		return EINVAL;

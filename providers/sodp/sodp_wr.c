@@ -177,6 +177,11 @@ static void sodp_wr_set_ud_addr(struct ibv_qp_ex *ibqp, struct ibv_ah *ah,
 	wqe->remote_qkey = remote_qkey;
 }
 
+static void sodp_wr_set_xrc_srqn(struct ibv_qp_ex *ibqp, uint32_t remote_srqn)
+{
+	to_sqp_ex(ibqp)->wr_cur->xrc_srqn = remote_srqn;
+}
+
 static void sodp_wr_set_sge_list(struct ibv_qp_ex *ibqp, size_t num_sge,
 				 const struct ibv_sge *sg_list)
 {
@@ -238,6 +243,7 @@ int sodp_wr_ops_init(struct sodp_qp *qp, enum ibv_qp_type type,
 
 	switch (type) {
 	case IBV_QPT_RC:
+	case IBV_QPT_XRC_SEND:
 		supported = SODP_RC_SEND_OPS;
 		break;
 	case IBV_QPT_UC:
@@ -275,5 +281,7 @@ int sodp_wr_ops_init(struct sodp_qp *qp, enum ibv_qp_type type,
 	qpx->wr_rdma_read = sodp_wr_rdma_read;
 	qpx->wr_atomic_cmp_swp = sodp_wr_atomic_cmp_swp;
 	qpx->wr_atomic_fetch_add = sodp_wr_atomic_fetch_add;
+	if (type == IBV_QPT_XRC_SEND)
+		qpx->wr_set_xrc_srqn = sodp_wr_set_xrc_srqn;
 	return 0;
 }

@@ -103,7 +103,11 @@ struct verbs_mr {
 	int access;
 };
 
-struct verbs_xrcd;
+struct verbs_xrcd {
+	struct ibv_xrcd xrcd;
+	uint32_t comp_mask;
+	uint32_t handle;
+};
 
 enum verbs_qp_mask {
 	VERBS_QP_XRCD = 1 << 0,
@@ -153,7 +157,7 @@ struct verbs_context_ops {
 	void *attach_mcast;
 	int (*bind_mw)(struct ibv_qp *qp, struct ibv_mw *mw,
 		       struct ibv_mw_bind *mw_bind);
-	void *close_xrcd;
+	int (*close_xrcd)(struct ibv_xrcd *xrcd);
 	void *cq_event;
 	struct ibv_ah *(*create_ah)(struct ibv_pd *pd, struct ibv_ah_attr *attr);
 	SODP_OPS_65(create_comp_cntr)
@@ -169,7 +173,8 @@ struct verbs_context_ops {
 				       struct ibv_qp_init_attr_ex *qp_init_attr_ex);
 	void *create_rwq_ind_table;
 	struct ibv_srq *(*create_srq)(struct ibv_pd *pd, struct ibv_srq_init_attr *attr);
-	void *create_srq_ex;
+	struct ibv_srq *(*create_srq_ex)(struct ibv_context *context,
+					 struct ibv_srq_init_attr_ex *attr);
 	void *create_wq;
 	SODP_OPS_65(dealloc_dmah)
 	int (*dealloc_mw)(struct ibv_mw *mw);
@@ -191,7 +196,7 @@ struct verbs_context_ops {
 	SODP_OPS_65(free_buf)
 	void (*free_context)(struct ibv_context *context);
 	void *free_dm;
-	void *get_srq_num;
+	int (*get_srq_num)(struct ibv_srq *srq, uint32_t *srq_num);
 	void *import_dm;
 	void *import_mr;
 	void *import_pd;
@@ -204,8 +209,10 @@ struct verbs_context_ops {
 	int (*modify_srq)(struct ibv_srq *srq, struct ibv_srq_attr *attr,
 			  int attr_mask);
 	void *modify_wq;
-	void *open_qp;
-	void *open_xrcd;
+	struct ibv_qp *(*open_qp)(struct ibv_context *context,
+				  struct ibv_qp_open_attr *attr);
+	struct ibv_xrcd *(*open_xrcd)(struct ibv_context *context,
+				      struct ibv_xrcd_init_attr *attr);
 	int (*poll_cq)(struct ibv_cq *cq, int num_entries, struct ibv_wc *wc);
 	int (*post_recv)(struct ibv_qp *qp, struct ibv_recv_wr *wr,
 			 struct ibv_recv_wr **bad_wr);
@@ -273,6 +280,9 @@ SODP_CMD(sodp_cmd_create_qp, ib_uverbs_create_qp);
 SODP_CMD(sodp_cmd_modify_qp, ib_uverbs_modify_qp);
 SODP_CMD(sodp_cmd_query_qp, ib_uverbs_query_qp);
 SODP_CMD(sodp_cmd_create_srq, ib_uverbs_create_srq);
+SODP_CMD(sodp_cmd_create_xsrq, ib_uverbs_create_xsrq);
+SODP_CMD(sodp_cmd_open_xrcd, ib_uverbs_open_xrcd);
+SODP_CMD(sodp_cmd_open_qp, ib_uverbs_open_qp);
 struct sodp_cmd_modify_srq {
 	struct ib_uverbs_cmd_hdr hdr;
 	struct ib_uverbs_modify_srq core;
@@ -340,6 +350,12 @@ int ibv_cmd_destroy_cq(struct ibv_cq *cq);
 int ibv_cmd_create_qp(struct ibv_pd *pd, struct ibv_qp *qp,
 		      struct ibv_qp_init_attr *attr, void *cmd, size_t cmd_size,
 		      void *resp, size_t resp_size);
+int ibv_cmd_create_qp_ex(struct ibv_context *context, struct verbs_qp *qp,
+			 struct ibv_qp_init_attr_ex *attr_ex, void *cmd,
+			 size_t cmd_size, void *resp, size_t resp_size);
+int ibv_cmd_open_qp(struct ibv_context *context, struct verbs_qp *qp,
+		    int vqp_sz, struct ibv_qp_open_attr *attr, void *cmd,
+		    size_t cmd_size, void *resp, size_t resp_size);
 int ibv_cmd_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr,
 		      int attr_mask, void *cmd, size_t cmd_size);
 int ibv_cmd_query_qp(struct ibv_qp *qp, struct ibv_qp_attr *qp_attr,
@@ -353,6 +369,13 @@ int ibv_cmd_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
 int ibv_cmd_create_srq(struct ibv_pd *pd, struct ibv_srq *srq,
 		       struct ibv_srq_init_attr *attr, void *cmd,
 		       size_t cmd_size, void *resp, size_t resp_size);
+int ibv_cmd_create_srq_ex(struct ibv_context *context, struct verbs_srq *srq,
+			  struct ibv_srq_init_attr_ex *attr_ex, void *cmd,
+			  size_t cmd_size, void *resp, size_t resp_size);
+int ibv_cmd_open_xrcd(struct ibv_context *context, struct verbs_xrcd *xrcd,
+		      int vxrcd_size, struct ibv_xrcd_init_attr *attr, void *cmd,
+		      size_t cmd_size, void *resp, size_t resp_size);
+int ibv_cmd_close_xrcd(struct verbs_xrcd *xrcd);
 int ibv_cmd_modify_srq(struct ibv_srq *srq, struct ibv_srq_attr *srq_attr,
 		       int srq_attr_mask, void *cmd, size_t cmd_size);
 int ibv_cmd_query_srq(struct ibv_srq *srq, struct ibv_srq_attr *srq_attr,

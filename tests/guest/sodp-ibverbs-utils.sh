@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 # Debian's ibverbs-utils on sodp0: ibv_devinfo -v shows a RoCE device with
-# an active port; the RC, UD, UC and SRQ pingpongs complete.
+# an active port; the RC, UD, UC, SRQ and XRC SRQ pingpongs complete.
 . "$SODP_SRC/tests/lib/common.sh"
 . "$SODP_SRC/tests/lib/sodp-env.sh"
 
@@ -14,7 +14,10 @@ for want in "transport:[[:space:]]*InfiniBand" "state:[[:space:]]*PORT_ACTIVE" \
 	echo "$info" | grep -Eq "$want" || fail "ibv_devinfo lacks '$want'"
 done
 
-# pingpong NAME ARGS: server and client on sodp0, both must succeed.
+# pingpong NAME ARGS: server and client on sodp0, both must succeed, and
+# the server print $summary (the tools' "N bytes in S seconds = ..." line;
+# ibv_xsrq_pingpong prints none but the addresses it exchanged).
+summary="iters in"
 pingpong() {
 	local tool=$1 srv
 	shift
@@ -23,7 +26,7 @@ pingpong() {
 	wait_listen 18515
 	timeout 60 "$tool" -d sodp0 -g 1 "$@" 127.0.0.1 || fail "$tool client"
 	wait "$srv" || { cat /tmp/$tool.srv; fail "$tool server"; }
-	grep -q "iters in" /tmp/$tool.srv || fail "$tool server output"
+	grep -q "$summary" /tmp/$tool.srv || fail "$tool server output"
 }
 pingpong ibv_rc_pingpong -n 500 -s 4096
 pingpong ibv_rc_pingpong -n 200 -s 65536 -m 1024
@@ -31,3 +34,7 @@ pingpong ibv_ud_pingpong -n 500 -s 1024
 pingpong ibv_uc_pingpong -n 500 -s 4096 -c
 pingpong ibv_srq_pingpong -n 200 -q 4
 pingpong ibv_rc_pingpong -n 100 -e
+summary="remote: LID 0000, QPN RECV"
+pingpong ibv_xsrq_pingpong -n 200 -s 4096
+pingpong ibv_xsrq_pingpong -n 200 -s 65536 -m 1024 -o
+pingpong ibv_xsrq_pingpong -n 50 -e

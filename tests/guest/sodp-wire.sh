@@ -11,7 +11,8 @@
 # load here (a failure to is a failure of this test).  Then: every opcode
 # both ways, data checked (sodp-wire-xfer), with pinned, ODP and implicit
 # ODP memory on the sodp sides and page_faults rising there; stock tools
-# (ibverbs pingpongs, UC's with its data checked, perftest with --odp, rdma_cm's rping, ucmatose and
+# (ibverbs pingpongs, UC's with its data checked, XRC's sodp to sodp,
+# perftest with --odp, rdma_cm's rping, ucmatose and
 # udaddy) sodp to sodp, sodp to rxe and rxe to sodp; loss, duplication,
 # reordering and corruption (netem) with the counters that show the
 # retransmissions and the ICRC at work; a peer gone: IBV_WC_RETRY_EXC_ERR.
@@ -106,6 +107,10 @@ for m in "sodpw0 pinned sodpw1 pinned" "sodpw0 odp sodpw1 implicit" \
 	[ "$4" = pinned ] || [ "$(cnt sodpw1 page_faults)" -gt "$f1" ] ||
 		fail "$m: no page faults on sodpw1"
 done
+# XRC: the RC opcodes again between XRC initiator and target QPs (the
+# XRCETH, XRC's request and response opcodes), packets checked.
+SODP_WIRE_XRC=1 checked sodpwA sodpwa0 xfer sodpw0 odp sodpw1 pinned 0,1,1023,1025,65537
+SODP_WIRE_XRC=1 xfer sodpw0 implicit sodpw1 odp 0,1025,65537
 # Over IPv6 too.
 for d in sodpw0 sodpw1; do
 	for _ in $(seq 50); do
@@ -157,6 +162,13 @@ for p in "${pairs[@]}"; do
 		tool "$5->$2 $t" "$1" "$t -d $2 -x 1 -F -n 200" "$4" "$t -d $5 -x 1 -F -n 200 $3"
 	done
 done
+# XRC, sodp to sodp (Debian 12's rxe has none), every packet checked.
+checked sodpwA sodpwa0 tool "sodpw0->sodpw1 ibv_xsrq_pingpong" \
+	sodpwB "ibv_xsrq_pingpong -d sodpw1 -g 1 -n 50 -s 4099" \
+	sodpwA "ibv_xsrq_pingpong -d sodpw0 -g 1 -n 50 -s 4099 10.81.0.2"
+tool "sodpw0->sodpw1 ibv_xsrq_pingpong -o" \
+	sodpwB "ibv_xsrq_pingpong -d sodpw1 -g 1 -n 50 -s 65536 -m 1024 -o" \
+	sodpwA "ibv_xsrq_pingpong -d sodpw0 -g 1 -n 50 -s 65536 -m 1024 -o 10.81.0.2"
 for t in ib_write_bw ib_read_bw ib_send_bw ib_atomic_bw; do
 	tool "sodpw0->sodpw1 $t --odp" sodpwB "$PT/$t -d sodpw1 -x 1 -F -n 200 --odp" \
 		sodpwA "$PT/$t -d sodpw0 -x 1 -F -n 200 --odp 10.81.0.2"

@@ -57,6 +57,15 @@ static uint32_t crc32_z(uint32_t crc, const uint8_t *p, size_t n)
 /* Extension headers after the BTH per opcode, in bytes; -1: unknown. */
 static int ext_len(uint8_t op)
 {
+	/* XRC: RC's operations; its requests carry an XRCETH first. */
+	if (op >= 0xa0 && op <= 0xb7) {
+		uint8_t rc = op - 0xa0;
+		int n = ext_len(rc);
+
+		if (n < 0)
+			return -1;
+		return rc >= 0x0d && rc <= 0x12 ? n : n + 4;
+	}
 	switch (op) {
 	case 0x00: case 0x01: case 0x02: case 0x04: case 0x07: case 0x08:
 	case 0x0e:

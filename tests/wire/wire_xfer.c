@@ -16,12 +16,15 @@
  * Prints one line per failure and "wire-xfer: N transfers, M failed".
  * With "lost" for LENGTHS: B's RC QP is destroyed, and A's WRITE to it
  * must fail with IBV_WC_RETRY_EXC_ERR after A's retries.
+ * With SODP_WIRE_XRC set, the RC transfers are XRC ones: each side's XRC
+ * initiator QP sends to the other's target QP, naming its XRC SRQ.
  *
  * Copyright (c) 2026 The sodp authors.
  */
 #define _GNU_SOURCE
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -46,7 +49,11 @@ struct side {
 	struct ibv_context *ctx;
 	struct ibv_pd *pd;
 	struct ibv_cq *cq;
-	struct ibv_qp *rc, *ud;
+	struct ibv_qp *rc, *ud;		/* with XRC, rc is the initiator */
+	struct ibv_xrcd *xrcd;		/* XRC: the target QP and its SRQ */
+	struct ibv_qp *tgt;
+	struct ibv_srq *srq;
+	uint32_t srqn;
 	struct ibv_ah *ah;		/* UD: to the other side */
 	struct ibv_mr *mr, *implicit;
 	uint8_t *buf;
@@ -55,6 +62,7 @@ struct side {
 };
 
 static unsigned long transfers, failures;
+static bool xrc;
 
 static void failf(const char *what, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -164,19 +172,54 @@ static struct ibv_qp *make_qp(struct side *s, enum ibv_qp_type type)
 	return ibv_create_qp(s->pd, &init);
 }
 
-static int rc_connect(struct side *s, struct side *peer)
+/* The XRC QPs and SRQ of a side (the SRQ completes on the side's CQ). */
+static int make_xrc(struct side *s)
 {
-	struct ibv_qp_attr a = {
-		.qp_state = IBV_QPS_INIT, .port_num = 1, .qp_access_flags = ALL_ACCESS,
+	struct ibv_xrcd_init_attr xa = {
+		.comp_mask = IBV_XRCD_INIT_ATTR_FD | IBV_XRCD_INIT_ATTR_OFLAGS,
+		.fd = -1, .oflags = O_CREAT,
+	};
+	struct ibv_srq_init_attr_ex sa = {
+		.attr = { .max_wr = DEPTH, .max_sge = 2 },
+		.comp_mask = IBV_SRQ_INIT_ATTR_TYPE | IBV_SRQ_INIT_ATTR_PD |
+			     IBV_SRQ_INIT_ATTR_XRCD | IBV_SRQ_INIT_ATTR_CQ,
+		.srq_type = IBV_SRQT_XRC, .pd = s->pd, .cq = s->cq,
+	};
+	struct ibv_qp_init_attr_ex ini = {
+		.qp_type = IBV_QPT_XRC_SEND, .send_cq = s->cq,
+		.cap = { .max_send_wr = DEPTH, .max_send_sge = 2 },
+		.comp_mask = IBV_QP_INIT_ATTR_PD, .pd = s->pd,
+	}, tgt = {
+		.qp_type = IBV_QPT_XRC_RECV, .comp_mask = IBV_QP_INIT_ATTR_XRCD,
 	};
 
-	if (ibv_modify_qp(s->rc, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
+	s->xrcd = ibv_open_xrcd(s->ctx, &xa);
+	if (!s->xrcd)
+		return -1;
+	sa.xrcd = tgt.xrcd = s->xrcd;
+	s->srq = ibv_create_srq_ex(s->ctx, &sa);
+	s->tgt = ibv_create_qp_ex(s->ctx, &tgt);
+	s->rc = ibv_create_qp_ex(s->ctx, &ini);
+	return s->srq && s->tgt && s->rc ? ibv_get_srq_num(s->srq, &s->srqn) : -1;
+}
+
+/* RESET to RTS towards dqpn: an RC QP, or an XRC initiator or target. */
+static int rc_to_rts(struct side *s, struct side *peer, struct ibv_qp *qp,
+		     uint32_t dqpn)
+{
+	bool tgt = qp->qp_type == IBV_QPT_XRC_RECV, ini = qp->qp_type == IBV_QPT_XRC_SEND;
+	struct ibv_qp_attr a = {
+		.qp_state = IBV_QPS_INIT, .port_num = 1,
+		.qp_access_flags = ini ? 0 : ALL_ACCESS,
+	};
+
+	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
 			  IBV_QP_ACCESS_FLAGS))
 		return -1;
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTR;
 	a.path_mtu = IBV_MTU_1024;
-	a.dest_qp_num = peer->rc->qp_num;
+	a.dest_qp_num = dqpn;
 	a.rq_psn = 0x123456;
 	a.max_dest_rd_atomic = 4;
 	a.min_rnr_timer = 1;
@@ -185,9 +228,9 @@ static int rc_connect(struct side *s, struct side *peer)
 	a.ah_attr.grh.sgid_index = s->gid_index;
 	a.ah_attr.grh.hop_limit = 64;
 	a.ah_attr.port_num = 1;
-	if (ibv_modify_qp(s->rc, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
-			  IBV_QP_DEST_QPN | IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
-			  IBV_QP_MIN_RNR_TIMER))
+	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
+			  IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
+			  (ini ? 0 : IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER)))
 		return -1;
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTS;
@@ -197,9 +240,17 @@ static int rc_connect(struct side *s, struct side *peer)
 	a.rnr_retry = 7;
 	a.sq_psn = 0x123456;
 	a.max_rd_atomic = 4;
-	return ibv_modify_qp(s->rc, &a, IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
-			     IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
-			     IBV_QP_MAX_QP_RD_ATOMIC) ? -1 : 0;
+	return ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_SQ_PSN |
+			     (tgt ? 0 : IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
+			      IBV_QP_MAX_QP_RD_ATOMIC)) ? -1 : 0;
+}
+
+static int rc_connect(struct side *s, struct side *peer)
+{
+	if (!xrc)
+		return rc_to_rts(s, peer, s->rc, peer->rc->qp_num);
+	return rc_to_rts(s, peer, s->rc, peer->tgt->qp_num) ||
+	       rc_to_rts(s, peer, s->tgt, peer->rc->qp_num) ? -1 : 0;
 }
 
 /* The UD QP from RESET to RTS. */
@@ -329,7 +380,8 @@ static void rc_xfer(struct side *a, struct side *b, enum ibv_wr_opcode op,
 		rwr.wr_id = seed << 8 | 2;	/* a stale receive shows */
 		rwr.sg_list = &rsge;
 		rwr.num_sge = op == IBV_WR_RDMA_WRITE_WITH_IMM ? 0 : 1;
-		if (ibv_post_recv(b->rc, &rwr, &rbad)) {
+		if (xrc ? ibv_post_srq_recv(b->srq, &rwr, &rbad) :
+			  ibv_post_recv(b->rc, &rwr, &rbad)) {
 			failf(what, "post_recv");
 			return;
 		}
@@ -343,6 +395,7 @@ static void rc_xfer(struct side *a, struct side *b, enum ibv_wr_opcode op,
 	wr.imm_data = htobe32(0xfeed0000 | (uint32_t)len);
 	wr.wr.rdma.remote_addr = (uintptr_t)b->buf + (read ? soff : doff);
 	wr.wr.rdma.rkey = rkey(b);
+	wr.qp_type.xrc.remote_srqn = b->srqn;
 	if (ibv_post_send(a->rc, &wr, &bad)) {
 		failf(what, "post_send");
 		return;
@@ -393,6 +446,7 @@ static void atomic_xfer(struct side *a, struct side *b, bool cmp, size_t loff,
 	wr.wr.atomic.rkey = rkey(b);
 	wr.wr.atomic.compare_add = cmp ? old : add;
 	wr.wr.atomic.swap = ~old;
+	wr.qp_type.xrc.remote_srqn = b->srqn;
 	if (ibv_post_send(a->rc, &wr, &bad) || poll_for(a, 1, NULL)) {
 		failf(what, "no completion");
 		return;
@@ -546,6 +600,7 @@ int main(int argc, char **argv)
 	size_t lens[16] = { 0, 1, MTU - 1, MTU, MTU + 1, 65537, (1 << 20) + 3 };
 	int nlens = 7;
 
+	xrc = getenv("SODP_WIRE_XRC");
 	if (argc < 5) {
 		fprintf(stderr, "usage: %s DEV_A MODE_A DEV_B MODE_B [LENGTHS|lost]\n",
 			argv[0]);
@@ -567,9 +622,10 @@ int main(int argc, char **argv)
 			die(s[i].name);
 		if (map_side(&s[i]))
 			die("mmap or reg_mr");
-		s[i].rc = make_qp(&s[i], IBV_QPT_RC);
+		if (xrc ? make_xrc(&s[i]) : !(s[i].rc = make_qp(&s[i], IBV_QPT_RC)))
+			die("XRC or RC QP");
 		s[i].ud = make_qp(&s[i], IBV_QPT_UD);
-		if (!s[i].rc || !s[i].ud)
+		if (!s[i].ud)
 			die("create_qp");
 	}
 	for (int i = 0; i < 2; i++)

@@ -50,10 +50,21 @@ static struct ibv_qp *sodp_create_qp_common(struct ibv_context *ctx,
 		if (ret)
 			goto err_free;
 	}
-	/* The command takes only these; the rest was checked (no flags). */
+	/*
+	 * The command takes only these; the rest was checked (no flags).  An
+	 * XRC QP has no receive queue (a target no CQ either): what was given
+	 * for them is not the QP's, and not left for the application to find
+	 * in it after it is gone.
+	 */
 	cattr = *attr;
 	cattr.comp_mask &= IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_XRCD |
 			   IBV_QP_INIT_ATTR_SEND_OPS_FLAGS;
+	if (xrc) {
+		cattr.srq = NULL;
+		cattr.recv_cq = NULL;
+	}
+	if (attr->qp_type == IBV_QPT_XRC_RECV)
+		cattr.send_cq = NULL;
 	ret = ibv_cmd_create_qp_ex(ctx, &qp->vqp, &cattr, &cmd, sizeof(cmd), &resp,
 				   sizeof(resp));
 	if (ret)

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
  * sodp-fuzz, verbs mode: random but valid-ish sequences of verbs on pools
- * of PDs, CQs, QPs (RC and UD, connected to each other), SRQs, AHs and MRs
+ * of PDs, CQs, QPs (RC, UD and XRC, connected to each other), SRQs (XRC
+ * ones too), XRC domains, AHs and MRs
  * (pinned, ODP, implicit) over buffers that are zapped, replaced and
  * write-protected meanwhile.  Every call must succeed or return a
  * documented error; every completion must carry a valid status.  Beside
@@ -13,6 +14,7 @@
  * Copyright (c) 2026 The sodp authors.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@
 #define NCQ	6
 #define NQP	8
 #define NSRQ	3
+#define NXRCD	2
 #define NAH	3
 #define NMR	10
 #define NMW	4
@@ -45,6 +48,7 @@ struct vstate {
 	bool cq_ex[NCQ];		/* made by ibv_create_cq_ex */
 	struct ibv_qp *qp[NQP];
 	struct ibv_srq *srq[NSRQ];
+	struct ibv_xrcd *xrcd[NXRCD];
 	struct ibv_ah *ah[NAH];
 	struct ibv_mr *mr[NMR];
 	struct ibv_mw *mw[NMW];
@@ -222,6 +226,17 @@ static void do_qp_create(struct vstate *v, struct ibv_qp **qp)
 					  fuzz_rand(f) & 0x7f,
 		};
 
+		/* An XRC initiator, or a target in a domain of the pool. */
+		if (fuzz_chance(f, 4))
+			x.qp_type = IBV_QPT_XRC_SEND;
+		else if (fuzz_chance(f, 4)) {
+			x.xrcd = PICK(v, v->xrcd);
+			if (!x.xrcd)
+				return;
+			x.qp_type = IBV_QPT_XRC_RECV;
+			x.comp_mask = IBV_QP_INIT_ATTR_XRCD |
+				      fuzz_below(f, 2) * IBV_QP_INIT_ATTR_SEND_OPS_FLAGS;
+		}
 		*qp = ibv_create_qp_ex(v->d.ctx, &x);
 		fuzz_result(f, "create_qp_ex", *qp ? 0 : errno);
 		return;
@@ -269,8 +284,10 @@ static void valid_modify(struct vstate *v, struct ibv_qp *qp, struct ibv_qp_attr
 			a->ah_attr.grh.hop_limit = 1;
 			a->ah_attr.port_num = 1;
 			*mask |= IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
-				 IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
-				 IBV_QP_MIN_RNR_TIMER;
+				 IBV_QP_RQ_PSN;
+			/* An XRC initiator receives nothing. */
+			if (qp->qp_type != IBV_QPT_XRC_SEND)
+				*mask |= IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER;
 		}
 		break;
 	case IBV_QPS_RTR:
@@ -281,8 +298,11 @@ static void valid_modify(struct vstate *v, struct ibv_qp *qp, struct ibv_qp_attr
 			a->retry_cnt = 1;
 			a->rnr_retry = 1;
 			a->max_rd_atomic = 4;
-			*mask |= IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
-				 IBV_QP_RNR_RETRY | IBV_QP_MAX_QP_RD_ATOMIC;
+			*mask |= IBV_QP_TIMEOUT;
+			/* An XRC target sends nothing. */
+			if (qp->qp_type != IBV_QPT_XRC_RECV)
+				*mask |= IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
+					 IBV_QP_MAX_QP_RD_ATOMIC;
 		}
 		break;
 	default:
@@ -345,6 +365,22 @@ static void do_srq(struct vstate *v)
 
 		if (!pd)
 			return;
+		if (fuzz_chance(f, 2)) {
+			struct ibv_srq_init_attr_ex x = {
+				.attr = a.attr,
+				.comp_mask = IBV_SRQ_INIT_ATTR_TYPE | IBV_SRQ_INIT_ATTR_PD |
+					     IBV_SRQ_INIT_ATTR_XRCD | IBV_SRQ_INIT_ATTR_CQ,
+				.srq_type = IBV_SRQT_XRC, .pd = pd,
+				.xrcd = PICK(v, v->xrcd), .cq = PICK(v, v->cq),
+			};
+
+			/* libibverbs dereferences these. */
+			if (!x.xrcd || !x.cq)
+				return;
+			*srq = ibv_create_srq_ex(v->d.ctx, &x);
+			fuzz_result(f, "create_srq_ex", *srq ? 0 : errno);
+			return;
+		}
 		*srq = ibv_create_srq(pd, &a);
 		fuzz_result(f, "create_srq", *srq ? 0 : errno);
 	} else if (fuzz_chance(f, 2)) {
@@ -360,6 +396,39 @@ static void do_srq(struct vstate *v)
 		if (!err)
 			*srq = NULL;
 	}
+}
+
+/* XRC domains: opened (unshared: no file) and closed, in use or not. */
+static void do_xrcd(struct vstate *v)
+{
+	struct ibv_xrcd **xrcd = &PICK(v, v->xrcd);
+	int err;
+
+	if (!*xrcd) {
+		struct ibv_xrcd_init_attr a = {
+			.comp_mask = IBV_XRCD_INIT_ATTR_FD | IBV_XRCD_INIT_ATTR_OFLAGS,
+			.fd = -1, .oflags = O_CREAT,
+		};
+
+		*xrcd = ibv_open_xrcd(v->d.ctx, &a);
+		fuzz_result(v->f, "open_xrcd", *xrcd ? 0 : errno);
+		return;
+	}
+	err = ibv_close_xrcd(*xrcd);
+	fuzz_result(v->f, "close_xrcd", err);
+	if (!err)
+		*xrcd = NULL;
+}
+
+/* An XRC SRQ's number from the pool, or any number. */
+static uint32_t random_srqn(struct vstate *v)
+{
+	struct ibv_srq *srq = PICK(v, v->srq);
+	uint32_t n;
+
+	if (srq && !fuzz_chance(v->f, 8) && !ibv_get_srq_num(srq, &n))
+		return n;
+	return fuzz_chance(v->f, 2) ? fuzz_below(v->f, 64) : (uint32_t)fuzz_rand(v->f);
 }
 
 static void do_ah(struct vstate *v)
@@ -605,6 +674,8 @@ static void post_send_ex(struct vstate *v, struct ibv_qp_ex *x,
 		if (x->wr_set_ud_addr)
 			ibv_wr_set_ud_addr(x, wr->wr.ud.ah, wr->wr.ud.remote_qpn,
 					   wr->wr.ud.remote_qkey);
+		if (x->wr_set_xrc_srqn)
+			ibv_wr_set_xrc_srqn(x, wr->qp_type.xrc.remote_srqn);
 		if (!(wr->send_flags & IBV_SEND_INLINE)) {
 			ibv_wr_set_sge_list(x, wr->num_sge, wr->sg_list);
 			continue;
@@ -701,6 +772,8 @@ static void do_post(struct vstate *v)
 			   swr[i].opcode == IBV_WR_LOCAL_INV) {
 			swr[i].invalidate_rkey = random_lkey(v, true);
 		}
+		if (qp->qp_type == IBV_QPT_XRC_SEND)
+			swr[i].qp_type.xrc.remote_srqn = random_srqn(v);
 	}
 	if (ibv_qp_to_qp_ex(qp) && fuzz_chance(f, 2)) {
 		post_send_ex(v, ibv_qp_to_qp_ex(qp), swr);
@@ -922,7 +995,8 @@ static void do_checked(struct vstate *v)
 int fuzz_verbs(struct fuzz *f)
 {
 	static void (*const action[])(struct vstate *) = {
-		do_pd, do_cq, do_qp, do_qp, do_qp, do_srq, do_ah, do_mr, do_mr, do_mw,
+		do_pd, do_cq, do_qp, do_qp, do_qp, do_srq, do_xrcd, do_ah, do_mr, do_mr,
+		do_mw,
 		do_post, do_post, do_post, do_post, do_poll, do_poll, do_mm,
 		do_query,
 	};

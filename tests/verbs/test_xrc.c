@@ -301,6 +301,20 @@ CHECK_CASE(xrc_ops)
 		CHECK(ibv_post_recv(x.tgt, &rwr, &rbad) != 0);
 		CHECK(ibv_post_send(x.tgt, &swr, &sbad) != 0);
 	}
+	/* An SRQ and receive CQ given to an initiator are not its own. */
+	{
+		struct ibv_qp_init_attr_ex qa = {
+			.qp_type = IBV_QPT_XRC_SEND, .send_cq = x.icq,
+			.recv_cq = x.cq[0], .srq = x.srq[0],
+			.cap = { .max_send_wr = 1, .max_send_sge = 1 },
+			.comp_mask = IBV_QP_INIT_ATTR_PD, .pd = x.d.pd,
+		};
+		struct ibv_qp *qp = ibv_create_qp_ex(x.d.ctx, &qa);
+
+		CHECK(qp);
+		CHECK(!qp->srq && !qp->recv_cq);
+		CHECK_EQ(ibv_destroy_qp(qp), 0);
+	}
 	xrc_close(&x);
 	return 0;
 }

@@ -441,17 +441,16 @@ CHECK_CASE(port_events)
 /*
  * Only what works is advertised, and what works is: memory management
  * extensions (fast registration: kernel storage reads the flag; the NVMe
- * and NFS tests use it), memory windows of type 1 and 2B (test_mw.c); not
- * XRC, type 2A windows or checksum offload.
+ * and NFS tests use it), memory windows of type 1 and 2B (test_mw.c), XRC
+ * (test_xrc.c); not type 2A windows or checksum offload.
  */
 CHECK_CASE(err_caps_honest)
 {
 	struct vt_dev d;
 	struct ibv_device_attr attr;
 	unsigned int have = IBV_DEVICE_MEM_MGT_EXTENSIONS | IBV_DEVICE_MEM_WINDOW |
-			    IBV_DEVICE_MEM_WINDOW_TYPE_2B;
-	unsigned int lack = IBV_DEVICE_XRC | IBV_DEVICE_MEM_WINDOW_TYPE_2A |
-			    IBV_DEVICE_UD_IP_CSUM;
+			    IBV_DEVICE_MEM_WINDOW_TYPE_2B | IBV_DEVICE_XRC;
+	unsigned int lack = IBV_DEVICE_MEM_WINDOW_TYPE_2A | IBV_DEVICE_UD_IP_CSUM;
 
 	CHECK_EQ(vt_open(&d), 0);
 	CHECK_EQ(ibv_query_device(d.ctx, &attr), 0);

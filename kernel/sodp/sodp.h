@@ -40,6 +40,8 @@
 #define SODP_GID_TABLE_LEN	32
 #define SODP_QPN_MIN		16
 #define SODP_MAX_FAST_REG_PAGES	512	/* pages of a fast-registration MR */
+#define SODP_MAX_MCAST_GRP	256	/* multicast groups per device */
+#define SODP_MAX_MCAST_QP_ATTACH 16	/* QPs per group */
 
 enum sodp_counter {
 	SODP_CNT_SENT_PKTS,		/* MTU packets sent */
@@ -88,6 +90,7 @@ struct sodp_dev {
 	struct xarray srqs;		/* XRC SRQ number -> sodp_srq */
 	u32 next_qpn;
 	u32 next_srqn;
+	unsigned int num_mcast_grps;	/* under sodp_mcast_lock */
 	u32 next_mr_index;		/* cyclic, from a random start */
 	u32 next_mw_index;
 	atomic_t num_qps, num_cqs, num_mrs, num_mws, num_srqs, num_pds;
@@ -491,6 +494,12 @@ extern struct workqueue_struct *sodp_wq;
 struct sodp_dev *sodp_find_dev_by_netdev(struct net_device *ndev);
 struct sodp_dev *sodp_find_dev_by_gid(struct sodp_dev *from, const union ib_gid *gid);
 void sodp_dealloc_driver(struct ib_device *ibdev);
+
+/* sodp_mcast.c */
+int sodp_attach_mcast(struct ib_qp *ibqp, union ib_gid *gid, u16 lid);
+int sodp_detach_mcast(struct ib_qp *ibqp, union ib_gid *gid, u16 lid);
+void sodp_mcast_cleanup(struct sodp_dev *sdev);
+bool sodp_gid_is_mcast(const union ib_gid *gid);
 
 /* sodp_stats.c */
 struct rdma_hw_stats *sodp_alloc_hw_port_stats(struct ib_device *ibdev, u32 port);

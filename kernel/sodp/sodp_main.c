@@ -213,6 +213,7 @@ void sodp_dealloc_driver(struct ib_device *ibdev)
 	skb_queue_purge(&sdev->rx_queue);
 	dev_put(sdev->ndev);
 	ib_umem_hmm_device_cleanup(&sdev->hmm);
+	sodp_mcast_cleanup(sdev);
 	WARN_ON(!xa_empty(&sdev->qps));
 	WARN_ON(!xa_empty(&sdev->mrs));
 	WARN_ON(!xa_empty(&sdev->ahs));

@@ -281,6 +281,12 @@ static int sodp_req_execute(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 	pkt.swap_add = pkt.op == SODP_OP_CMP_SWP ? wqe->swap : wqe->compare_add;
 	pkt.payload = &local;
 
+	/* A group's members, here and on the wire. */
+	if (pkt.ud && sodp_gid_is_mcast(&pkt.dgid)) {
+		status = sodp_mcast_send(qp, &pkt, &local, len);
+		sodp_mem_put(&local);
+		return status;
+	}
 	/* A UD or UC destination that is no QP of this kernel: on the wire. */
 	if ((pkt.ud || pkt.uc) && !dst && sodp_udp_ready(qp->dev, pkt.net_type)) {
 		status = pkt.ud ? sodp_wire_ud_send(qp, &pkt, &local, len) :

@@ -67,6 +67,9 @@ static int sodp_query_device(struct ib_device *ibdev, struct ib_device_attr *att
 	attr->max_srq = SODP_MAX_SRQ;
 	attr->max_srq_wr = SODP_MAX_SRQ_WR;
 	attr->max_srq_sge = SODP_MAX_SGE;
+	attr->max_mcast_grp = SODP_MAX_MCAST_GRP;
+	attr->max_mcast_qp_attach = SODP_MAX_MCAST_QP_ATTACH;
+	attr->max_total_mcast_qp_attach = SODP_MAX_MCAST_GRP * SODP_MAX_MCAST_QP_ATTACH;
 	attr->max_pkeys = 1;
 	attr->local_ca_ack_delay = 15;
 	/* Completion timestamps count nanoseconds (a 1 GHz clock). */
@@ -280,6 +283,7 @@ const struct ib_device_ops sodp_dev_ops = {
 	.alloc_pd = sodp_alloc_pd,
 	.alloc_ucontext = sodp_alloc_ucontext,
 	.alloc_xrcd = sodp_alloc_xrcd,
+	.attach_mcast = sodp_attach_mcast,
 	.create_ah = sodp_create_ah,
 	.create_cq = sodp_create_cq_op,
 	.create_qp = sodp_create_qp,
@@ -295,6 +299,7 @@ const struct ib_device_ops sodp_dev_ops = {
 	.destroy_cq = sodp_destroy_cq,
 	.destroy_qp = sodp_destroy_qp,
 	.destroy_srq = sodp_destroy_srq,
+	.detach_mcast = sodp_detach_mcast,
 	.disassociate_ucontext = sodp_disassociate_ucontext,
 	.get_dma_mr = sodp_get_dma_mr,
 	.get_hw_stats = sodp_get_hw_stats,

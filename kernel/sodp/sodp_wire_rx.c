@@ -291,11 +291,12 @@ sodp_wire_answer(struct sodp_qp *qp, const struct sodp_wire_rx *rx,
 /* Times a request is applied again when a page of ours was busy. */
 #define SODP_WIRE_RESP_TRIES	16
 
-static void sodp_wire_request(struct sodp_qp *qp, struct sodp_wire_rx *rx,
-			      struct sodp_wire_ack_held *held)
+/* A request's fields, from its headers. */
+static void sodp_wire_request_pkt(const struct sodp_wire_rx *rx, struct sodp_pkt *pkt)
 {
 	const u8 *h = rx->bth;
-	struct sodp_pkt pkt = {
+
+	*pkt = (struct sodp_pkt){
 		.first = rx->flags & SODP_WF_FIRST,
 		.last = rx->flags & SODP_WF_LAST,
 		.imm = rx->flags & SODP_WF_IMMDT,
@@ -312,39 +313,48 @@ static void sodp_wire_request(struct sodp_qp *qp, struct sodp_wire_rx *rx,
 		.paylen = rx->paylen,
 		.npkts = 1,
 	};
-	struct sodp_ack ack = {};
-	struct sodp_mem payload;
-	unsigned int tries;
-
 	if (rx->flags & SODP_WF_SEND)
-		pkt.op = SODP_OP_SEND;
+		pkt->op = SODP_OP_SEND;
 	else if (rx->flags & SODP_WF_WRITE)
-		pkt.op = SODP_OP_WRITE;
+		pkt->op = SODP_OP_WRITE;
 	else if (rx->flags & SODP_WF_READ)
-		pkt.op = SODP_OP_READ;
+		pkt->op = SODP_OP_READ;
 	else
-		pkt.op = rx->opcode == SODP_RC_CMP_SWAP ? SODP_OP_CMP_SWP :
-			 SODP_OP_FETCH_ADD;
+		pkt->op = rx->opcode == SODP_RC_CMP_SWAP ? SODP_OP_CMP_SWP :
+			  SODP_OP_FETCH_ADD;
 	if (rx->flags & SODP_WF_XRCETH)
-		pkt.srqn = xrceth_srqn(h + rx->l.xrceth);
+		pkt->srqn = xrceth_srqn(h + rx->l.xrceth);
 	if (rx->flags & SODP_WF_RETH) {
-		pkt.va = reth_va(h + rx->l.reth);
-		pkt.rkey = reth_rkey(h + rx->l.reth);
-		pkt.dma_len = reth_len(h + rx->l.reth);
+		pkt->va = reth_va(h + rx->l.reth);
+		pkt->rkey = reth_rkey(h + rx->l.reth);
+		pkt->dma_len = reth_len(h + rx->l.reth);
 	}
 	if (rx->flags & SODP_WF_ATMETH) {
-		pkt.va = atmeth_va(h + rx->l.atmeth);
-		pkt.rkey = atmeth_rkey(h + rx->l.atmeth);
-		pkt.swap_add = atmeth_swap_add(h + rx->l.atmeth);
-		pkt.compare = atmeth_compare(h + rx->l.atmeth);
+		pkt->va = atmeth_va(h + rx->l.atmeth);
+		pkt->rkey = atmeth_rkey(h + rx->l.atmeth);
+		pkt->swap_add = atmeth_swap_add(h + rx->l.atmeth);
+		pkt->compare = atmeth_compare(h + rx->l.atmeth);
 	}
-	if (pkt.imm)
-		pkt.ex = immdt_raw(h + rx->l.immdt);
-	if (pkt.inv)
-		pkt.ex = ieth_rkey(h + rx->l.ieth);
+	if (pkt->imm)
+		pkt->ex = immdt_raw(h + rx->l.immdt);
+	if (pkt->inv)
+		pkt->ex = ieth_rkey(h + rx->l.ieth);
+	if (pkt->ud) {
+		pkt->qkey = deth_qkey(h + rx->l.deth);
+		pkt->sqpn = deth_sqpn(h + rx->l.deth);
+	}
+}
+
+static void sodp_wire_request(struct sodp_qp *qp, struct sodp_wire_rx *rx,
+			      struct sodp_wire_ack_held *held)
+{
+	struct sodp_ack ack = {};
+	struct sodp_mem payload;
+	struct sodp_pkt pkt;
+	unsigned int tries;
+
+	sodp_wire_request_pkt(rx, &pkt);
 	if (pkt.ud) {
-		pkt.qkey = deth_qkey(h + rx->l.deth);
-		pkt.sqpn = deth_sqpn(h + rx->l.deth);
 		if (pkt.paylen > sodp_port_mtu(qp->dev))
 			goto bad;
 	} else {
@@ -377,6 +387,36 @@ static void sodp_wire_request(struct sodp_qp *qp, struct sodp_wire_rx *rx,
 	return;
 bad:
 	sodp_count(qp->dev, SODP_CNT_RCVD_DROP_BAD, 1);
+}
+
+/*
+ * A packet to a group or to the multicast QPN: a UD message to both, for
+ * the group's members on the devices of this namespace.  One a device of the namespace sent came to them
+ * in-kernel already (this is the stack's loopback, or another netdev's
+ * copy of it): dropped.
+ */
+static void sodp_wire_mcast_rcv(struct sodp_dev *sdev, struct sodp_wire_rx *rx)
+{
+	struct sodp_dev *from;
+	struct sodp_mem payload;
+	struct sodp_pkt pkt;
+
+	if (!(rx->flags & SODP_WF_DETH) || !sodp_gid_is_mcast(&rx->dgid) ||
+	    bth_dqpn(rx->bth) != SODP_MCAST_QPN || rx->paylen > sodp_port_mtu(sdev)) {
+		sodp_count(sdev, SODP_CNT_RCVD_DROP_BAD, 1);
+		return;
+	}
+	from = sodp_find_dev_by_gid(sdev, &rx->sgid);
+	if (from) {
+		ib_device_put(&from->ibdev);
+		return;
+	}
+	sodp_count(sdev, SODP_CNT_RCVD_PKTS, 1);
+	sodp_wire_request_pkt(rx, &pkt);
+	sodp_mem_init(&payload);
+	sodp_mem_add_kbuf(&payload, rx->payload, rx->paylen);
+	pkt.payload = &payload;
+	sodp_mcast_deliver(dev_net(sdev->ndev), &pkt);
 }
 
 /* Check and parse a packet: 0, or the counter of why it is dropped. */
@@ -422,12 +462,14 @@ static int sodp_wire_parse(struct sodp_dev *sdev, struct sk_buff *skb,
 	} else {
 		return SODP_CNT_RCVD_DROP_BAD;
 	}
-	/* Only packets to one of our RoCEv2 addresses. */
-	attr = rdma_find_gid_by_port(&sdev->ibdev, &rx->dgid,
-				     IB_GID_TYPE_ROCE_UDP_ENCAP, 1, sdev->ndev);
-	if (IS_ERR(attr))
-		return SODP_CNT_RCVD_DROP_BAD;
-	rdma_put_gid_attr(attr);
+	/* Only packets to one of our RoCEv2 addresses, or to a group. */
+	if (!sodp_gid_is_mcast(&rx->dgid)) {
+		attr = rdma_find_gid_by_port(&sdev->ibdev, &rx->dgid,
+					     IB_GID_TYPE_ROCE_UDP_ENCAP, 1, sdev->ndev);
+		if (IS_ERR(attr))
+			return SODP_CNT_RCVD_DROP_BAD;
+		rdma_put_gid_attr(attr);
+	}
 
 	if (get_unaligned_le32(skb_tail_pointer(skb) - SODP_ICRC_LEN) != sodp_icrc(skb))
 		return SODP_CNT_RCVD_ICRC_ERR;
@@ -445,6 +487,12 @@ static void sodp_wire_rx_one(struct sodp_dev *sdev, struct sk_buff *skb,
 	if (why) {
 		sodp_count(sdev, why, 1);
 		goto drop;
+	}
+	if (bth_dqpn(rx.bth) == SODP_MCAST_QPN || sodp_gid_is_mcast(&rx.dgid)) {
+		sodp_wire_ack_flush(sdev, held);
+		sodp_wire_mcast_rcv(sdev, &rx);
+		consume_skb(skb);
+		return;
 	}
 	qp = sodp_qp_get(sdev, bth_dqpn(rx.bth));
 	if (!qp) {

@@ -154,7 +154,8 @@ struct verbs_context_ops {
 				   struct ibv_td_init_attr *init_attr);
 	void *async_event;
 	void *attach_counters_point_flow;
-	void *attach_mcast;
+	int (*attach_mcast)(struct ibv_qp *qp, const union ibv_gid *gid,
+			    uint16_t lid);
 	int (*bind_mw)(struct ibv_qp *qp, struct ibv_mw *mw,
 		       struct ibv_mw_bind *mw_bind);
 	int (*close_xrcd)(struct ibv_xrcd *xrcd);
@@ -191,7 +192,8 @@ struct verbs_context_ops {
 	void *destroy_rwq_ind_table;
 	int (*destroy_srq)(struct ibv_srq *srq);
 	void *destroy_wq;
-	void *detach_mcast;
+	int (*detach_mcast)(struct ibv_qp *qp, const union ibv_gid *gid,
+			    uint16_t lid);
 	SODP_OPS_65(dm_export_dmabuf_fd)
 	SODP_OPS_65(free_buf)
 	void (*free_context)(struct ibv_context *context);
@@ -362,6 +364,8 @@ int ibv_cmd_query_qp(struct ibv_qp *qp, struct ibv_qp_attr *qp_attr,
 		     int attr_mask, struct ibv_qp_init_attr *qp_init_attr,
 		     void *cmd, size_t cmd_size);
 int ibv_cmd_destroy_qp(struct ibv_qp *qp);
+int ibv_cmd_attach_mcast(struct ibv_qp *qp, const union ibv_gid *gid, uint16_t lid);
+int ibv_cmd_detach_mcast(struct ibv_qp *qp, const union ibv_gid *gid, uint16_t lid);
 int ibv_cmd_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 		      struct ibv_send_wr **bad_wr);
 int ibv_cmd_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,

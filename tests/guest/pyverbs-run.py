@@ -25,7 +25,6 @@ RULES = [
      "cannot: raw packet QPs"),
     (r"test_tag_matching", "cannot: tag matching offload"),
     (r"Importing a device", "not yet: ibv_import_device"),
-    (r"multicast", "not yet: multicast"),
     (r"atomic_write", "not yet: atomic write"),
 ]
 

@@ -238,6 +238,7 @@ struct sodp_srq {
 	bool is_user;
 	struct kref ref;		/* XRC: lookups by number */
 	struct completion released;
+	u64 serial;			/* XRC: which SRQ of the number it is */
 };
 
 /* Bytes to move: a scatter list of regions and kernel buffers, and a cursor. */
@@ -287,7 +288,9 @@ struct sodp_recv_ctx {
 	struct sodp_recv_wqe wqe;
 	bool active;
 	u32 offset;			/* bytes received so far */
-	u32 srqn;			/* XRC: the SRQ it was taken from */
+	/* XRC: the SRQ it was taken from (numbers are reused) */
+	u32 srqn;
+	u64 srq_serial;
 };
 
 /* A WQE the wire requester has started: its copy, and its PSNs. */
@@ -434,11 +437,14 @@ static inline struct sodp_qp *to_sqp(struct ib_qp *q)
 	return container_of(q, struct sodp_qp, ibqp);
 }
 
-/* Its own receive queue: none with an SRQ, none on XRC QPs. */
+/*
+ * Its own receive queue: none on XRC QPs, none with an SRQ (the type
+ * first: a target QP's srq changes under rq_lock).
+ */
 static inline bool sodp_qp_has_rq(const struct sodp_qp *qp)
 {
-	return !qp->srq && qp->ibqp.qp_type != IB_QPT_XRC_INI &&
-	       qp->ibqp.qp_type != IB_QPT_XRC_TGT;
+	return qp->ibqp.qp_type != IB_QPT_XRC_INI &&
+	       qp->ibqp.qp_type != IB_QPT_XRC_TGT && !qp->srq;
 }
 
 /*
@@ -623,6 +629,7 @@ void sodp_qp_error(struct sodp_qp *qp);
 void sodp_qp_fatal(struct sodp_qp *qp, enum ib_event_type event);
 void sodp_qp_flush_rq(struct sodp_qp *qp);
 void sodp_recv_error(struct sodp_qp *qp, u64 wr_id, enum ib_wc_status status);
+void sodp_recv_post(struct sodp_qp *qp, const struct sodp_cqe *cqe, bool solicited);
 bool sodp_qp_can_receive(struct sodp_qp *qp);
 
 /* sodp_req.c */

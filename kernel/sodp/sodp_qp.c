@@ -12,7 +12,9 @@
  * and X.sq_lock; Y's QP error events under X.sq_lock.  A kernel consumer's
  * handler must therefore not modify, destroy or drain those QPs itself
  * (ib_core's CQ handlers and uverbs only queue work).  No QP lock is taken
- * while an ODP span is held.
+ * while an ODP span is held.  An XRC target QP takes its packet's SRQ
+ * (a reference, under the srqs xarray's lock) under its rq_lock; the
+ * multicast lock is taken under sq_lock or none, and no QP lock under it.
  *
  * Lifetime: the core frees a QP when destroy_qp returns.  Until then the
  * engine reaches it by number (sodp_qp_get(): a reference taken under the
@@ -96,12 +98,40 @@ void sodp_qp_fatal(struct sodp_qp *qp, enum ib_event_type event)
 		qp->ibqp.event_handler(&ev, qp->ibqp.qp_context);
 }
 
+/**
+ * sodp_recv_post - complete a receive WQE of the QP
+ * @qp: the QP (rq_lock held for its active WQE)
+ * @cqe: the completion
+ * @solicited: whether it wakes a CQ armed for solicited completions
+ *
+ * An XRC target QP's WQE completes on the CQ of the XRC SRQ it came from
+ * (not necessarily the packet's), if that SRQ is still there: else it
+ * went with it.
+ */
+void sodp_recv_post(struct sodp_qp *qp, const struct sodp_cqe *cqe, bool solicited)
+{
+	struct sodp_srq *srq = qp->srq;
+
+	if (qp->ibqp.qp_type != IB_QPT_XRC_TGT) {
+		sodp_cq_post(qp->rcq, qp, cqe, solicited);
+		return;
+	}
+	if (srq && srq->serial == qp->recv.srq_serial) {
+		sodp_cq_post(qp->rcq, qp, cqe, solicited);
+		return;
+	}
+	srq = sodp_srq_get(qp->dev, qp->recv.srqn);
+	if (!srq)
+		return;
+	if (srq->serial == qp->recv.srq_serial)
+		sodp_cq_post(to_scq(srq->ibsrq.ext.cq), qp, cqe, solicited);
+	sodp_srq_put(srq);
+}
+
 /*
  * A receive WQE ends in error with nothing received (a flush, or a message
  * its requester gave up).  A flush is no news to whoever moved the QP to
  * error: only other errors wake a CQ armed for solicited completions.
- * An XRC target QP's WQE, between packets, completes on the CQ of the SRQ
- * it came from, if that SRQ is still there (else it went with it).
  */
 void sodp_recv_error(struct sodp_qp *qp, u64 wr_id, enum ib_wc_status status)
 {
@@ -111,18 +141,8 @@ void sodp_recv_error(struct sodp_qp *qp, u64 wr_id, enum ib_wc_status status)
 		.opcode = IB_WC_RECV,
 		.qp_num = qp->ibqp.qp_num,
 	};
-	struct sodp_srq *srq = NULL;
-	struct sodp_cq *cq = qp->rcq;
 
-	if (qp->ibqp.qp_type == IB_QPT_XRC_TGT && !qp->srq) {
-		srq = sodp_srq_get(qp->dev, qp->recv.srqn);
-		if (!srq)
-			return;
-		cq = to_scq(srq->ibsrq.ext.cq);
-	}
-	sodp_cq_post(cq, qp, &cqe, status != IB_WC_WR_FLUSH_ERR);
-	if (srq)
-		sodp_srq_put(srq);
+	sodp_recv_post(qp, &cqe, status != IB_WC_WR_FLUSH_ERR);
 }
 
 /* Forget a message being received (nothing of it is held). */
@@ -199,6 +219,8 @@ int sodp_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	/* A kernel work request cannot name an XRC SRQ. */
 	if (init->create_flags || (init->qp_type == IB_QPT_XRC_INI && !udata))
 		return -EOPNOTSUPP;
+	if (init->qp_type == IB_QPT_XRC_TGT && !init->xrcd)
+		return -EINVAL;
 	ret = sodp_qp_check_cap(init);
 	if (ret)
 		return ret;
@@ -221,10 +243,20 @@ int sodp_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	INIT_WORK(&qp->req_work, sodp_req_work);
 	qp->faulting_until = jiffies;
 	INIT_DELAYED_WORK(&qp->retry_work, sodp_retry_work);
-	/* An XRC initiator has no receive CQ, a target no CQ at all. */
-	qp->scq = init->send_cq ? to_scq(init->send_cq) : NULL;
-	qp->rcq = init->recv_cq ? to_scq(init->recv_cq) : NULL;
-	qp->srq = init->srq ? to_ssrq(init->srq) : NULL;
+	/*
+	 * An XRC initiator has no receive CQ or SRQ, a target no CQ or SRQ at
+	 * all (the core lets an SRQ be named for one, and holds no use count
+	 * on it): whatever was given for them is not the QP's.
+	 */
+	if (init->qp_type == IB_QPT_XRC_TGT) {
+		init->cap = (struct ib_qp_cap){};
+	} else {
+		qp->scq = to_scq(init->send_cq);
+		if (init->qp_type != IB_QPT_XRC_INI) {
+			qp->rcq = to_scq(init->recv_cq);
+			qp->srq = init->srq ? to_ssrq(init->srq) : NULL;
+		}
+	}
 	qp->xrcd = init->xrcd;
 	qp->sq_sig_all = init->sq_sig_type == IB_SIGNAL_ALL_WR;
 	qp->mtu = 1024;
@@ -251,16 +283,18 @@ int sodp_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	qp->state = IB_QPS_RESET;
 	qp->sq.ring->qp_state = IB_QPS_RESET;
 
-	/* Report what was granted. */
-	init->cap.max_send_wr = qp->sq.num_slots;
-	if (sodp_qp_has_rq(qp))
-		init->cap.max_recv_wr = qp->rq.num_slots;
-	init->cap.max_send_sge = SODP_MAX_SGE;
-	init->cap.max_recv_sge = SODP_MAX_SGE;
-	init->cap.max_inline_data = SODP_MAX_INLINE;
-	qp->max_send_sge = SODP_MAX_SGE;
-	qp->max_recv_sge = SODP_MAX_SGE;
-	qp->max_inline = SODP_MAX_INLINE;
+	/* Report what was granted (a target QP: nothing to post to). */
+	if (init->qp_type != IB_QPT_XRC_TGT) {
+		init->cap.max_send_wr = qp->sq.num_slots;
+		if (sodp_qp_has_rq(qp))
+			init->cap.max_recv_wr = qp->rq.num_slots;
+		init->cap.max_send_sge = SODP_MAX_SGE;
+		init->cap.max_recv_sge = SODP_MAX_SGE;
+		init->cap.max_inline_data = SODP_MAX_INLINE;
+		qp->max_send_sge = SODP_MAX_SGE;
+		qp->max_recv_sge = SODP_MAX_SGE;
+		qp->max_inline = SODP_MAX_INLINE;
+	}
 
 	if (udata) {
 		ret = ib_copy_to_udata(udata, &resp, sizeof(resp));
@@ -515,7 +549,7 @@ int sodp_query_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 	}
 	mutex_unlock(&qp->state_lock);
 
-	attr->cap.max_send_wr = qp->sq.num_slots;
+	attr->cap.max_send_wr = ibqp->qp_type == IB_QPT_XRC_TGT ? 0 : qp->sq.num_slots;
 	attr->cap.max_recv_wr = sodp_qp_has_rq(qp) ? qp->rq.num_slots : 0;
 	attr->cap.max_send_sge = qp->max_send_sge;
 	attr->cap.max_recv_sge = qp->max_recv_sge;

@@ -54,8 +54,8 @@ static void sodp_recv_complete(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		cqe.wc_flags |= IB_WC_GRH | IB_WC_WITH_NETWORK_HDR_TYPE;
 		cqe.network_hdr_type = pkt->net_type;
 	}
+	sodp_recv_post(qp, &cqe, pkt->solicited || status != IB_WC_SUCCESS);
 	qp->recv.active = false;
-	sodp_cq_post(qp->rcq, qp, &cqe, pkt->solicited || status != IB_WC_SUCCESS);
 }
 
 /* Take the next receive WQE (from the SRQ if there is one). */
@@ -67,8 +67,10 @@ static bool sodp_recv_take(struct sodp_qp *qp)
 	if (got) {
 		qp->recv.active = true;
 		qp->recv.offset = 0;
-		if (qp->ibqp.qp_type == IB_QPT_XRC_TGT)
+		if (qp->ibqp.qp_type == IB_QPT_XRC_TGT) {
 			qp->recv.srqn = qp->srq->ibsrq.ext.xrc.srq_num;
+			qp->recv.srq_serial = qp->srq->serial;
+		}
 	}
 	return got;
 }
@@ -117,6 +119,12 @@ static void sodp_build_grh(struct sodp_pkt *pkt, u8 *grh)
 	}
 }
 
+/* Is the active receive WQE of the SRQ the packet names (XRC), if any? */
+static bool sodp_recv_of_srq(struct sodp_qp *qp, struct sodp_pkt *pkt)
+{
+	return !pkt->xrc || qp->recv.srq_serial == qp->srq->serial;
+}
+
 /*
  * May a first packet start a message?  With a message still open it is a
  * request out of sequence (false, the NAK set), unless the last packet was
@@ -138,8 +146,11 @@ static bool sodp_resp_start(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		return true;
 	}
 	if (qp->resp_resend) {
-		/* A receive WQE taken for a message given up ends here. */
-		if (qp->recv.active && !wants_recv) {
+		/*
+		 * A receive WQE taken for a message given up ends here (on XRC,
+		 * also one of another SRQ than the new message's).
+		 */
+		if (qp->recv.active && (!wants_recv || !sodp_recv_of_srq(qp, pkt))) {
 			sodp_recv_error(qp, qp->recv.wqe.wr_id, IB_WC_REM_ABORT_ERR);
 			qp->recv.active = false;
 		}
@@ -483,8 +494,7 @@ static bool sodp_resp_accepts(struct sodp_qp *qp, struct sodp_pkt *pkt)
 /*
  * An XRC target QP serves a request with the XRC SRQ its XRCETH names,
  * which must be of the QP's XRC domain: the SRQ's receive WQEs, its CQ,
- * and its PD for every region the request touches.  All the packets of a
- * message name the SRQ its receive WQE came from.  Bound for the packet
+ * and its PD for every region the request touches.  Bound for the packet
  * only (a reference held); false if the request may not have it.
  */
 static bool sodp_resp_xrc_bind(struct sodp_qp *qp, struct sodp_pkt *pkt)
@@ -494,8 +504,7 @@ static bool sodp_resp_xrc_bind(struct sodp_qp *qp, struct sodp_pkt *pkt)
 	lockdep_assert_held(&qp->rq_lock);
 	if (!srq)
 		return false;
-	if (srq->ibsrq.ext.xrc.xrcd != qp->xrcd ||
-	    (qp->recv.active && qp->recv.srqn != pkt->srqn)) {
+	if (srq->ibsrq.ext.xrc.xrcd != qp->xrcd) {
 		sodp_srq_put(srq);
 		return false;
 	}
@@ -570,13 +579,6 @@ void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ac
 		ack->syndrome = SODP_DROPPED;
 		goto out;
 	}
-	if (pkt->xrc && !sodp_resp_xrc_bind(qp, pkt)) {
-		ack->syndrome = SODP_NAK_REM_ACCESS;
-		ack->psn = pkt->psn;
-		ack->msn = qp->resp_msn;
-		fault = SODP_RESP_ACCESS_ERR;
-		goto out;
-	}
 	ahead = pkt->ud ? 0 : sodp_psn_diff(pkt->psn, qp->rq_psn);
 	if (pkt->uc) {
 		/*
@@ -603,8 +605,22 @@ void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ac
 		qp->resp_nak_sent = true;
 		goto out;
 	}
+	/* An XRC request in sequence or a duplicate: the SRQ it names. */
+	if (pkt->xrc && !sodp_resp_xrc_bind(qp, pkt)) {
+		ack->syndrome = SODP_NAK_REM_ACCESS;
+		ack->psn = pkt->psn;
+		fault = SODP_RESP_ACCESS_ERR;
+		goto done;
+	}
 	if (ahead < 0) {
 		fault = sodp_resp_duplicate(qp, pkt, ack);
+		goto done;
+	}
+	/* The rest of an XRC message is for the SRQ its WQE came from. */
+	if (pkt->xrc && !pkt->first && qp->recv.active && !sodp_recv_of_srq(qp, pkt)) {
+		ack->syndrome = SODP_NAK_INV_REQ;
+		ack->psn = pkt->psn;
+		fault = SODP_RESP_REQ_ERR;
 		goto done;
 	}
 

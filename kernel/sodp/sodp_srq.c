@@ -20,6 +20,9 @@ int sodp_dealloc_xrcd(struct ib_xrcd *ibxrcd, struct ib_udata *udata)
 	return 0;
 }
 
+/* Tells apart the SRQs that held one number in turn. */
+static atomic64_t sodp_srq_serial = ATOMIC64_INIT(0);
+
 static void sodp_srq_release(struct kref *ref)
 {
 	complete(&container_of(ref, struct sodp_srq, ref)->released);
@@ -75,6 +78,7 @@ int sodp_create_srq(struct ib_srq *ibsrq, struct ib_srq_init_attr *init,
 	srq->limit = init->attr.srq_limit;
 	kref_init(&srq->ref);
 	init_completion(&srq->released);
+	srq->serial = atomic64_inc_return(&sodp_srq_serial);
 	ret = sodp_queue_init(&srq->rq, udata, init->attr.max_wr,
 			      sizeof(struct sodp_recv_wqe), &resp.rq);
 	if (ret)

@@ -12,6 +12,9 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/ioctl.h>
+#include <rdma/ib_user_ioctl_cmds.h>
+#include <rdma/rdma_user_ioctl_cmds.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -513,6 +516,112 @@ CHECK_CASE(xrc_shared)
 	vt_close(&d2);
 	xrc_close(&x);
 	close(fd);
+	return 0;
+}
+
+/* libibverbs' XRC domain (driver.h's struct verbs_xrcd): its handle. */
+struct xrc_verbs_xrcd {
+	struct ibv_xrcd xrcd;
+	uint32_t comp_mask;
+	uint32_t handle;
+};
+
+/*
+ * A target QP made by a raw ioctl that also names an SRQ (the core takes
+ * the handle for a target QP, and holds no use count on the SRQ); its
+ * number, and the capabilities granted.
+ */
+static int xrc_raw_tgt_with_srq(struct ibv_context *ctx, struct ibv_xrcd *xrcd,
+				struct ibv_srq *srq, uint32_t *qpn,
+				struct ib_uverbs_qp_cap *granted)
+{
+	struct ib_uverbs_qp_cap cap = { .max_send_wr = 16384, .max_send_sge = 16 };
+	struct {
+		struct ib_uverbs_ioctl_hdr hdr;
+		struct ib_uverbs_attr attr[8];
+	} req = {
+		.hdr = {
+			.length = sizeof(req), .object_id = UVERBS_OBJECT_QP,
+			.method_id = UVERBS_METHOD_QP_CREATE, .num_attrs = 8,
+		},
+		.attr = {
+			{ .attr_id = UVERBS_ATTR_CREATE_QP_HANDLE },
+			{ .attr_id = UVERBS_ATTR_CREATE_QP_XRCD_HANDLE,
+			  .data = ((struct xrc_verbs_xrcd *)xrcd)->handle },
+			{ .attr_id = UVERBS_ATTR_CREATE_QP_SRQ_HANDLE, .data = srq->handle },
+			{ .attr_id = UVERBS_ATTR_CREATE_QP_USER_HANDLE, .len = 8 },
+			{ .attr_id = UVERBS_ATTR_CREATE_QP_TYPE, .len = 8,
+			  .data = IB_UVERBS_QPT_XRC_TGT },
+			{ .attr_id = UVERBS_ATTR_CREATE_QP_CAP, .len = sizeof(cap),
+			  .data = (uintptr_t)&cap },
+			{ .attr_id = UVERBS_ATTR_CREATE_QP_RESP_CAP, .len = sizeof(*granted),
+			  .data = (uintptr_t)granted },
+			{ .attr_id = UVERBS_ATTR_CREATE_QP_RESP_QP_NUM, .len = sizeof(*qpn),
+			  .data = (uintptr_t)qpn },
+		},
+	};
+
+	return ioctl(ctx->cmd_fd, RDMA_VERBS_IOCTL, &req) ? errno : 0;
+}
+
+/*
+ * A target QP created naming an SRQ has no SRQ of its own: requests it
+ * refuses, and the SRQ's destruction after, leave that SRQ alone (they
+ * used to drop a reference never taken, then touch it freed).  It gets
+ * no send queue either, whatever it asked for.
+ */
+CHECK_CASE(xrc_tgt_named_srq)
+{
+	struct ibv_qp_open_attr oa = {
+		.comp_mask = IBV_QP_OPEN_ATTR_NUM | IBV_QP_OPEN_ATTR_XRCD |
+			     IBV_QP_OPEN_ATTR_TYPE,
+		.qp_type = IBV_QPT_XRC_RECV,
+	};
+	struct ib_uverbs_qp_cap granted = { 1, 1, 1, 1, 1 };
+	struct ibv_qp_attr reset = { .qp_state = IBV_QPS_RESET };
+	struct ibv_qp *tgt;
+	struct ibv_wc wc;
+	struct xrc x;
+	uint32_t qpn;
+
+	CHECK_EQ(xrc_open(&x, 0), 0);
+	CHECK_EQ(xrc_raw_tgt_with_srq(x.d.ctx, x.xrcd, x.srq[0], &qpn, &granted), 0);
+	CHECK_EQ(granted.max_send_wr, 0);
+	CHECK_EQ(granted.max_send_sge, 0);
+	oa.qp_num = qpn;
+	oa.xrcd = x.xrcd;
+	tgt = ibv_open_qp(x.d.ctx, &oa);
+	CHECK(tgt);
+	CHECK_EQ(ibv_modify_qp(x.ini, &reset, IBV_QP_STATE), 0);
+	CHECK_EQ(xrc_to_rts(&x.d, tgt, x.ini->qp_num, true), 0);
+	CHECK_EQ(xrc_to_rts(&x.d, x.ini, qpn, false), 0);
+	for (int n = 0; n < 3; n++) {
+		struct ibv_sge s = { (uintptr_t)x.ibuf, 64, x.imr->lkey };
+
+		/* No such SRQ: refused, and the QPs connected again. */
+		CHECK_EQ(xrc_post(x.ini, IBV_WR_SEND, n, &s, 1,
+				  (x.srqn[0] | x.srqn[1]) + 1000, 0, 0, 0), 0);
+		CHECK_EQ(xrc_sent(&x, n, IBV_WC_REM_ACCESS_ERR), 0);
+		CHECK_EQ(ibv_modify_qp(x.ini, &reset, IBV_QP_STATE), 0);
+		CHECK_EQ(ibv_modify_qp(tgt, &reset, IBV_QP_STATE), 0);
+		CHECK_EQ(xrc_to_rts(&x.d, tgt, x.ini->qp_num, true), 0);
+		CHECK_EQ(xrc_to_rts(&x.d, x.ini, qpn, false), 0);
+	}
+	/* The SRQ named at creation works as any of the domain's. */
+	CHECK_EQ(xrc_recv(&x, 0, 7, 0, 64), 0);
+	{
+		struct ibv_sge s = { (uintptr_t)x.ibuf, 64, x.imr->lkey };
+
+		CHECK_EQ(xrc_post(x.ini, IBV_WR_SEND, 8, &s, 1, x.srqn[0], 0, 0, 0), 0);
+		CHECK_EQ(xrc_sent(&x, 8, IBV_WC_SUCCESS), 0);
+		CHECK_EQ(vt_poll(x.cq[0], &wc, 10), 0);
+		CHECK_EQ(wc.wr_id, 7);
+		CHECK_EQ(wc.qp_num, qpn);
+	}
+	CHECK_EQ(ibv_destroy_srq(x.srq[0]), 0);
+	x.srq[0] = NULL;
+	CHECK_EQ(ibv_destroy_qp(tgt), 0);
+	xrc_close(&x);
 	return 0;
 }
 

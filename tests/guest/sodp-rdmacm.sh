@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 # Debian's rdmacm-utils on sodp0: connection management MADs go through
-# the GSI QP and the engine; rping verifies its data.  Then our own rdma_cm
+# the GSI QP and the engine; rping verifies its data; mckey's multicast
+# reaches two receivers that joined its group.  Then our own rdma_cm
 # application over ODP memory (an explicit, then an implicit region): its
 # data checked, and the device's page_faults and page_prefetch counters
 # show that the device mapped the never-touched memory on demand (2 x 2 MiB
@@ -30,6 +31,22 @@ cm() {
 cm rping -s -a 10.77.0.1 -V -C 50 -S 4000 -- -c -a 10.77.0.1 -V -C 50 -S 4000 -v
 cm ucmatose -c 4 -C 20 -- -s 10.77.0.1 -c 4 -C 20
 cm udaddy -c 4 -C 20 -- -s 10.77.0.1 -c 4 -C 20
+
+# mckey: two receivers join 239.1.1.1 (IGMP, ibv_attach_mcast); each gets
+# every one of the sender's messages (a receiver waits for all of them).
+mckey_rcv=()
+for r in 1 2; do
+	timeout 60 mckey -m 239.1.1.1 -b 10.77.0.1 -C 20 > /tmp/mckey.r$r 2>&1 &
+	mckey_rcv+=($!)
+done
+sleep 1
+timeout 60 mckey -m 239.1.1.1 -b 10.77.0.1 -s -C 20 > /tmp/mckey.s 2>&1 ||
+	{ cat /tmp/mckey.s; fail "mckey sender"; }
+for r in 1 2; do
+	wait "${mckey_rcv[$((r - 1))]}" || { cat /tmp/mckey.r$r; fail "mckey receiver $r"; }
+	grep -q "data transfers complete" /tmp/mckey.r$r || fail "mckey receiver $r output"
+done
+echo "mckey: 20 messages to 239.1.1.1, both receivers got them"
 
 # cm_odp [implicit]
 cm_odp() {

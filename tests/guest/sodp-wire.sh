@@ -173,6 +173,11 @@ for t in ib_write_bw ib_read_bw ib_send_bw ib_atomic_bw; do
 	tool "sodpw0->sodpw1 $t --odp" sodpwB "$PT/$t -d sodpw1 -x 1 -F -n 200 --odp" \
 		sodpwA "$PT/$t -d sodpw0 -x 1 -F -n 200 --odp 10.81.0.2"
 done
+# UD multicast on the wire: mckey's receiver joins 239.2.2.2 (IGMP on its
+# netdev), the sender's messages cross the veth to it.
+tool "sodpw0->sodpw1 mckey" sodpwB "mckey -m 239.2.2.2 -b 10.81.0.2 -C 20" \
+	sodpwA "mckey -m 239.2.2.2 -b 10.81.0.1 -s -C 20"
+grep -q "data transfers complete" /tmp/tool.srv || fail "mckey receiver output"
 for p in "sodpwB 10.81.0.2 sodpwA" "sodpwA 10.82.0.1 -" "- 10.82.0.2 sodpwA"; do
 	set -- $p
 	tool "rping to $2" "$1" "rping -s -a $2 -V -C 20 -S 2000" "$3" "rping -c -a $2 -V -C 20 -S 2000 -v"

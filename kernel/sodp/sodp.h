@@ -18,6 +18,7 @@
 #include <rdma/ib_verbs.h>
 #include <rdma/ib_umem.h>
 #include <rdma/ib_umem_hmm.h>
+#include <rdma/uverbs_ioctl.h>
 #include <uapi/rdma/sodp-abi.h>
 
 #include "sodp_compat.h"
@@ -535,6 +536,7 @@ void sodp_queue_publish(struct sodp_queue *q);
 
 /* sodp_verbs.c */
 extern const struct ib_device_ops sodp_dev_ops;
+extern const struct uapi_definition sodp_uapi_defs[];
 
 /* sodp_cq.c */
 int sodp_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,

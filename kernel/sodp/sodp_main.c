@@ -127,6 +127,7 @@ static int sodp_register(struct sodp_dev *sdev, const char *name)
 				  BIT_ULL(IB_USER_VERBS_CMD_POST_RECV) |
 				  BIT_ULL(IB_USER_VERBS_CMD_REQ_NOTIFY_CQ);
 	ib_set_device_ops(ibdev, &sodp_dev_ops);
+	ibdev->driver_def = sodp_uapi_defs;
 	/* Before the device is visible: memory may be registered at once. */
 	ib_umem_hmm_device_init(&sdev->hmm, ibdev, name);
 

@@ -12,6 +12,9 @@
 #include <rdma/ib_mad.h>
 #include <rdma/uverbs_ioctl.h>
 
+#define UVERBS_MODULE_NAME sodp_ib
+#include <rdma/uverbs_named_ioctl.h>
+
 #include "sodp.h"
 
 static int sodp_query_device(struct ib_device *ibdev, struct ib_device_attr *attr,
@@ -133,13 +136,16 @@ static int sodp_query_pkey(struct ib_device *ibdev, u32 port, u16 index, u16 *pk
 	return 0;
 }
 
+/* What a process learns of its context, when it makes or imports one. */
+static const struct sodp_alloc_ucontext_resp sodp_ucontext_resp = {
+	.max_sge = SODP_MAX_SGE,
+	.max_inline = SODP_MAX_INLINE,
+	.flags = SODP_CTX_CQE_TIMESTAMP,
+};
+
 static int sodp_alloc_ucontext(struct ib_ucontext *uctx, struct ib_udata *udata)
 {
-	struct sodp_alloc_ucontext_resp resp = {
-		.max_sge = SODP_MAX_SGE,
-		.max_inline = SODP_MAX_INLINE,
-		.flags = SODP_CTX_CQE_TIMESTAMP,
-	};
+	struct sodp_alloc_ucontext_resp resp = sodp_ucontext_resp;
 
 	/* A provider from before flags takes the part it knows. */
 	if (udata->outlen < offsetofend(typeof(resp), max_inline))
@@ -151,6 +157,26 @@ static int sodp_alloc_ucontext(struct ib_ucontext *uctx, struct ib_udata *udata)
 static void sodp_dealloc_ucontext(struct ib_ucontext *uctx)
 {
 }
+
+/* ibv_import_device(): the context's response again, if asked for. */
+static int sodp_query_ucontext(struct ib_ucontext *uctx,
+			       struct uverbs_attr_bundle *attrs)
+{
+	int ret = uverbs_copy_to(attrs, SODP_ATTR_QUERY_CONTEXT_RESP_UCTX,
+				 &sodp_ucontext_resp, sizeof(sodp_ucontext_resp));
+
+	return IS_UVERBS_COPY_ERR(ret) ? ret : 0;
+}
+
+ADD_UVERBS_ATTRIBUTES_SIMPLE(
+	sodp_query_context, UVERBS_OBJECT_DEVICE, UVERBS_METHOD_QUERY_CONTEXT,
+	UVERBS_ATTR_PTR_OUT(SODP_ATTR_QUERY_CONTEXT_RESP_UCTX,
+			    UVERBS_ATTR_STRUCT(struct sodp_alloc_ucontext_resp, max_inline)));
+
+const struct uapi_definition sodp_uapi_defs[] = {
+	UAPI_DEF_CHAIN_OBJ_TREE(UVERBS_OBJECT_DEVICE, &sodp_query_context),
+	{},
+};
 
 /*
  * Nothing to do: the core destroys the objects and zaps the mappings; the
@@ -319,6 +345,7 @@ const struct ib_device_ops sodp_dev_ops = {
 	.query_port = sodp_query_port,
 	.query_qp = sodp_query_qp,
 	.query_srq = sodp_query_srq,
+	.query_ucontext = sodp_query_ucontext,
 	.reg_user_mr = sodp_reg_user_mr_op,
 	.req_notify_cq = sodp_req_notify_cq,
 	.rereg_user_mr = sodp_rereg_user_mr,

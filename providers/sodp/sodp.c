@@ -9,8 +9,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <rdma/ib_user_ioctl_cmds.h>
+#include <rdma/rdma_user_ioctl.h>
 
 #include "sodp.h"
 
@@ -317,6 +320,49 @@ static void sodp_free_context(struct ibv_context *ibctx)
 	free(ctx);
 }
 
+/*
+ * Another process's PD and MR, by handle, in a context imported from its
+ * command fd (ibv_import_device()).  A PD is only its handle here; an MR
+ * the kernel describes (ibv_cmd_query_mr() checks the handle).  Unimported,
+ * they stay the other process's.
+ */
+static struct ibv_pd *sodp_import_pd(struct ibv_context *ctx, uint32_t pd_handle)
+{
+	struct sodp_pd *pd = calloc(1, sizeof(*pd));
+
+	if (!pd)
+		return NULL;
+	pd->ibv_pd.context = ctx;
+	pd->ibv_pd.handle = pd_handle;
+	return &pd->ibv_pd;
+}
+
+static void sodp_unimport_pd(struct ibv_pd *ibpd)
+{
+	free(to_spd(ibpd));
+}
+
+static struct ibv_mr *sodp_import_mr(struct ibv_pd *pd, uint32_t mr_handle)
+{
+	struct verbs_mr *vmr = calloc(1, sizeof(*vmr));
+	int ret;
+
+	if (!vmr)
+		return NULL;
+	ret = ibv_cmd_query_mr(pd, vmr, mr_handle);
+	if (ret) {
+		free(vmr);
+		errno = ret;
+		return NULL;
+	}
+	return &vmr->ibv_mr;
+}
+
+static void sodp_unimport_mr(struct ibv_mr *ibmr)
+{
+	free(container_of(ibmr, struct verbs_mr, ibv_mr));
+}
+
 static const struct verbs_context_ops sodp_ctx_ops = {
 	.advise_mr = sodp_advise_mr,
 	.alloc_mw = sodp_alloc_mw,
@@ -344,6 +390,8 @@ static const struct verbs_context_ops sodp_ctx_ops = {
 	.detach_mcast = ibv_cmd_detach_mcast,
 	.free_context = sodp_free_context,
 	.get_srq_num = sodp_get_srq_num,
+	.import_mr = sodp_import_mr,
+	.import_pd = sodp_import_pd,
 	.modify_qp = sodp_modify_qp,
 	.modify_srq = sodp_modify_srq,
 	.open_qp = sodp_open_qp,
@@ -361,6 +409,8 @@ static const struct verbs_context_ops sodp_ctx_ops = {
 	.req_notify_cq = sodp_req_notify_cq,
 	.rereg_mr = sodp_rereg_mr,
 	.resize_cq = sodp_resize_cq,
+	.unimport_mr = sodp_unimport_mr,
+	.unimport_pd = sodp_unimport_pd,
 };
 
 static struct verbs_context *sodp_alloc_context(struct ibv_device *ibdev,
@@ -391,6 +441,58 @@ static struct verbs_context *sodp_alloc_context(struct ibv_device *ibdev,
 	return &ctx->ibv_ctx;
 }
 
+/*
+ * The response of the context's creation, which an importing process never
+ * saw: the driver's attribute of UVERBS_METHOD_QUERY_CONTEXT.
+ */
+static int sodp_query_context_resp(int cmd_fd, struct sodp_alloc_ucontext_resp *resp)
+{
+	struct {
+		struct ib_uverbs_ioctl_hdr hdr;
+		struct ib_uverbs_attr attr;
+	} req = {
+		.hdr = {
+			.length = sizeof(req), .object_id = UVERBS_OBJECT_DEVICE,
+			.method_id = UVERBS_METHOD_QUERY_CONTEXT, .num_attrs = 1,
+			.driver_id = RDMA_DRIVER_UNKNOWN,
+		},
+		.attr = {
+			.attr_id = SODP_ATTR_QUERY_CONTEXT_RESP_UCTX,
+			.len = sizeof(*resp), .data = (uintptr_t)resp,
+		},
+	};
+
+	return ioctl(cmd_fd, RDMA_VERBS_IOCTL, &req) ? errno : 0;
+}
+
+/* ibv_import_device(): a context of another process's command fd. */
+static struct verbs_context *sodp_import_context(struct ibv_device *ibdev, int cmd_fd)
+{
+	struct sodp_alloc_ucontext_resp resp = {};
+	struct sodp_context *ctx;
+	int ret;
+
+	ctx = _verbs_init_and_alloc_context(ibdev, cmd_fd, sizeof(*ctx),
+					    &((struct sodp_context *)NULL)->ibv_ctx,
+					    RDMA_DRIVER_UNKNOWN);
+	if (!ctx)
+		return NULL;
+	ret = ibv_cmd_query_context(&ctx->ibv_ctx.context, NULL);
+	if (!ret)
+		ret = sodp_query_context_resp(cmd_fd, &resp);
+	if (ret) {
+		verbs_uninit_context(&ctx->ibv_ctx);
+		free(ctx);
+		errno = ret;
+		return NULL;
+	}
+	ctx->max_sge = resp.max_sge;
+	ctx->max_inline = resp.max_inline;
+	ctx->flags = resp.flags;
+	verbs_set_ops(&ctx->ibv_ctx, &sodp_ctx_ops);
+	return &ctx->ibv_ctx;
+}
+
 static struct verbs_device *sodp_alloc_device(struct verbs_sysfs_dev *sysfs_dev)
 {
 	return calloc(1, sizeof(struct verbs_device));
@@ -414,6 +516,7 @@ static const struct verbs_device_ops sodp_dev_ops = {
 	.alloc_device = sodp_alloc_device,
 	.uninit_device = sodp_uninit_device,
 	.alloc_context = sodp_alloc_context,
+	.import_context = sodp_import_context,
 };
 
 static __attribute__((constructor)) void sodp_register_driver(void)

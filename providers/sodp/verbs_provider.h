@@ -200,8 +200,8 @@ struct verbs_context_ops {
 	void *free_dm;
 	int (*get_srq_num)(struct ibv_srq *srq, uint32_t *srq_num);
 	void *import_dm;
-	void *import_mr;
-	void *import_pd;
+	struct ibv_mr *(*import_mr)(struct ibv_pd *pd, uint32_t mr_handle);
+	struct ibv_pd *(*import_pd)(struct ibv_context *context, uint32_t pd_handle);
 	SODP_OPS_65(inc_comp_cntr)
 	SODP_OPS_65(inc_err_comp_cntr)
 	void *modify_cq;
@@ -254,8 +254,8 @@ struct verbs_context_ops {
 	void *set_ece;
 	SODP_OPS_65(set_err_comp_cntr)
 	void *unimport_dm;
-	void *unimport_mr;
-	void *unimport_pd;
+	void (*unimport_mr)(struct ibv_mr *mr);
+	void (*unimport_pd)(struct ibv_pd *pd);
 };
 
 /* Every slot is a pointer: 76 of them in PABI 34, 93 in PABI 65. */
@@ -318,6 +318,9 @@ int ibv_cmd_get_context(struct verbs_context *context, void *cmd,
 			size_t cmd_size, void *resp, size_t resp_size);
 #define sodp_ibv_cmd_get_context ibv_cmd_get_context
 #endif
+/* @driver: a command buffer of driver attributes; libsodp passes none. */
+int ibv_cmd_query_context(struct ibv_context *ctx, void *driver);
+int ibv_cmd_query_mr(struct ibv_pd *pd, struct verbs_mr *vmr, uint32_t mr_handle);
 int ibv_cmd_query_device_any(struct ibv_context *context,
 			     const struct ibv_query_device_ex_input *input,
 			     struct ibv_device_attr_ex *attr, size_t attr_size,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
- * sodp verbs tests: parent domains and thread domains.  A parent domain
+ * sodp verbs tests: parent domains, thread domains and imported devices,
+ * PDs and regions.  A parent domain
  * stands for its PD everywhere a PD goes (regions, QPs, an extended CQ),
  * with data checked through them; a PD or thread domain a parent domain
  * uses cannot go before it (EBUSY); wrong attributes are EINVAL.
@@ -10,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../lib/check.h"
 #include "vt.h"
@@ -137,6 +139,81 @@ CHECK_CASE(parent_domain)
 	CHECK_EQ(ibv_dealloc_pd(bad), 0);
 	free(abuf);
 	free(bbuf);
+	vt_close(&d);
+	return 0;
+}
+
+/*
+ * ibv_import_device(): a second context on the first's command fd (as a
+ * process that was handed it) imports its PD and region by handle, moves
+ * data through them on QPs of its own, and lets them go (unimport) while
+ * the first context keeps and releases them.
+ */
+CHECK_CASE(import_device)
+{
+	struct ibv_qp_init_attr qa = {
+		.qp_type = IBV_QPT_RC, .cap = { 4, 4, 1, 1, 0 },
+	};
+	struct vt_qp a = {}, b = {};
+	struct ibv_context *ctx2;
+	struct ibv_pd *pd2;
+	struct ibv_mr *mr, *mr2;
+	struct ibv_wc wc;
+	struct vt_dev d, d2;
+	char *buf;
+	int fd;
+
+	CHECK_EQ(vt_open(&d), 0);
+	buf = aligned_alloc(4096, 2 * LEN);
+	CHECK(buf);
+	mr = vt_reg(&d, buf, 2 * LEN, VT_ALL_ACCESS);
+	CHECK(mr);
+	fd = dup(d.ctx->cmd_fd);
+	CHECK(fd >= 0);
+	ctx2 = ibv_import_device(fd);
+	CHECK(ctx2);
+	pd2 = ibv_import_pd(ctx2, d.pd->handle);
+	CHECK(pd2);
+	CHECK_EQ(pd2->handle, d.pd->handle);
+	mr2 = ibv_import_mr(pd2, mr->handle);
+	CHECK(mr2);
+	CHECK_EQ(mr2->lkey, mr->lkey);
+	CHECK_EQ(mr2->rkey, mr->rkey);
+	CHECK_EQ(mr2->length, mr->length);
+	CHECK(!ibv_import_mr(pd2, mr->handle + 1000));
+
+	/* QPs of the imported context, on the imported PD. */
+	d2 = d;
+	d2.ctx = ctx2;
+	d2.pd = pd2;
+	for (struct vt_qp *q = &a; q; q = q == &a ? &b : NULL) {
+		q->scq = ibv_create_cq(ctx2, 8, NULL, NULL, 0);
+		q->rcq = ibv_create_cq(ctx2, 8, NULL, NULL, 0);
+		CHECK(q->scq && q->rcq);
+		qa.send_cq = q->scq;
+		qa.recv_cq = q->rcq;
+		q->qp = ibv_create_qp(pd2, &qa);
+		CHECK(q->qp);
+	}
+	CHECK_EQ(vt_connect(&d2, &a, &b), 0);
+	fill_pattern(buf, LEN, 3, 0);
+	{
+		struct ibv_sge s = { (uintptr_t)buf, LEN, mr2->lkey };
+
+		CHECK_EQ(vt_post_send(a.qp, IBV_WR_RDMA_WRITE, 1, &s, 1,
+				      (uintptr_t)buf + LEN, mr2->rkey, 0), 0);
+		CHECK_EQ(vt_poll(a.scq, &wc, 10), 0);
+		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+		CHECK_EQ(check_pattern(buf + LEN, LEN, 3, 0), -1);
+	}
+	vt_qp_destroy(&a);
+	vt_qp_destroy(&b);
+	ibv_unimport_mr(mr2);
+	ibv_unimport_pd(pd2);
+	CHECK_EQ(ibv_close_device(ctx2), 0);
+	/* Still the first context's, and released by it. */
+	CHECK_EQ(vt_dereg(mr), 0);
+	free(buf);
 	vt_close(&d);
 	return 0;
 }

@@ -17,6 +17,7 @@
 #define _UAPI_RDMA_SODP_ABI_H
 
 #include <linux/types.h>
+#include <rdma/ib_user_ioctl_cmds.h>
 
 #define SODP_UVERBS_ABI_VERSION	1
 
@@ -156,6 +157,15 @@ struct sodp_alloc_ucontext_resp {
 	__u32 max_inline;
 	__u32 flags;		/* enum sodp_ctx_flags */
 	__u32 reserved;
+};
+
+/*
+ * The driver's attribute of UVERBS_METHOD_QUERY_CONTEXT: the context's
+ * struct sodp_alloc_ucontext_resp, for a process that imports it (an fd
+ * it was given) and so never saw the response of its creation.
+ */
+enum sodp_query_context_attrs {
+	SODP_ATTR_QUERY_CONTEXT_RESP_UCTX = (1U << UVERBS_ID_NS_SHIFT),
 };
 
 struct sodp_create_cq_resp {

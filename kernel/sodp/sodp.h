@@ -42,6 +42,8 @@
 #define SODP_QPN_MIN		16
 #define SODP_MAX_FAST_REG_PAGES	512	/* pages of a fast-registration MR */
 #define SODP_MAX_MCAST_GRP	256	/* multicast groups per device */
+/* Newer kernels' IB_UVERBS_DEVICE_ATOMIC_WRITE; passed through by 6.1's too. */
+#define SODP_DEVICE_ATOMIC_WRITE BIT_ULL(40)
 #define SODP_MAX_MCAST_QP_ATTACH 16	/* QPs per group */
 
 enum sodp_counter {
@@ -590,7 +592,13 @@ int sodp_mem_add_sges(struct sodp_mem *m, struct sodp_qp *qp,
 		      const struct sodp_sge *sge, u32 num, int access);
 void sodp_mem_seek(struct sodp_mem *m, u32 offset);
 int sodp_mem_copy(struct sodp_mem *dst, struct sodp_mem *src, u32 len);
-int sodp_mem_atomic(struct sodp_mr *mr, u64 va, bool cmp_swp, u64 compare,
+/* What sodp_mem_atomic() does: IBTA's atomics, and atomic write. */
+enum sodp_atomic {
+	SODP_ATOMIC_CMP_SWP,
+	SODP_ATOMIC_FETCH_ADD,
+	SODP_ATOMIC_WRITE,
+};
+int sodp_mem_atomic(struct sodp_mr *mr, u64 va, enum sodp_atomic op, u64 compare,
 		    u64 swap_add, u64 *orig);
 int sodp_mem_prefault(struct sodp_mem *m, u32 off, u32 len, bool write);
 bool sodp_mem_fault_is_hard(int err);

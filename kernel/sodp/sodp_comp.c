@@ -148,6 +148,8 @@ static enum ib_wc_opcode sodp_wc_opcode(u32 wr_opcode)
 		return IB_WC_COMP_SWAP;
 	case IB_WR_ATOMIC_FETCH_AND_ADD:
 		return IB_WC_FETCH_ADD;
+	case SODP_WR_ATOMIC_WRITE:
+		return SODP_WC_ATOMIC_WRITE;
 	case IB_WR_REG_MR:
 		return IB_WC_REG_MR;
 	case IB_WR_LOCAL_INV:

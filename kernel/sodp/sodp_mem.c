@@ -449,17 +449,19 @@ int sodp_mem_prefault(struct sodp_mem *m, u32 off, u32 len, bool write)
  * sodp_mem_atomic - an 8-byte atomic on a region
  * @mr: the region, checked to hold [@va, @va + 8)
  * @va: the address
- * @cmp_swp: compare-and-swap, else fetch-and-add
+ * @op: compare-and-swap, fetch-and-add, or atomic write
  * @compare: the value compared with
- * @swap_add: the value swapped in, or added
- * @orig: the value found
+ * @swap_add: the value swapped in, or added, or written (its bytes)
+ * @orig: the value found (not for a write)
  *
- * Atomic against other device atomics and against the CPU.
+ * Atomic against other device atomics and against the CPU; a write is
+ * seen whole, after everything the device did before it.  64-bit kernels
+ * only (a 32-bit one has no 8-byte store): -EOPNOTSUPP there.
  *
  * Return: 0 and the value found in *@orig; -EINVAL if unaligned; for an
  * on-demand region, the error of the fault.
  */
-int sodp_mem_atomic(struct sodp_mr *mr, u64 va, bool cmp_swp, u64 compare,
+int sodp_mem_atomic(struct sodp_mr *mr, u64 va, enum sodp_atomic op, u64 compare,
 		    u64 swap_add, u64 *orig)
 {
 	struct ib_umem_hmm_span span;
@@ -469,6 +471,8 @@ int sodp_mem_atomic(struct sodp_mr *mr, u64 va, bool cmp_swp, u64 compare,
 
 	if (!IS_ALIGNED(va, 8))
 		return -EINVAL;
+	if (op == SODP_ATOMIC_WRITE && !IS_ENABLED(CONFIG_64BIT))
+		return -EOPNOTSUPP;
 	if (mr->type == SODP_MR_ODP) {
 		ret = ib_umem_hmm_lock(mr->odp, va, 8, IB_UMEM_HMM_WRITE, &span);
 		if (ret)
@@ -485,10 +489,12 @@ int sodp_mem_atomic(struct sodp_mr *mr, u64 va, bool cmp_swp, u64 compare,
 			return -EFAULT;
 		}
 	}
-	if (cmp_swp)
+	if (op == SODP_ATOMIC_CMP_SWP)
 		*orig = cmpxchg64(p, compare, swap_add);
-	else
+	else if (op == SODP_ATOMIC_FETCH_ADD)
 		*orig = atomic64_fetch_add(swap_add, (atomic64_t *)p);
+	else
+		smp_store_release(p, swap_add);
 	if (mr->type == SODP_MR_ODP)
 		ib_umem_hmm_unlock(&span);
 	else if (mr->type == SODP_MR_FAST)

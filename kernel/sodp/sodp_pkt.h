@@ -25,6 +25,7 @@ enum sodp_op {
 	SODP_OP_READ,
 	SODP_OP_CMP_SWP,
 	SODP_OP_FETCH_ADD,
+	SODP_OP_ATOMIC_WRITE,		/* 8 bytes, one packet, ACKed as a WRITE */
 	/* Local operations: run by the requester in order, no packet. */
 	SODP_OP_REG_MR,
 	SODP_OP_BIND_MW,
@@ -134,6 +135,12 @@ int sodp_req_local(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 static inline bool sodp_op_is_local(enum sodp_op op)
 {
 	return op >= SODP_OP_REG_MR;
+}
+
+/* Does the request carry the requester's bytes (else it brings some back)? */
+static inline bool sodp_op_outbound(enum sodp_op op)
+{
+	return op == SODP_OP_SEND || op == SODP_OP_WRITE || op == SODP_OP_ATOMIC_WRITE;
 }
 int sodp_req_local_op(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 		      enum sodp_op op);

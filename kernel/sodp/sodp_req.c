@@ -62,6 +62,12 @@ int sodp_req_decode(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 	case IB_WR_ATOMIC_FETCH_AND_ADD:
 		pkt->op = SODP_OP_FETCH_ADD;
 		break;
+	case SODP_WR_ATOMIC_WRITE:
+		pkt->op = SODP_OP_ATOMIC_WRITE;
+		/* A process's (the kernel has no such work request here). */
+		if (!qp->is_user)
+			return IB_WC_LOC_QP_OP_ERR;
+		break;
 	default:
 		return IB_WC_LOC_QP_OP_ERR;
 	}
@@ -94,12 +100,18 @@ int sodp_req_local_op(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 int sodp_req_local(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 			  struct sodp_pkt *pkt, struct sodp_mem *local, u32 *len)
 {
-	bool inbound = pkt->op != SODP_OP_SEND && pkt->op != SODP_OP_WRITE;
+	bool inbound = !sodp_op_outbound(pkt->op);
 	int access = inbound ? IB_ACCESS_LOCAL_WRITE : 0;
 	u64 total = 0;
 	u32 i;
 
 	sodp_mem_init(local);
+	/* Atomic write: its 8 bytes are in the WQE. */
+	if (pkt->op == SODP_OP_ATOMIC_WRITE) {
+		sodp_mem_add_kbuf(local, &wqe->compare_add, sizeof(wqe->compare_add));
+		*len = sizeof(wqe->compare_add);
+		return 0;
+	}
 	if ((wqe->send_flags & IB_SEND_INLINE) && !inbound) {
 		if (wqe->num_sge > qp->max_inline)
 			return IB_WC_LOC_LEN_ERR;
@@ -207,7 +219,7 @@ static bool sodp_req_payload_missing(struct sodp_mem *local, u32 off, u32 len)
 static int sodp_req_packet(struct sodp_qp *qp, struct sodp_qp *dst,
 			   struct sodp_pkt *pkt, struct sodp_mem *local, u32 off)
 {
-	bool inbound = pkt->op != SODP_OP_SEND && pkt->op != SODP_OP_WRITE;
+	bool inbound = !sodp_op_outbound(pkt->op);
 	unsigned int resends = 0;
 	struct sodp_ack ack;
 	int status;
@@ -265,7 +277,7 @@ static int sodp_req_execute(struct sodp_qp *qp, struct sodp_send_wqe *wqe,
 	 * and otherwise asks for a resend, before which sodp_req_packet()
 	 * faults it in; responses land through holds that fault.
 	 */
-	inbound = pkt.op != SODP_OP_SEND && pkt.op != SODP_OP_WRITE;
+	inbound = !sodp_op_outbound(pkt.op);
 
 	dst = sodp_req_route(qp, wqe, &pkt);
 	if (IS_ERR(dst)) {

@@ -443,7 +443,8 @@ static enum sodp_resp_fault sodp_resp_atomic(struct sodp_qp *qp, struct sodp_pkt
 	mr = sodp_rkey_get(qp, pkt->rkey, pkt->va, 8, IB_ACCESS_REMOTE_ATOMIC);
 	if (!mr)
 		goto access_err;
-	ret = sodp_mem_atomic(mr, pkt->va, pkt->op == SODP_OP_CMP_SWP,
+	ret = sodp_mem_atomic(mr, pkt->va, pkt->op == SODP_OP_CMP_SWP ?
+			      SODP_ATOMIC_CMP_SWP : SODP_ATOMIC_FETCH_ADD,
 			      pkt->compare, pkt->swap_add, &ack->orig);
 	sodp_mr_put(mr);
 	if (ret == -EINVAL) {
@@ -465,6 +466,56 @@ static enum sodp_resp_fault sodp_resp_atomic(struct sodp_qp *qp, struct sodp_pkt
 	qp->resp_atomic_next = (qp->resp_atomic_next + 1) %
 			       max_t(u32, 1, min_t(u32, qp->max_dest_rd_atomic,
 						   SODP_MAX_RD_ATOMIC));
+	return SODP_RESP_OK;
+access_err:
+	ack->syndrome = SODP_NAK_REM_ACCESS;
+	return SODP_RESP_ACCESS_ERR;
+}
+
+/*
+ * Atomic write: 8 bytes at an aligned address of a region the requester
+ * may write, stored whole; answered as a WRITE (a duplicate is ACKed, not
+ * applied again: a later write may have followed it).
+ */
+static enum sodp_resp_fault sodp_resp_atomic_write(struct sodp_qp *qp,
+						   struct sodp_pkt *pkt,
+						   struct sodp_ack *ack)
+{
+	struct sodp_mem value_mem;
+	struct sodp_mr *mr;
+	u64 value, unused;
+	int ret;
+
+	if (!sodp_resp_start(qp, pkt, ack, false))
+		return SODP_RESP_REQ_ERR;
+	if (pkt->paylen != sizeof(value) || pkt->dma_len != sizeof(value) ||
+	    !IS_ALIGNED(pkt->va, sizeof(value))) {
+		ack->syndrome = SODP_NAK_INV_REQ;
+		return SODP_RESP_REQ_ERR;
+	}
+	if (!(qp->access & IB_ACCESS_REMOTE_WRITE))
+		goto access_err;
+	mr = sodp_rkey_get(qp, pkt->rkey, pkt->va, sizeof(value), IB_ACCESS_REMOTE_WRITE);
+	if (!mr)
+		goto access_err;
+	sodp_mem_init(&value_mem);
+	sodp_mem_add_kbuf(&value_mem, &value, sizeof(value));
+	ret = sodp_mem_copy(&value_mem, pkt->payload, sizeof(value));
+	if (!ret)
+		ret = sodp_mem_atomic(mr, pkt->va, SODP_ATOMIC_WRITE, 0, value, &unused);
+	else
+		ret = ret == SODP_COPY_SRC_FAULT ? -EFAULT : -EAGAIN;
+	sodp_mr_put(mr);
+	if (ret == -EOPNOTSUPP) {
+		ack->syndrome = SODP_NAK_REM_OP;
+		return SODP_RESP_LOCAL_ERR;
+	}
+	if (ret && sodp_mem_fault_is_hard(ret))
+		goto access_err;
+	if (ret) {
+		ack->syndrome = SODP_NAK_RESEND;
+		return SODP_RESP_OK;
+	}
 	return SODP_RESP_OK;
 access_err:
 	ack->syndrome = SODP_NAK_REM_ACCESS;
@@ -633,6 +684,9 @@ void sodp_resp_rcv(struct sodp_qp *qp, struct sodp_pkt *pkt, struct sodp_ack *ac
 		break;
 	case SODP_OP_READ:
 		fault = sodp_resp_read(qp, pkt, ack, false);
+		break;
+	case SODP_OP_ATOMIC_WRITE:
+		fault = sodp_resp_atomic_write(qp, pkt, ack);
 		break;
 	default:
 		fault = sodp_resp_atomic(qp, pkt, ack);

@@ -52,13 +52,14 @@ enum sodp_wire_opcode {
 	SODP_RC_FETCH_ADD		= 0x14,
 	SODP_RC_SEND_LAST_INV		= 0x16,
 	SODP_RC_SEND_ONLY_INV		= 0x17,
+	SODP_RC_ATOMIC_WRITE		= 0x1d,
 	/* UC: RC's SEND and WRITE opcodes in the UC transport (0x20 | RC's) */
 	SODP_UC_SEND_FIRST		= 0x20,
 	SODP_UC_WRITE_ONLY_IMM		= 0x2b,
 	SODP_UD_SEND_ONLY		= 0x64,
 	/* XRC: RC's opcodes, responses too, in the XRC transport (0xa0 | RC's) */
 	SODP_XRC_SEND_FIRST		= 0xa0,
-	SODP_XRC_SEND_ONLY_INV		= 0xb7,
+	SODP_XRC_ATOMIC_WRITE		= 0xbd,
 	SODP_UD_SEND_ONLY_IMM		= 0x65,
 	SODP_CNP			= 0x81,
 };
@@ -83,6 +84,7 @@ enum {
 	SODP_WF_UC	= BIT(15),	/* unreliable connected: no answer */
 	SODP_WF_XRC	= BIT(16),	/* extended reliable connected */
 	SODP_WF_XRCETH	= BIT(17),
+	SODP_WF_AWRITE	= BIT(18),	/* atomic write: RETH, 8 bytes */
 };
 
 /* The opcode's flags, or 0 for an opcode sodp does not take. */
@@ -98,7 +100,7 @@ static inline u32 sodp_wire_flags(u8 opcode)
 	switch (opcode) {
 	case SODP_UC_SEND_FIRST ... SODP_UC_WRITE_ONLY_IMM:
 		return sodp_wire_flags(opcode - SODP_UC_SEND_FIRST) | SODP_WF_UC;
-	case SODP_XRC_SEND_FIRST ... SODP_XRC_SEND_ONLY_INV:
+	case SODP_XRC_SEND_FIRST ... SODP_XRC_ATOMIC_WRITE:
 		/* Its requests name the SRQ they are for. */
 		f = sodp_wire_flags(opcode - SODP_XRC_SEND_FIRST);
 		if (!f)
@@ -134,6 +136,8 @@ static inline u32 sodp_wire_flags(u8 opcode)
 	case SODP_RC_CMP_SWAP:
 	case SODP_RC_FETCH_ADD:
 		return RQ | F | L | SODP_WF_ATOMIC | SODP_WF_ATMETH;
+	case SODP_RC_ATOMIC_WRITE:
+		return RQ | F | L | P | SODP_WF_RETH | SODP_WF_AWRITE;
 	case SODP_UD_SEND_ONLY:
 		return S | F | L | P | SODP_WF_DETH;
 	case SODP_UD_SEND_ONLY_IMM:

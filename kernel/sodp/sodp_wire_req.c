@@ -553,7 +553,7 @@ static void sodp_wire_take(struct sodp_qp *qp, struct sodp_wire_wqe *ww)
 		return;
 	sodp_mem_put(&local);
 	ww->len = len;
-	ww->rd_atomic = pkt.op != SODP_OP_SEND && pkt.op != SODP_OP_WRITE;
+	ww->rd_atomic = !sodp_op_outbound(pkt.op);
 	ww->npsn = pkt.op == SODP_OP_CMP_SWP || pkt.op == SODP_OP_FETCH_ADD ? 1 :
 		   max_t(u32, 1, DIV_ROUND_UP(len, qp->mtu));
 	if (ww->npsn >= SODP_WIRE_PSN_SPAN) {
@@ -598,6 +598,8 @@ static u8 sodp_wire_req_opcode(const struct sodp_pkt *pkt)
 		return write[pkt->first][pkt->last][pkt->imm];
 	case SODP_OP_READ:
 		return SODP_RC_READ_REQUEST;
+	case SODP_OP_ATOMIC_WRITE:
+		return SODP_RC_ATOMIC_WRITE;
 	case SODP_OP_CMP_SWP:
 		return SODP_RC_CMP_SWAP;
 	default:
@@ -633,6 +635,7 @@ static int sodp_wire_req_packet(struct sodp_qp *qp, struct sodp_wire_wqe *ww)
 	switch (pkt.op) {
 	case SODP_OP_SEND:
 	case SODP_OP_WRITE:
+	case SODP_OP_ATOMIC_WRITE:
 		pkt.first = !k;
 		pkt.last = k == ww->npsn - 1;
 		tx.paylen = min(qp->mtu, ww->len - off);

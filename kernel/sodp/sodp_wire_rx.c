@@ -264,8 +264,7 @@ sodp_wire_answer(struct sodp_qp *qp, const struct sodp_wire_rx *rx,
 	/* Back to the packet's sender, from the address it was sent to. */
 	sodp_wire_qp_path(qp, &rx->dgid, &rx->sgid, rx->net_type, &path);
 	/* Not a plain ACK: what was held goes first. */
-	if (ack->syndrome != SODP_ACK ||
-	    (pkt->op != SODP_OP_SEND && pkt->op != SODP_OP_WRITE))
+	if (ack->syndrome != SODP_ACK || !sodp_op_outbound(pkt->op))
 		sodp_wire_ack_flush(qp->dev, held);
 	if (ack->syndrome == SODP_ACK) {
 		switch (pkt->op) {
@@ -319,6 +318,8 @@ static void sodp_wire_request_pkt(const struct sodp_wire_rx *rx, struct sodp_pkt
 		pkt->op = SODP_OP_WRITE;
 	else if (rx->flags & SODP_WF_READ)
 		pkt->op = SODP_OP_READ;
+	else if (rx->flags & SODP_WF_AWRITE)
+		pkt->op = SODP_OP_ATOMIC_WRITE;
 	else
 		pkt->op = rx->opcode == SODP_RC_CMP_SWAP ? SODP_OP_CMP_SWP :
 			  SODP_OP_FETCH_ADD;

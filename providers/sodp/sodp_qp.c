@@ -310,6 +310,9 @@ static int sodp_fill_send_wqe(struct sodp_qp *qp, struct ibv_send_wr *wr,
 	wqe->ex = wr->opcode == IBV_WR_SEND_WITH_INV || wr->opcode == IBV_WR_LOCAL_INV ?
 		  wr->invalidate_rkey : wr->imm_data;
 	switch (wr->opcode) {
+	/* Only ibv_wr_atomic_write() gives an atomic write its bytes. */
+	case IBV_WR_ATOMIC_WRITE:
+		return EINVAL;
 	case IBV_WR_BIND_MW:
 		sodp_wqe_set_bind(wqe, wr->bind_mw.rkey, &wr->bind_mw.bind_info);
 		return 0;

@@ -22,7 +22,8 @@ enum {
 			   IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM |
 			   IBV_QP_EX_WITH_RDMA_READ |
 			   IBV_QP_EX_WITH_ATOMIC_CMP_AND_SWP |
-			   IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD,
+			   IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD |
+			   IBV_QP_EX_WITH_ATOMIC_WRITE,
 	SODP_UC_SEND_OPS = IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_IMM |
 			   IBV_QP_EX_WITH_BIND_MW | IBV_QP_EX_WITH_LOCAL_INV |
 			   IBV_QP_EX_WITH_RDMA_WRITE |
@@ -162,6 +163,16 @@ static void sodp_wr_atomic_fetch_add(struct ibv_qp_ex *ibqp, uint32_t rkey,
 			 remote_addr)->compare_add = add;
 }
 
+/* Atomic write: the 8 bytes travel in the WQE (no SGE). */
+static void sodp_wr_atomic_write(struct ibv_qp_ex *ibqp, uint32_t rkey,
+				 uint64_t remote_addr, const void *atomic_wr)
+{
+	struct sodp_send_wqe *wqe = sodp_wr_new_rdma(ibqp, SODP_WR_ATOMIC_WRITE,
+						     rkey, remote_addr);
+
+	memcpy(&wqe->compare_add, atomic_wr, sizeof(wqe->compare_add));
+}
+
 static void sodp_wr_set_ud_addr(struct ibv_qp_ex *ibqp, struct ibv_ah *ah,
 				uint32_t remote_qpn, uint32_t remote_qkey)
 {
@@ -281,6 +292,7 @@ int sodp_wr_ops_init(struct sodp_qp *qp, enum ibv_qp_type type,
 	qpx->wr_rdma_read = sodp_wr_rdma_read;
 	qpx->wr_atomic_cmp_swp = sodp_wr_atomic_cmp_swp;
 	qpx->wr_atomic_fetch_add = sodp_wr_atomic_fetch_add;
+	qpx->wr_atomic_write = sodp_wr_atomic_write;
 	if (type == IBV_QPT_XRC_SEND)
 		qpx->wr_set_xrc_srqn = sodp_wr_set_xrc_srqn;
 	return 0;

@@ -24,7 +24,6 @@ RULES = [
     (r"QP type 8 |Raw Packet|[Rr]aw_?[Pp]acket|timestamp_raw|test_raw_",
      "cannot: raw packet QPs"),
     (r"test_tag_matching", "cannot: tag matching offload"),
-    (r"atomic_write", "not yet: atomic write"),
 ]
 
 

@@ -58,7 +58,7 @@ static uint32_t crc32_z(uint32_t crc, const uint8_t *p, size_t n)
 static int ext_len(uint8_t op)
 {
 	/* XRC: RC's operations; its requests carry an XRCETH first. */
-	if (op >= 0xa0 && op <= 0xb7) {
+	if (op >= 0xa0 && op <= 0xbd) {
 		uint8_t rc = op - 0xa0;
 		int n = ext_len(rc);
 
@@ -72,8 +72,8 @@ static int ext_len(uint8_t op)
 		return 0;
 	case 0x03: case 0x05: case 0x09: case 0x16: case 0x17:
 		return 4;			/* ImmDt, IETH */
-	case 0x06: case 0x0a: case 0x0c:
-		return 16;			/* RETH */
+	case 0x06: case 0x0a: case 0x0c: case 0x1d:
+		return 16;			/* RETH (0x1d: atomic write) */
 	case 0x0b:
 		return 20;			/* RETH + ImmDt */
 	case 0x0d: case 0x0f: case 0x10: case 0x11:

@@ -18,6 +18,7 @@
  * must fail with IBV_WC_RETRY_EXC_ERR after A's retries.
  * With SODP_WIRE_XRC set, the RC transfers are XRC ones: each side's XRC
  * initiator QP sends to the other's target QP, naming its XRC SRQ.
+ * Between two sodp devices, atomic writes too (ibv_wr_atomic_write).
  *
  * Copyright (c) 2026 The sodp authors.
  */
@@ -161,15 +162,26 @@ static void zap(struct side *s)
 		madvise(s->buf, BUF_LEN, MADV_DONTNEED);
 }
 
+/* The extended operations of a sodp device's RC and XRC initiator QPs. */
+static uint64_t send_ops(struct side *s)
+{
+	return strncmp(s->name, "sodp", 4) ? 0 : IBV_QP_EX_WITH_ATOMIC_WRITE;
+}
+
 static struct ibv_qp *make_qp(struct side *s, enum ibv_qp_type type)
 {
-	struct ibv_qp_init_attr init = {
+	struct ibv_qp_init_attr_ex init = {
 		.send_cq = s->cq, .recv_cq = s->cq, .qp_type = type,
 		.cap = { .max_send_wr = DEPTH, .max_recv_wr = DEPTH,
 			 .max_send_sge = 2, .max_recv_sge = 2 },
+		.comp_mask = IBV_QP_INIT_ATTR_PD, .pd = s->pd,
 	};
 
-	return ibv_create_qp(s->pd, &init);
+	if (type == IBV_QPT_RC && send_ops(s)) {
+		init.comp_mask |= IBV_QP_INIT_ATTR_SEND_OPS_FLAGS;
+		init.send_ops_flags = send_ops(s);
+	}
+	return ibv_create_qp_ex(s->ctx, &init);
 }
 
 /* The XRC QPs and SRQ of a side (the SRQ completes on the side's CQ). */
@@ -188,7 +200,8 @@ static int make_xrc(struct side *s)
 	struct ibv_qp_init_attr_ex ini = {
 		.qp_type = IBV_QPT_XRC_SEND, .send_cq = s->cq,
 		.cap = { .max_send_wr = DEPTH, .max_send_sge = 2 },
-		.comp_mask = IBV_QP_INIT_ATTR_PD, .pd = s->pd,
+		.comp_mask = IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS,
+		.pd = s->pd, .send_ops_flags = send_ops(s),
 	}, tgt = {
 		.qp_type = IBV_QPT_XRC_RECV, .comp_mask = IBV_QP_INIT_ATTR_XRCD,
 	};
@@ -459,6 +472,35 @@ static void atomic_xfer(struct side *a, struct side *b, bool cmp, size_t loff,
 		      (unsigned long long)now);
 }
 
+/* An atomic write of 8 bytes from a to b's buffer at @roff, checked. */
+static void atomic_write_xfer(struct side *a, struct side *b, size_t roff, uint64_t seed)
+{
+	struct ibv_qp_ex *x = ibv_qp_to_qp_ex(a->rc);
+	uint64_t value = seed * 0x9e3779b97f4a7c15ull, now;
+	char what[128];
+
+	snprintf(what, sizeof(what), "%s->%s ATOMIC_WRITE at %zu", a->name, b->name, roff);
+	transfers++;
+	zap(a);
+	zap(b);
+	memset(b->buf + roff - 8, 0xee, 24);
+	ibv_wr_start(x);
+	x->wr_id = 1;
+	x->wr_flags = IBV_SEND_SIGNALED;
+	ibv_wr_atomic_write(x, rkey(b), (uintptr_t)b->buf + roff, &value);
+	if (xrc)
+		ibv_wr_set_xrc_srqn(x, b->srqn);
+	if (ibv_wr_complete(x) || poll_for(a, 1, NULL)) {
+		failf(what, "no completion");
+		return;
+	}
+	memcpy(&now, b->buf + roff, 8);
+	if (now != value || (uint8_t)b->buf[roff - 1] != 0xee ||
+	    (uint8_t)b->buf[roff + 8] != 0xee)
+		failf(what, "left %#llx (want %#llx), or wrote around it",
+		      (unsigned long long)now, (unsigned long long)value);
+}
+
 static void ud_xfer(struct side *a, struct side *b, size_t len, size_t soff,
 		    size_t doff, uint64_t seed)
 {
@@ -587,6 +629,8 @@ static void one_way(struct side *a, struct side *b, const size_t *lens, int nlen
 	for (size_t off = 0; off < 64; off += 8) {
 		atomic_xfer(a, b, true, off, 4096 - 8 - off, seed++);
 		atomic_xfer(a, b, false, 4096 + off, off, seed++);
+		if (send_ops(a) && send_ops(b))
+			atomic_write_xfer(a, b, 8192 + 8 + off, seed++);
 	}
 	for (int l = 0; l < nlens; l++)
 		if (lens[l] <= MTU)

@@ -66,6 +66,15 @@ struct sodp_sge {
 	__u32 lkey;
 };
 
+/*
+ * Atomic write (IBA 1.5): the opcode of its WQE and of its completion, the
+ * values of rdma-core's IBV_WR_ATOMIC_WRITE and IBV_WC_ATOMIC_WRITE (which
+ * older kernels' enums lack).  Its WQE carries the 8 bytes to write in
+ * compare_add, as the process gave them.
+ */
+#define SODP_WR_ATOMIC_WRITE	15
+#define SODP_WC_ATOMIC_WRITE	9
+
 /* An SQ slot.  opcode and send_flags use the IB_UVERBS_WR_* / IB_SEND_* values. */
 struct sodp_send_wqe {
 	__u64 wr_id;

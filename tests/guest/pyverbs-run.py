@@ -3,9 +3,8 @@
 """
 Run rdma-core's pyverbs test suite (a copy, uncompressed, in SUITE) on an
 RDMA device and judge it: no failure, no error, and every skip explained.
-A skip is explained by a rule below: either something a soft RoCE device
-cannot have, or a verb sodp does not have yet (each counted, so that the
-list shrinks as they land).  Exit status 0 when the run is clean.
+A skip is explained by a rule below: something a soft RoCE device cannot
+have (each counted).  Exit status 0 when the run is clean.
 
 usage: pyverbs-run.py SUITE DEVICE GID_INDEX
 """

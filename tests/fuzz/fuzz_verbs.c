@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
  * sodp-fuzz, verbs mode: random but valid-ish sequences of verbs on pools
- * of PDs, CQs, QPs (RC, UD and XRC, connected to each other), SRQs (XRC
- * ones too), XRC domains, AHs and MRs
+ * of PDs, CQs, QPs (RC, UD and XRC, connected to each other, UD ones
+ * joining multicast groups), SRQs (XRC ones too), XRC domains, AHs (to
+ * groups too) and MRs
  * (pinned, ODP, implicit) over buffers that are zapped, replaced and
  * write-protected meanwhile.  Every call must succeed or return a
  * documented error; every completion must carry a valid status.  Beside
@@ -431,6 +432,41 @@ static uint32_t random_srqn(struct vstate *v)
 	return fuzz_chance(v->f, 2) ? fuzz_below(v->f, 64) : (uint32_t)fuzz_rand(v->f);
 }
 
+/* One of four multicast groups, or (rarely) any GID at all. */
+static void random_mcast_gid(struct vstate *v, union ibv_gid *gid)
+{
+	memset(gid, 0, sizeof(*gid));
+	if (fuzz_chance(v->f, 16)) {
+		for (int i = 0; i < 16; i += 8) {
+			uint64_t r = fuzz_rand(v->f);
+
+			memcpy(gid->raw + i, &r, 8);
+		}
+		return;
+	}
+	gid->raw[10] = 0xff;
+	gid->raw[11] = 0xff;
+	gid->raw[12] = 239;
+	gid->raw[13] = 9;
+	gid->raw[14] = 9;
+	gid->raw[15] = fuzz_below(v->f, 4);
+}
+
+/* A QP of the pool joins or leaves a group (any QP: only UD ones may). */
+static void do_mcast(struct vstate *v)
+{
+	struct ibv_qp *qp = PICK(v, v->qp);
+	union ibv_gid gid;
+
+	if (!qp)
+		return;
+	random_mcast_gid(v, &gid);
+	if (fuzz_chance(v->f, 2))
+		fuzz_result(v->f, "attach_mcast", ibv_attach_mcast(qp, &gid, 0));
+	else
+		fuzz_result(v->f, "detach_mcast", ibv_detach_mcast(qp, &gid, 0));
+}
+
 static void do_ah(struct vstate *v)
 {
 	struct fuzz *f = v->f;
@@ -453,6 +489,9 @@ static void do_ah(struct vstate *v)
 
 		if (fuzz_chance(f, 4))
 			a.grh.dgid.raw[15] ^= fuzz_rand(f);
+		/* A group of the pool's (do_mcast). */
+		if (fuzz_chance(f, 4))
+			random_mcast_gid(v, &a.grh.dgid);
 		if (!pd)
 			return;
 		*ah = ibv_create_ah(pd, &a);
@@ -577,7 +616,7 @@ static const enum ibv_wr_opcode send_ops[] = {
 	IBV_WR_SEND, IBV_WR_SEND_WITH_IMM, IBV_WR_RDMA_WRITE,
 	IBV_WR_RDMA_WRITE_WITH_IMM, IBV_WR_RDMA_READ, IBV_WR_ATOMIC_CMP_AND_SWP,
 	IBV_WR_ATOMIC_FETCH_AND_ADD, IBV_WR_SEND_WITH_INV, IBV_WR_LOCAL_INV,
-	IBV_WR_BIND_MW, IBV_WR_TSO, 42,
+	IBV_WR_BIND_MW, IBV_WR_TSO, IBV_WR_ATOMIC_WRITE, 42,
 };
 
 static void random_sges(struct vstate *v, struct ibv_sge *sge, int n, bool inl)
@@ -651,6 +690,12 @@ static void post_send_ex(struct vstate *v, struct ibv_qp_ex *x,
 			ibv_wr_atomic_fetch_add(x, wr->wr.atomic.rkey,
 						wr->wr.atomic.remote_addr,
 						wr->wr.atomic.compare_add);
+			break;
+		case IBV_WR_ATOMIC_WRITE:
+			if (!x->wr_atomic_write)
+				continue;
+			ibv_wr_atomic_write(x, wr->wr.rdma.rkey, wr->wr.rdma.remote_addr,
+					    &wr->imm_data);
 			break;
 		case IBV_WR_SEND_WITH_INV:
 			if (!x->wr_send_inv)
@@ -996,7 +1041,7 @@ int fuzz_verbs(struct fuzz *f)
 {
 	static void (*const action[])(struct vstate *) = {
 		do_pd, do_cq, do_qp, do_qp, do_qp, do_srq, do_xrcd, do_ah, do_mr, do_mr,
-		do_mw,
+		do_mw, do_mcast,
 		do_post, do_post, do_post, do_post, do_poll, do_poll, do_mm,
 		do_query,
 	};

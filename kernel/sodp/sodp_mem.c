@@ -493,7 +493,7 @@ int sodp_mem_atomic(struct sodp_mr *mr, u64 va, enum sodp_atomic op, u64 compare
 		*orig = cmpxchg64(p, compare, swap_add);
 	else if (op == SODP_ATOMIC_FETCH_ADD)
 		*orig = atomic64_fetch_add(swap_add, (atomic64_t *)p);
-	else
+	else	/* seen after what the device stored before it */
 		smp_store_release(p, swap_add);
 	if (mr->type == SODP_MR_ODP)
 		ib_umem_hmm_unlock(&span);

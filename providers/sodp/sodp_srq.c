@@ -9,36 +9,6 @@
 
 #include "sodp.h"
 
-struct ibv_srq *sodp_create_srq(struct ibv_pd *pd, struct ibv_srq_init_attr *attr)
-{
-	struct sodp_cmd_create_srq cmd;
-	struct {
-		struct ib_uverbs_create_srq_resp ibv;
-		struct sodp_create_srq_resp drv;
-	} resp;
-	struct sodp_srq *srq = calloc(1, sizeof(*srq));
-	int ret;
-
-	if (!srq)
-		return NULL;
-	ret = ibv_cmd_create_srq(pd, &srq->vsrq.srq, attr, &cmd, sizeof(cmd),
-				 &resp, sizeof(resp));
-	if (ret)
-		goto err_free;
-	ret = sodp_uring_map(&srq->rq, pd->context->cmd_fd, &resp.drv.rq,
-			     sizeof(struct sodp_recv_wqe));
-	if (ret) {
-		ibv_cmd_destroy_srq(&srq->vsrq.srq);
-		goto err_free;
-	}
-	pthread_spin_init(&srq->lock, PTHREAD_PROCESS_PRIVATE);
-	return &srq->vsrq.srq;
-err_free:
-	free(srq);
-	errno = ret;
-	return NULL;
-}
-
 /* Basic and XRC SRQs (an XRC SRQ's number names it to XRC initiators). */
 struct ibv_srq *sodp_create_srq_ex(struct ibv_context *ctx,
 				   struct ibv_srq_init_attr_ex *attr)
@@ -75,6 +45,21 @@ err_free:
 	free(srq);
 	errno = ret;
 	return NULL;
+}
+
+struct ibv_srq *sodp_create_srq(struct ibv_pd *pd, struct ibv_srq_init_attr *attr)
+{
+	struct ibv_srq_init_attr_ex ax = {
+		.srq_context = attr->srq_context,
+		.attr = attr->attr,
+		.comp_mask = IBV_SRQ_INIT_ATTR_PD,
+		.pd = pd,
+	};
+	struct ibv_srq *srq = sodp_create_srq_ex(pd->context, &ax);
+
+	if (srq)
+		attr->attr = ax.attr;
+	return srq;
 }
 
 int sodp_get_srq_num(struct ibv_srq *ibsrq, uint32_t *srq_num)

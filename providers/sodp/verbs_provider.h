@@ -281,7 +281,6 @@ SODP_CMD(sodp_cmd_resize_cq, ib_uverbs_resize_cq);
 SODP_CMD(sodp_cmd_create_qp, ib_uverbs_create_qp);
 SODP_CMD(sodp_cmd_modify_qp, ib_uverbs_modify_qp);
 SODP_CMD(sodp_cmd_query_qp, ib_uverbs_query_qp);
-SODP_CMD(sodp_cmd_create_srq, ib_uverbs_create_srq);
 SODP_CMD(sodp_cmd_create_xsrq, ib_uverbs_create_xsrq);
 SODP_CMD(sodp_cmd_open_xrcd, ib_uverbs_open_xrcd);
 SODP_CMD(sodp_cmd_open_qp, ib_uverbs_open_qp);
@@ -373,9 +372,6 @@ int ibv_cmd_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 		      struct ibv_send_wr **bad_wr);
 int ibv_cmd_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
 		      struct ibv_recv_wr **bad_wr);
-int ibv_cmd_create_srq(struct ibv_pd *pd, struct ibv_srq *srq,
-		       struct ibv_srq_init_attr *attr, void *cmd,
-		       size_t cmd_size, void *resp, size_t resp_size);
 int ibv_cmd_create_srq_ex(struct ibv_context *context, struct verbs_srq *srq,
 			  struct ibv_srq_init_attr_ex *attr_ex, void *cmd,
 			  size_t cmd_size, void *resp, size_t resp_size);

@@ -40,6 +40,7 @@
 #define SODP_MAX_MSG_SIZE	(1U << 31)
 #define SODP_GID_TABLE_LEN	32
 #define SODP_QPN_MIN		16
+#define SODP_MCAST_QPN		0xffffff	/* a UD message to a group */
 #define SODP_MAX_FAST_REG_PAGES	512	/* pages of a fast-registration MR */
 #define SODP_MAX_MCAST_GRP	256	/* multicast groups per device */
 /* Newer kernels' IB_UVERBS_DEVICE_ATOMIC_WRITE; passed through by 6.1's too. */

@@ -212,9 +212,9 @@ void sodp_dealloc_driver(struct ib_device *ibdev)
 	sodp_udp_close(sdev);
 	cancel_work_sync(&sdev->rx_work);
 	skb_queue_purge(&sdev->rx_queue);
+	sodp_mcast_cleanup(sdev);
 	dev_put(sdev->ndev);
 	ib_umem_hmm_device_cleanup(&sdev->hmm);
-	sodp_mcast_cleanup(sdev);
 	WARN_ON(!xa_empty(&sdev->qps));
 	WARN_ON(!xa_empty(&sdev->mrs));
 	WARN_ON(!xa_empty(&sdev->ahs));

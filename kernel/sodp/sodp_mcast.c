@@ -11,12 +11,16 @@
  *
  * A group is a device's: at most SODP_MAX_MCAST_GRP of them per device,
  * with SODP_MAX_MCAST_QP_ATTACH QPs each, charged to the attaching
- * process.  All groups are on one list under sodp_mcast_lock, which
- * attach, detach and a packet's delivery (to take its members) hold; a
- * netdev's IGMP join and leave happen under it too (sodp_mcast_lock ->
- * rtnl_lock).  Members are handed a packet with a QP reference taken under
- * the lock: the core keeps an attached QP from being destroyed, and
- * destroy_qp waits for the references of packets handed to it meanwhile.
+ * process.  A QP attached several times (the core keeps an attachment per
+ * GID and LID) is a member until as many detaches.  All groups are on one
+ * list under sodp_mcast_lock, held briefly by attach, detach and a
+ * packet's delivery (to take its members); attach and detach are one at a
+ * time under sodp_mcast_join_lock, which also covers the netdev's IGMP
+ * join and leave they make (sodp_mcast_join_lock -> rtnl_lock, and ->
+ * sodp_mcast_lock): a delivery never waits for rtnl.  Members are handed a
+ * packet with a QP reference taken under the lock: the core keeps an
+ * attached QP from being destroyed, and destroy_qp waits for the
+ * references of packets handed to it meanwhile.
  *
  * Copyright (c) 2026 The sodp authors.
  */
@@ -27,16 +31,22 @@
 
 #include "sodp_pkt.h"
 
+struct sodp_mcast_member {
+	struct sodp_qp *qp;
+	unsigned int attached;		/* attachments not yet detached */
+};
+
 struct sodp_mcast_grp {
 	struct list_head entry;		/* in sodp_mcast_grps */
 	struct sodp_dev *sdev;
 	union ib_gid gid;
 	unsigned int nqps;
-	struct sodp_qp *qps[SODP_MAX_MCAST_QP_ATTACH];
+	struct sodp_mcast_member qps[SODP_MAX_MCAST_QP_ATTACH];
 };
 
 static LIST_HEAD(sodp_mcast_grps);
 static DEFINE_MUTEX(sodp_mcast_lock);
+static DEFINE_MUTEX(sodp_mcast_join_lock);
 
 bool sodp_gid_is_mcast(const union ib_gid *gid)
 {
@@ -64,6 +74,7 @@ static void sodp_mcast_igmp(struct sodp_dev *sdev, const union ib_gid *gid, bool
 	struct in_device *in_dev;
 	__be32 addr;
 
+	lockdep_assert_held(&sodp_mcast_join_lock);
 	if (!ipv6_addr_v4mapped((const struct in6_addr *)gid->raw))
 		return;
 	memcpy(&addr, gid->raw + 12, sizeof(addr));
@@ -78,54 +89,64 @@ static void sodp_mcast_igmp(struct sodp_dev *sdev, const union ib_gid *gid, bool
 	rtnl_unlock();
 }
 
-int sodp_attach_mcast(struct ib_qp *ibqp, union ib_gid *gid, u16 lid)
+/* Under sodp_mcast_lock: attach; true if the group was made for it. */
+static int sodp_mcast_add(struct sodp_qp *qp, const union ib_gid *gid, bool *made)
 {
-	struct sodp_qp *qp = to_sqp(ibqp);
 	struct sodp_dev *sdev = qp->dev;
 	struct sodp_mcast_grp *grp;
 	unsigned int i;
-	int ret = 0;
 
-	if (ibqp->qp_type != IB_QPT_UD || !sodp_gid_is_mcast(gid))
-		return -EINVAL;
-	mutex_lock(&sodp_mcast_lock);
+	*made = false;
 	grp = sodp_mcast_find(sdev, gid);
 	if (!grp) {
-		if (sdev->num_mcast_grps >= SODP_MAX_MCAST_GRP) {
-			ret = -ENOMEM;
-			goto out;
-		}
+		if (sdev->num_mcast_grps >= SODP_MAX_MCAST_GRP)
+			return -ENOMEM;
 		grp = kzalloc(sizeof(*grp), GFP_KERNEL_ACCOUNT);
-		if (!grp) {
-			ret = -ENOMEM;
-			goto out;
-		}
+		if (!grp)
+			return -ENOMEM;
 		grp->sdev = sdev;
 		grp->gid = *gid;
 		list_add_tail(&grp->entry, &sodp_mcast_grps);
 		sdev->num_mcast_grps++;
-		sodp_mcast_igmp(sdev, gid, true);
+		*made = true;
 	}
-	/* Attached already: nothing to do, as on hardware. */
-	for (i = 0; i < grp->nqps; i++)
-		if (grp->qps[i] == qp)
-			goto out;
-	if (grp->nqps == SODP_MAX_MCAST_QP_ATTACH) {
-		ret = -ENOMEM;
-		goto out;
+	for (i = 0; i < grp->nqps; i++) {
+		if (grp->qps[i].qp == qp) {
+			grp->qps[i].attached++;
+			return 0;
+		}
 	}
-	grp->qps[grp->nqps++] = qp;
-out:
+	/* (Only a group that already has members can be full.) */
+	if (grp->nqps == SODP_MAX_MCAST_QP_ATTACH)
+		return -ENOMEM;
+	grp->qps[grp->nqps++] = (struct sodp_mcast_member){ .qp = qp, .attached = 1 };
+	return 0;
+}
+
+int sodp_attach_mcast(struct ib_qp *ibqp, union ib_gid *gid, u16 lid)
+{
+	struct sodp_qp *qp = to_sqp(ibqp);
+	bool made;
+	int ret;
+
+	if (ibqp->qp_type != IB_QPT_UD || !sodp_gid_is_mcast(gid))
+		return -EINVAL;
+	mutex_lock(&sodp_mcast_join_lock);
+	mutex_lock(&sodp_mcast_lock);
+	ret = sodp_mcast_add(qp, gid, &made);
 	mutex_unlock(&sodp_mcast_lock);
+	if (made)
+		sodp_mcast_igmp(qp->dev, gid, true);
+	mutex_unlock(&sodp_mcast_join_lock);
 	return ret;
 }
 
+/* Under sodp_mcast_lock: unlist and free a group. */
 static void sodp_mcast_free(struct sodp_mcast_grp *grp)
 {
 	lockdep_assert_held(&sodp_mcast_lock);
 	list_del(&grp->entry);
 	grp->sdev->num_mcast_grps--;
-	sodp_mcast_igmp(grp->sdev, &grp->gid, false);
 	kfree(grp);
 }
 
@@ -133,21 +154,29 @@ int sodp_detach_mcast(struct ib_qp *ibqp, union ib_gid *gid, u16 lid)
 {
 	struct sodp_qp *qp = to_sqp(ibqp);
 	struct sodp_mcast_grp *grp;
-	unsigned int i;
+	bool gone = false;
 	int ret = -EINVAL;
+	unsigned int i;
 
+	mutex_lock(&sodp_mcast_join_lock);
 	mutex_lock(&sodp_mcast_lock);
 	grp = sodp_mcast_find(qp->dev, gid);
 	for (i = 0; grp && i < grp->nqps; i++) {
-		if (grp->qps[i] != qp)
+		if (grp->qps[i].qp != qp)
 			continue;
-		grp->qps[i] = grp->qps[--grp->nqps];
-		if (!grp->nqps)
+		if (!--grp->qps[i].attached)
+			grp->qps[i] = grp->qps[--grp->nqps];
+		if (!grp->nqps) {
 			sodp_mcast_free(grp);
+			gone = true;
+		}
 		ret = 0;
 		break;
 	}
 	mutex_unlock(&sodp_mcast_lock);
+	if (gone)
+		sodp_mcast_igmp(qp->dev, gid, false);
+	mutex_unlock(&sodp_mcast_join_lock);
 	return ret;
 }
 
@@ -158,20 +187,38 @@ int sodp_detach_mcast(struct ib_qp *ibqp, union ib_gid *gid, u16 lid)
 void sodp_mcast_cleanup(struct sodp_dev *sdev)
 {
 	struct sodp_mcast_grp *grp, *next;
+	LIST_HEAD(gone);
 
+	mutex_lock(&sodp_mcast_join_lock);
 	mutex_lock(&sodp_mcast_lock);
-	list_for_each_entry_safe(grp, next, &sodp_mcast_grps, entry)
-		if (grp->sdev == sdev && !WARN_ON(grp->nqps))
-			sodp_mcast_free(grp);
+	list_for_each_entry_safe(grp, next, &sodp_mcast_grps, entry) {
+		if (grp->sdev != sdev)
+			continue;
+		WARN_ON(grp->nqps);
+		list_move(&grp->entry, &gone);
+		sdev->num_mcast_grps--;
+	}
 	mutex_unlock(&sodp_mcast_lock);
+	list_for_each_entry_safe(grp, next, &gone, entry) {
+		sodp_mcast_igmp(sdev, &grp->gid, false);
+		kfree(grp);
+	}
+	mutex_unlock(&sodp_mcast_join_lock);
 }
 
 /*
- * The QPs attached to @gid on the devices of @net, each with a reference,
- * in an array to kfree() (NULL when there are none).
+ * The QPs attached to @gid on the devices of @net (only @only's if not
+ * NULL), each with a reference, in an array to kfree() (NULL: none).
  */
-static struct sodp_qp **sodp_mcast_members(struct net *net, const union ib_gid *gid,
-					   unsigned int *n)
+static bool sodp_mcast_grp_of(struct sodp_mcast_grp *grp, struct net *net,
+			      struct sodp_dev *only, const union ib_gid *gid)
+{
+	return (only ? grp->sdev == only : net_eq(dev_net(grp->sdev->ndev), net)) &&
+	       !memcmp(&grp->gid, gid, sizeof(*gid));
+}
+
+static struct sodp_qp **sodp_mcast_members(struct net *net, struct sodp_dev *only,
+					   const union ib_gid *gid, unsigned int *n)
 {
 	struct sodp_mcast_grp *grp;
 	struct sodp_qp **qps = NULL;
@@ -180,20 +227,18 @@ static struct sodp_qp **sodp_mcast_members(struct net *net, const union ib_gid *
 	*n = 0;
 	mutex_lock(&sodp_mcast_lock);
 	list_for_each_entry(grp, &sodp_mcast_grps, entry)
-		if (net_eq(dev_net(grp->sdev->ndev), net) &&
-		    !memcmp(&grp->gid, gid, sizeof(*gid)))
+		if (sodp_mcast_grp_of(grp, net, only, gid))
 			max += grp->nqps;
 	if (max)
 		qps = kmalloc_array(max, sizeof(*qps), GFP_KERNEL);
 	if (!qps)
 		goto out;
 	list_for_each_entry(grp, &sodp_mcast_grps, entry) {
-		if (!net_eq(dev_net(grp->sdev->ndev), net) ||
-		    memcmp(&grp->gid, gid, sizeof(*gid)))
+		if (!sodp_mcast_grp_of(grp, net, only, gid))
 			continue;
 		for (i = 0; i < grp->nqps; i++)
-			if (kref_get_unless_zero(&grp->qps[i]->ref))
-				qps[(*n)++] = grp->qps[i];
+			if (kref_get_unless_zero(&grp->qps[i].qp->ref))
+				qps[(*n)++] = grp->qps[i].qp;
 	}
 out:
 	mutex_unlock(&sodp_mcast_lock);
@@ -206,19 +251,22 @@ out:
 /**
  * sodp_mcast_deliver - hand a UD packet to every member of its group
  * @net: the network namespace whose devices' members get it
+ * @only: a packet from the wire: the device it came to (each device that
+ *	joined the group gets its own copy), or NULL
  * @pkt: the packet (one, to the multicast QPN); its payload is read from
  *	its start for each member
  *
  * As on a wire, a member that cannot take it (no receive WQE, a wrong
- * Q_Key, its own buffer's fault) drops it; the sender never hears.
+ * Q_Key, its own buffer's fault) drops it; the sender never hears.  Each
+ * member's device counts a packet handed over in-kernel.
  */
-void sodp_mcast_deliver(struct net *net, struct sodp_pkt *pkt)
+void sodp_mcast_deliver(struct net *net, struct sodp_dev *only, struct sodp_pkt *pkt)
 {
 	unsigned int n, i, tries;
 	struct sodp_qp **qps;
 	struct sodp_ack ack;
 
-	qps = sodp_mcast_members(net, &pkt->dgid, &n);
+	qps = sodp_mcast_members(net, only, &pkt->dgid, &n);
 	for (i = 0; i < n; i++) {
 		for (tries = 0;; tries++) {
 			sodp_mem_seek(pkt->payload, 0);
@@ -232,7 +280,7 @@ void sodp_mcast_deliver(struct net *net, struct sodp_pkt *pkt)
 				break;
 			cond_resched();
 		}
-		if (ack.syndrome != SODP_DROPPED)
+		if (!only && ack.syndrome != SODP_DROPPED)
 			sodp_count(qps[i]->dev, SODP_CNT_RCVD_PKTS, 1);
 		sodp_qp_put(qps[i]);
 	}
@@ -266,7 +314,7 @@ int sodp_mcast_send(struct sodp_qp *qp, struct sodp_pkt *pkt,
 	local->no_fault = true;
 	/* Only a message to the multicast QPN is a group's. */
 	if (pkt->dqpn == SODP_MCAST_QPN)
-		sodp_mcast_deliver(dev_net(qp->dev->ndev), pkt);
+		sodp_mcast_deliver(dev_net(qp->dev->ndev), NULL, pkt);
 	if (sodp_udp_ready(qp->dev, pkt->net_type))
 		return sodp_wire_ud_send(qp, pkt, local, len);
 	qp->sq_psn = sodp_psn_add(qp->sq_psn, 1);

@@ -157,8 +157,7 @@ void sodp_comp_send(struct sodp_qp *qp, const struct sodp_send_wqe *wqe,
 #define SODP_REQ_RESEND	(-2)	/* fault the payload in and send the packet again */
 
 /* sodp_mcast.c: UD messages to a multicast GID and the multicast QPN */
-#define SODP_MCAST_QPN	0xffffff
-void sodp_mcast_deliver(struct net *net, struct sodp_pkt *pkt);
+void sodp_mcast_deliver(struct net *net, struct sodp_dev *only, struct sodp_pkt *pkt);
 int sodp_mcast_send(struct sodp_qp *qp, struct sodp_pkt *pkt,
 		    struct sodp_mem *local, u32 len);
 

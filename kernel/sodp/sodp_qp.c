@@ -182,7 +182,7 @@ static int sodp_qp_alloc_qpn(struct sodp_dev *sdev, struct sodp_qp *qp,
 		qpn = 1;
 	} else {
 		ret = xa_alloc_cyclic(&sdev->qps, &qpn, NULL,
-				      XA_LIMIT(SODP_QPN_MIN, 0xffffff),
+				      XA_LIMIT(SODP_QPN_MIN, SODP_MCAST_QPN - 1),
 				      &sdev->next_qpn, GFP_KERNEL);
 		if (ret > 0)
 			ret = 0;

@@ -169,6 +169,9 @@ static struct sodp_qp *sodp_req_route(struct sodp_qp *qp, struct sodp_send_wqe *
 		pkt->dqpn = wqe->remote_qpn;
 		pkt->qkey = (wqe->remote_qkey & 0x80000000) ? qp->qkey : wqe->remote_qkey;
 	}
+	/* A group is no QP of a device (sodp_mcast_send() reaches it). */
+	if (sodp_gid_is_mcast(&pkt->dgid))
+		return NULL;
 	return sodp_net_connect(qp->dev, &pkt->dgid, pkt->dqpn);
 }
 

@@ -506,9 +506,10 @@ static enum sodp_resp_fault sodp_resp_atomic_write(struct sodp_qp *qp,
 	else
 		ret = ret == SODP_COPY_SRC_FAULT ? -EFAULT : -EAGAIN;
 	sodp_mr_put(mr);
+	/* A 32-bit kernel (which does not advertise it): not a request it takes. */
 	if (ret == -EOPNOTSUPP) {
-		ack->syndrome = SODP_NAK_REM_OP;
-		return SODP_RESP_LOCAL_ERR;
+		ack->syndrome = SODP_NAK_INV_REQ;
+		return SODP_RESP_REQ_ERR;
 	}
 	if (ret && sodp_mem_fault_is_hard(ret))
 		goto access_err;

@@ -42,7 +42,10 @@ static int sodp_query_device(struct ib_device *ibdev, struct ib_device_attr *att
 				 IB_DEVICE_SYS_IMAGE_GUID | IB_DEVICE_RC_RNR_NAK_GEN |
 				 IB_DEVICE_SRQ_RESIZE | IB_DEVICE_MEM_MGT_EXTENSIONS |
 				 IB_DEVICE_MEM_WINDOW | IB_DEVICE_MEM_WINDOW_TYPE_2B |
-				 IB_DEVICE_XRC | SODP_DEVICE_ATOMIC_WRITE;
+				 IB_DEVICE_XRC;
+	/* An atomic write is an 8-byte store: 64-bit kernels only. */
+	if (IS_ENABLED(CONFIG_64BIT))
+		attr->device_cap_flags |= SODP_DEVICE_ATOMIC_WRITE;
 	attr->max_mw = SODP_MAX_MW;
 	attr->max_fast_reg_page_list_len = SODP_MAX_FAST_REG_PAGES;
 	attr->kernel_cap_flags = IBK_ALLOW_USER_UNREG | IBK_ON_DEMAND_PAGING;

@@ -417,7 +417,7 @@ static void sodp_wire_mcast_rcv(struct sodp_dev *sdev, struct sodp_wire_rx *rx)
 	sodp_mem_init(&payload);
 	sodp_mem_add_kbuf(&payload, rx->payload, rx->paylen);
 	pkt.payload = &payload;
-	sodp_mcast_deliver(dev_net(sdev->ndev), &pkt);
+	sodp_mcast_deliver(dev_net(sdev->ndev), sdev, &pkt);
 }
 
 /* Check and parse a packet: 0, or the counter of why it is dropped. */

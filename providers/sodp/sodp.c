@@ -337,9 +337,14 @@ static struct ibv_pd *sodp_import_pd(struct ibv_context *ctx, uint32_t pd_handle
 	return &pd->ibv_pd;
 }
 
+/* Only what ibv_import_pd() made: a parent domain, or a PD one uses, stays. */
 static void sodp_unimport_pd(struct ibv_pd *ibpd)
 {
-	free(to_spd(ibpd));
+	struct sodp_pd *pd = to_spd(ibpd);
+
+	if (pd->protection_domain || atomic_load(&pd->users))
+		return;
+	free(pd);
 }
 
 static struct ibv_mr *sodp_import_mr(struct ibv_pd *pd, uint32_t mr_handle)

@@ -426,6 +426,27 @@ access_err:
 	return SODP_RESP_ACCESS_ERR;
 }
 
+/*
+ * What sodp_mem_atomic()'s result makes of the request: unaligned (or an
+ * atomic write a 32-bit kernel cannot do) an invalid request; a page with
+ * no VMA or no write permission an access error; a page not to be had now
+ * a resend; 0 executed.
+ */
+static enum sodp_resp_fault sodp_resp_atomic_done(int ret, struct sodp_ack *ack)
+{
+	if (ret == -EINVAL || ret == -EOPNOTSUPP) {
+		ack->syndrome = SODP_NAK_INV_REQ;
+		return SODP_RESP_REQ_ERR;
+	}
+	if (ret && sodp_mem_fault_is_hard(ret)) {
+		ack->syndrome = SODP_NAK_REM_ACCESS;
+		return SODP_RESP_ACCESS_ERR;
+	}
+	if (ret)
+		ack->syndrome = SODP_NAK_RESEND;
+	return SODP_RESP_OK;
+}
+
 static enum sodp_resp_fault sodp_resp_atomic(struct sodp_qp *qp, struct sodp_pkt *pkt,
 					     struct sodp_ack *ack)
 {
@@ -447,18 +468,8 @@ static enum sodp_resp_fault sodp_resp_atomic(struct sodp_qp *qp, struct sodp_pkt
 			      SODP_ATOMIC_CMP_SWP : SODP_ATOMIC_FETCH_ADD,
 			      pkt->compare, pkt->swap_add, &ack->orig);
 	sodp_mr_put(mr);
-	if (ret == -EINVAL) {
-		ack->syndrome = SODP_NAK_INV_REQ;
-		return SODP_RESP_REQ_ERR;
-	}
-	/* Not executed: an ODP page with no VMA or no write permission ... */
-	if (ret && sodp_mem_fault_is_hard(ret))
-		goto access_err;
-	/* ... or one not to be had now: the requester sends it again. */
-	if (ret) {
-		ack->syndrome = SODP_NAK_RESEND;
-		return SODP_RESP_OK;
-	}
+	if (ret)
+		return sodp_resp_atomic_done(ret, ack);
 	/* Executed: its duplicates get this result, never a second run. */
 	qp->resp_atomics[qp->resp_atomic_next] = (struct sodp_atomic_reply){
 		.psn = pkt->psn, .valid = true, .orig = ack->orig,
@@ -506,18 +517,7 @@ static enum sodp_resp_fault sodp_resp_atomic_write(struct sodp_qp *qp,
 	else
 		ret = ret == SODP_COPY_SRC_FAULT ? -EFAULT : -EAGAIN;
 	sodp_mr_put(mr);
-	/* A 32-bit kernel (which does not advertise it): not a request it takes. */
-	if (ret == -EOPNOTSUPP) {
-		ack->syndrome = SODP_NAK_INV_REQ;
-		return SODP_RESP_REQ_ERR;
-	}
-	if (ret && sodp_mem_fault_is_hard(ret))
-		goto access_err;
-	if (ret) {
-		ack->syndrome = SODP_NAK_RESEND;
-		return SODP_RESP_OK;
-	}
-	return SODP_RESP_OK;
+	return sodp_resp_atomic_done(ret, ack);
 access_err:
 	ack->syndrome = SODP_NAK_REM_ACCESS;
 	return SODP_RESP_ACCESS_ERR;

@@ -255,7 +255,8 @@ struct sodp_mem_seg {
 };
 
 struct sodp_mem {
-	struct sodp_mem_seg seg[SODP_MAX_SGE];
+	/* (One more than a WQE's: a UD receive's GRH, then the sender's.) */
+	struct sodp_mem_seg seg[SODP_MAX_SGE + 1];
 	unsigned int nseg;
 	unsigned int cur;		/* segment of the next byte */
 	u32 off;			/* within it */
@@ -589,6 +590,7 @@ void sodp_mr_put(struct sodp_mr *mr);
 void sodp_mem_init(struct sodp_mem *m);
 void sodp_mem_add_mr(struct sodp_mem *m, struct sodp_mr *mr, u64 va, u32 len);
 void sodp_mem_add_kbuf(struct sodp_mem *m, void *kbuf, u32 len);
+void sodp_mem_add_view(struct sodp_mem *m, const struct sodp_mem *from);
 int sodp_mem_add_sges(struct sodp_mem *m, struct sodp_qp *qp,
 		      const struct sodp_sge *sge, u32 num, int access);
 void sodp_mem_seek(struct sodp_mem *m, u32 offset);

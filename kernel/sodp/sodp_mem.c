@@ -93,6 +93,31 @@ void sodp_mem_add_kbuf(struct sodp_mem *m, void *kbuf, u32 len)
 	m->seg[m->nseg++] = (struct sodp_mem_seg){ .kbuf = kbuf, .len = len };
 }
 
+/**
+ * sodp_mem_add_view - append the bytes of another list from its cursor on
+ * @m: the scatter list, with room for @from's segments
+ * @from: the list whose bytes are appended (and whose no_fault is kept)
+ *
+ * No reference is taken: @m may only be copied from while @from holds
+ * its regions, and is never put (sodp_mem_put()); @from's cursor stays.
+ */
+void sodp_mem_add_view(struct sodp_mem *m, const struct sodp_mem *from)
+{
+	unsigned int i;
+
+	for (i = from->cur; i < from->nseg; i++) {
+		struct sodp_mem_seg seg = from->seg[i];
+
+		if (i == from->cur) {
+			seg.va += from->off;
+			seg.kbuf = seg.kbuf ? seg.kbuf + from->off : NULL;
+			seg.len -= from->off;
+		}
+		m->seg[m->nseg++] = seg;
+	}
+	m->no_fault |= from->no_fault;
+}
+
 static void sodp_mem_release(struct sodp_mem *m)
 {
 	if (m->span.leaf)
@@ -262,8 +287,14 @@ static int sodp_mem_hold_both(struct sodp_mem *dst, struct sodp_mem *src)
 		/* Invalidations may take the pages back each time: bounded. */
 		if (++tries > SODP_HOLD_TRIES)
 			return SODP_COPY_AGAIN;
-		if (!sodp_mem_covered(src)) {
-			/* May fault: hold nothing else meanwhile. */
+		/*
+		 * Beside a held destination the source is only tried (no
+		 * fault, no wait); else, since it may fault, it is held with
+		 * nothing else held.
+		 */
+		if (!sodp_mem_covered(src) &&
+		    (!dst->span.leaf ||
+		     sodp_mem_hold(src, IB_UMEM_HMM_NO_FAULT | IB_UMEM_HMM_TRYLOCK, false))) {
 			sodp_mem_release(dst);
 			ret = sodp_mem_hold(src, src->no_fault ? IB_UMEM_HMM_NO_FAULT : 0,
 					    false);

@@ -171,8 +171,9 @@ static bool sodp_resp_start(struct sodp_qp *qp, struct sodp_pkt *pkt,
 static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *pkt,
 					   struct sodp_ack *ack)
 {
-	struct sodp_mem grh;
+	struct sodp_mem src;
 	u8 hdr[40];
+	u32 len;
 	int ret;
 
 	if (pkt->first) {
@@ -198,28 +199,19 @@ static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *
 		ack->syndrome = SODP_NAK_REM_OP;
 		return SODP_RESP_LOCAL_ERR;
 	}
-	if (pkt->first) {
-		if (pkt->ud) {
-			sodp_build_grh(pkt, hdr);
-			sodp_mem_init(&grh);
-			sodp_mem_add_kbuf(&grh, hdr, sizeof(hdr));
-			ret = sodp_mem_copy(&qp->resp_mem, &grh, sizeof(hdr));
-			if (ret == SODP_COPY_AGAIN) {
-				ack->syndrome = SODP_NAK_RESEND;
-				return SODP_RESP_OK;
-			}
-			if (ret) {
-				sodp_recv_complete(qp, pkt, ret == SODP_COPY_SHORT ?
-						   IB_WC_LOC_LEN_ERR : IB_WC_LOC_PROT_ERR,
-						   IB_WC_RECV, 0);
-				return SODP_RESP_OK;
-			}
-			qp->recv.offset = sizeof(hdr);
-		}
-	}
-
 	sodp_mem_seek(&qp->resp_mem, qp->recv.offset);
-	ret = sodp_mem_copy(&qp->resp_mem, pkt->payload, pkt->paylen);
+	if (pkt->ud) {
+		/* The GRH, then the payload: one pass over the receive buffer. */
+		sodp_build_grh(pkt, hdr);
+		sodp_mem_init(&src);
+		sodp_mem_add_kbuf(&src, hdr, sizeof(hdr));
+		sodp_mem_add_view(&src, pkt->payload);
+		ret = sodp_mem_copy(&qp->resp_mem, &src, sizeof(hdr) + pkt->paylen);
+		len = sizeof(hdr) + pkt->paylen;
+	} else {
+		ret = sodp_mem_copy(&qp->resp_mem, pkt->payload, pkt->paylen);
+		len = pkt->paylen;
+	}
 	switch (ret) {
 	case SODP_COPY_OK:
 		break;
@@ -247,7 +239,7 @@ static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *
 		ack->syndrome = SODP_NAK_INV_REQ;
 		return SODP_RESP_LOCAL_ERR;
 	}
-	qp->recv.offset += pkt->paylen;
+	qp->recv.offset += len;
 	if (!pkt->last)
 		return SODP_RESP_OK;
 	/* SEND with Invalidate: a key of ours the sender is done with. */

@@ -26,7 +26,7 @@ sodp_setup
 load_umem_hmm_test
 rc=0
 ops="rc_send rc_send_imm rc_write rc_write_imm rc_read rc_atomics
-     rc_atomics_concurrent rc_inline_unsignaled ud_send srq cq_events
+     rc_atomics_concurrent rc_inline_unsignaled ud_send ud_sge_max srq cq_events
      qp_ex_rc qp_ex_ud cq_ex uc_ops mw_type1 mw_type2 xrc_ops xrc_wr_ex
      xrc_shared atomic_write mcast_ud import_device"
 t=$SODP_BUILD/tests/sodp-verbs-tests

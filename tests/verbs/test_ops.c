@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <rdma/sodp-abi.h>
 
 #include "../lib/check.h"
 #include "tests.h"
@@ -416,6 +417,116 @@ CHECK_CASE(ud_send)
 	vt_close(&d);
 	free(sbuf);
 	free(rbuf);
+	return 0;
+}
+
+/*
+ * A UD receive is the GRH, then the payload, in one pass over the receive
+ * SGEs: a sender of every SGE the device has (of odd lengths, across
+ * pages) into a receiver of as many, the GRH split across its first two;
+ * a buffer a byte short of either is a local length error.
+ */
+CHECK_CASE(ud_sge_max)
+{
+	struct ibv_qp_init_attr init = {
+		.qp_type = IBV_QPT_UD,
+		.cap = { .max_send_wr = 4, .max_recv_wr = 4,
+			 .max_send_sge = SODP_MAX_SGE, .max_recv_sge = SODP_MAX_SGE },
+	};
+	struct ibv_sge s[SODP_MAX_SGE], r[SODP_MAX_SGE];
+	char *sbuf = malloc(3 * 4096), *rbuf = malloc(3 * 4096), *want;
+	struct ibv_send_wr wr, *bad;
+	struct ibv_mr *smr, *rmr;
+	uint32_t total = 0, off;
+	struct vt_qp a, b;
+	struct ibv_ah *ah;
+	struct ibv_wc wc;
+	struct vt_dev d;
+
+	CHECK(sbuf && rbuf && (want = malloc(4096)));
+	CHECK_EQ(vt_open(&d), 0);
+	CHECK_EQ(vt_qp_create(&d, &a, IBV_QPT_UD, 4, NULL, false), 0);
+	CHECK_EQ(vt_qp_create(&d, &b, IBV_QPT_UD, 4, NULL, false), 0);
+	/* The same CQs, QPs of every SGE. */
+	ibv_destroy_qp(a.qp);
+	ibv_destroy_qp(b.qp);
+	init.send_cq = a.scq;
+	init.recv_cq = a.rcq;
+	CHECK(a.qp = ibv_create_qp(d.pd, &init));
+	init.send_cq = b.scq;
+	init.recv_cq = b.rcq;
+	CHECK(b.qp = ibv_create_qp(d.pd, &init));
+	CHECK_EQ(vt_ud_ready(&a, 0x77), 0);
+	CHECK_EQ(vt_ud_ready(&b, 0x77), 0);
+	smr = vt_reg(&d, sbuf, 3 * 4096, VT_ALL_ACCESS);
+	rmr = vt_reg(&d, rbuf, 3 * 4096, VT_ALL_ACCESS);
+	CHECK(smr && rmr);
+	CHECK(ah = vt_ah(&d));
+
+	/* Sender: 16 pieces of 1..61 bytes, 253 bytes apart, the last across a page. */
+	fill_pattern(sbuf, 3 * 4096, 21, 0);
+	for (int i = 0; i < SODP_MAX_SGE; i++) {
+		uint32_t len = 1 + (i * 17) % 61;
+
+		off = i == SODP_MAX_SGE - 1 ? 4096 - 5 : 7 + i * 253;
+		s[i] = (struct ibv_sge){ (uintptr_t)sbuf + off, len, smr->lkey };
+		memcpy(want + total, sbuf + off, len);
+		total += len;
+	}
+	/* Receiver: 17 + 30 bytes of GRH in two SGEs, then the rest in 14, across a page. */
+	memset(rbuf, 0, 3 * 4096);
+	r[0] = (struct ibv_sge){ (uintptr_t)rbuf + 4096 - 17, 17, rmr->lkey };
+	r[1] = (struct ibv_sge){ (uintptr_t)rbuf + 4096 + 100, 30, rmr->lkey };
+	for (int i = 2; i < SODP_MAX_SGE; i++)
+		r[i] = (struct ibv_sge){ (uintptr_t)rbuf + 5000 + (i - 2) * 250, 70, rmr->lkey };
+	CHECK_EQ(vt_post_recv(b.qp, 1, r, SODP_MAX_SGE), 0);
+	vt_ud_wr(&wr, s, IBV_WR_SEND, ah, b.qp->qp_num, 0x77);
+	wr.num_sge = SODP_MAX_SGE;
+	CHECK_EQ(ibv_post_send(a.qp, &wr, &bad), 0);
+	CHECK_EQ(vt_poll(a.scq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	CHECK_EQ(vt_poll(b.rcq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	CHECK_EQ(wc.byte_len, 40 + total);
+	/* The IPv4 header's first byte, 20 bytes into the GRH: in the second SGE. */
+	CHECK_EQ((uint8_t)rbuf[4096 + 100 + 3], 0x45);
+	/* 10 payload bytes end the second SGE, the rest fill the others. */
+	CHECK(!memcmp(rbuf + 4096 + 100 + 23, want, 7));
+	off = 7;
+	for (int i = 2; i < SODP_MAX_SGE && off < total; i++) {
+		uint32_t n = total - off < 70 ? total - off : 70;
+
+		CHECK(!memcmp(rbuf + 5000 + (i - 2) * 250, want + off, n));
+		off += n;
+	}
+	CHECK_EQ(off, total);
+
+	/*
+	 * Room for the GRH and all but one byte of the payload (b receives),
+	 * then for 39 bytes of the GRH (a receives, from b).
+	 */
+	for (int i = 0; i < 2; i++) {
+		struct ibv_sge one = { (uintptr_t)rbuf, i ? 39 : 40 + total - 1, rmr->lkey };
+		struct vt_qp *from = i ? &b : &a, *to = i ? &a : &b;
+
+		CHECK_EQ(vt_post_recv(to->qp, 2, &one, 1), 0);
+		wr.wr.ud.remote_qpn = to->qp->qp_num;
+		CHECK_EQ(ibv_post_send(from->qp, &wr, &bad), 0);
+		CHECK_EQ(vt_poll(from->scq, &wc, 10), 0);
+		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+		CHECK_EQ(vt_poll(to->rcq, &wc, 10), 0);
+		CHECK_EQ(wc.status, IBV_WC_LOC_LEN_ERR);
+	}
+
+	ibv_destroy_ah(ah);
+	vt_dereg(smr);
+	vt_dereg(rmr);
+	vt_qp_destroy(&a);
+	vt_qp_destroy(&b);
+	vt_close(&d);
+	free(sbuf);
+	free(rbuf);
+	free(want);
 	return 0;
 }
 

@@ -162,14 +162,21 @@ struct umem_hmm_faulter {
 	struct task_struct *task;
 };
 
+/* Is [addr, addr + length) inside the umem?  -EINVAL if not. */
+static inline int umem_hmm_check_range(const struct ib_umem_hmm *umem, u64 addr,
+				       u64 length)
+{
+	if (!length || addr < umem->address || addr + length < addr ||
+	    addr + length > ib_umem_hmm_end(umem))
+		return -EINVAL;
+	return 0;
+}
+
 /* umem_hmm_fault.c */
 int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 		      unsigned int flags, bool prefetch);
-int umem_hmm_check_range(struct ib_umem_hmm *umem, u64 addr, u64 length);
 int umem_hmm_map_range(struct ib_umem_hmm *umem, u64 addr, u64 length,
 		       unsigned int flags, bool prefetch);
-int umem_hmm_lock_leaf(struct ib_umem_hmm *umem, u64 addr, u64 length,
-		       unsigned int flags, struct ib_umem_hmm_span *span);
 void umem_hmm_passes_init(struct ib_umem_hmm *umem);
 void umem_hmm_passes_cancel(struct ib_umem_hmm *umem);
 void umem_hmm_stream_end(struct ib_umem_hmm *umem);

@@ -685,8 +685,9 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
  * is no, some of them were marked for nothing: harmless).  *@first, if not
  * NULL: the block of @start.
  */
-static bool umem_hmm_present(struct ib_umem_hmm *umem, u64 start, u64 end,
-			     unsigned int flags, bool dirty, void **first)
+static __always_inline bool umem_hmm_present(struct ib_umem_hmm *umem, u64 start,
+					     u64 end, unsigned int flags, bool dirty,
+					     void **first)
 {
 	unsigned long need = UMEM_HMM_VALID;
 	u64 addr;
@@ -716,8 +717,9 @@ static bool umem_hmm_present(struct ib_umem_hmm *umem, u64 start, u64 end,
 /* Faults a lock makes before it gives up: invalidations outpacing it. */
 #define UMEM_HMM_LOCK_TRIES	16
 
-int umem_hmm_lock_leaf(struct ib_umem_hmm *umem, u64 addr, u64 length,
-		       unsigned int flags, struct ib_umem_hmm_span *span)
+/* One caller, the hot path of every device access: inlined there. */
+static int umem_hmm_lock_leaf(struct ib_umem_hmm *umem, u64 addr, u64 length,
+			      unsigned int flags, struct ib_umem_hmm_span *span)
 {
 	unsigned int tries = 0;
 	u64 end = addr + length;
@@ -748,14 +750,6 @@ int umem_hmm_lock_leaf(struct ib_umem_hmm *umem, u64 addr, u64 length,
 	span->start = addr;
 	span->len = length;
 	span->write = flags & IB_UMEM_HMM_WRITE;
-	return 0;
-}
-
-int umem_hmm_check_range(struct ib_umem_hmm *umem, u64 addr, u64 length)
-{
-	if (!length || addr < umem->address || addr + length < addr ||
-	    addr + length > ib_umem_hmm_end(umem))
-		return -EINVAL;
 	return 0;
 }
 

@@ -67,8 +67,24 @@ extern const char *const ib_umem_hmm_stat_names[IB_UMEM_HMM_NUM_STATS];
 struct ib_umem_hmm_device {
 	struct ib_device *ibdev;
 	atomic64_t stats[IB_UMEM_HMM_NUM_STATS];
+	atomic64_t write_faults;	/* see ib_umem_hmm_write_faults() */
 	struct dentry *debugfs;
 };
+
+/**
+ * ib_umem_hmm_write_faults - the device's faults for writing so far
+ * @hdev: the device
+ *
+ * Those of IB_UMEM_HMM_STAT_FAULTS that were for writing: the kind that
+ * allocates and clears pages (or waits for a write stream doing it), where
+ * a fault for reading mostly maps pages the CPU has.  A driver may keep
+ * its work where it is while they go on, leaving other CPUs to the
+ * fault-ahead work.
+ */
+static inline s64 ib_umem_hmm_write_faults(struct ib_umem_hmm_device *hdev)
+{
+	return atomic64_read(&hdev->write_faults);
+}
 
 /**
  * struct ib_umem_hmm_ops - driver callbacks

@@ -408,29 +408,21 @@ static bool sodp_req_run(struct sodp_qp *qp, unsigned int budget)
 /* WQEs the work runs before it lets go of sq_lock (a RESET may wait). */
 #define SODP_WORK_BUDGET	64
 
-/* How long after the device faulted a stream's WQEs still run in its doorbell. */
+/* How long after a write fault of the device a stream's WQEs still run in its doorbell. */
 #define SODP_FAULTING_HOLD	(HZ / 50)
 
 /*
- * The device's accesses that faulted so far: only its own, made as it
- * copies (never the fault-ahead work's, which goes on in the background).
- */
-static s64 sodp_req_fault_clock(struct sodp_dev *dev)
-{
-	return atomic64_read(&dev->hmm.stats[IB_UMEM_HMM_STAT_FAULTS]);
-}
-
-/*
  * Run the send queue (budget WQEs), under sq_lock; if the device faulted
- * meanwhile, the QP's streams run in their doorbells for a while.
+ * pages in for writing meanwhile, the QP's streams run in their doorbells
+ * for a while.
  */
 static bool sodp_req_run_noting_faults(struct sodp_qp *qp, unsigned int budget)
 {
-	s64 clock = sodp_req_fault_clock(qp->dev);
+	s64 clock = ib_umem_hmm_write_faults(&qp->dev->hmm);
 	bool more;
 
 	more = qp->wire ? sodp_wire_req_run(qp, budget) : sodp_req_run(qp, budget);
-	if (sodp_req_fault_clock(qp->dev) != clock)
+	if (ib_umem_hmm_write_faults(&qp->dev->hmm) != clock)
 		WRITE_ONCE(qp->faulting_until, jiffies + SODP_FAULTING_HOLD);
 	return more;
 }
@@ -507,9 +499,12 @@ static bool sodp_req_cpu_beside(void)
  * in a stream (the provider's hint, untrusted: it only picks between the
  * two), the work runs them on another CPU while the process goes on
  * posting, ringing no more until the work idles.  A stream stays here
- * with no CPU beside, and while the device faults: a first touch's cost
- * is then the process's to pay, as for its own page faults, and the
- * other CPUs are left to the fault-ahead work.
+ * with no CPU beside, and while the device faults pages in for writing: a
+ * first touch's cost (allocating and clearing pages, here or by the
+ * fault-ahead work) is then the process's to pay, as for its own page
+ * faults, and the other CPUs are left to the fault-ahead work.  Faults for
+ * reading, which mostly map pages the CPU has, are the requester work's
+ * to take beside the process.
  */
 void sodp_req_doorbell(struct sodp_qp *qp)
 {

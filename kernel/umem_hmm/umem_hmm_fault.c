@@ -574,10 +574,12 @@ static bool umem_hmm_all_present(struct ib_umem_hmm *umem, u64 start, u64 end,
 
 /* A device fault that began at @t0 is over, having mapped @pages pages. */
 static void umem_hmm_count_fault(struct ib_umem_hmm *umem, ktime_t t0,
-				 unsigned long pages)
+				 unsigned long pages, unsigned int flags)
 {
 	s64 ns = ktime_to_ns(ktime_sub(ktime_get(), t0));
 
+	if (flags & IB_UMEM_HMM_WRITE)
+		atomic64_inc(&umem->hdev->write_faults);
 	umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_FAULTS, 1);
 	umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_PAGES_FAULTED, pages);
 	umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_FAULT_NS_SUM, ns);
@@ -615,7 +617,7 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 		if (umem_hmm_stream_wait(umem, start, end) &&
 		    umem_hmm_all_present(umem, start, end, flags)) {
 			/* A fault all the same: it waited for the stream's pages. */
-			umem_hmm_count_fault(umem, t0, 0);
+			umem_hmm_count_fault(umem, t0, 0, flags);
 			return 0;
 		}
 		end = umem_hmm_ahead_end(umem, start, end, flags & IB_UMEM_HMM_WRITE,
@@ -675,7 +677,7 @@ int umem_hmm_map_leaf(struct ib_umem_hmm *umem, u64 start, u64 end,
 	if (prefetch)
 		umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_PAGES_PREFETCHED, mapped);
 	else if (fault)
-		umem_hmm_count_fault(umem, t0, mapped);
+		umem_hmm_count_fault(umem, t0, mapped, flags);
 	return ret;
 }
 

@@ -73,6 +73,7 @@ int ib_umem_hmm_device_init(struct ib_umem_hmm_device *hdev,
 	hdev->ibdev = ibdev;
 	for (i = 0; i < IB_UMEM_HMM_NUM_STATS; i++)
 		atomic64_set(&hdev->stats[i], 0);
+	atomic64_set(&hdev->write_faults, 0);
 	hdev->debugfs = debugfs_create_dir(name, umem_hmm_debugfs_root);
 	debugfs_create_file("stats", 0444, hdev->debugfs, hdev,
 			    &umem_hmm_stats_fops);

@@ -81,7 +81,7 @@ struct ib_umem_hmm_device {
  * its work where it is while they go on, leaving other CPUs to the
  * fault-ahead work.
  */
-static inline s64 ib_umem_hmm_write_faults(struct ib_umem_hmm_device *hdev)
+static inline s64 ib_umem_hmm_write_faults(const struct ib_umem_hmm_device *hdev)
 {
 	return atomic64_read(&hdev->write_faults);
 }

@@ -108,6 +108,9 @@ void sodp_mem_add_view(struct sodp_mem *m, const struct sodp_mem *from)
 	for (i = from->cur; i < from->nseg; i++) {
 		struct sodp_mem_seg seg = from->seg[i];
 
+		/* (Then the copy runs out of source: a length error.) */
+		if (WARN_ON_ONCE(m->nseg == ARRAY_SIZE(m->seg)))
+			break;
 		if (i == from->cur) {
 			seg.va += from->off;
 			seg.kbuf = seg.kbuf ? seg.kbuf + from->off : NULL;

@@ -344,43 +344,89 @@ CHECK_CASE(rc_inline_unsignaled)
 	return 0;
 }
 
-CHECK_CASE(ud_send)
-{
+/* Two UD QPs of @max_sge SGEs, a region each of @len bytes, an AH to the device. */
+struct ud_env {
 	struct vt_dev d;
 	struct vt_qp a, b;
-	char *sbuf = malloc(8192), *rbuf = malloc(8192);
+	char *sbuf, *rbuf;
 	struct ibv_mr *smr, *rmr;
 	struct ibv_ah *ah;
+};
+
+static int ud_env_open(struct ud_env *u, size_t len, uint32_t qkey, uint32_t max_sge)
+{
+	struct ibv_qp_init_attr init = {
+		.qp_type = IBV_QPT_UD,
+		.cap = { .max_send_wr = 16, .max_recv_wr = 16,
+			 .max_send_sge = max_sge, .max_recv_sge = max_sge },
+	};
+	struct vt_qp *q[2] = { &u->a, &u->b };
+
+	memset(u, 0, sizeof(*u));
+	if (vt_open(&u->d))
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		q[i]->scq = ibv_create_cq(u->d.ctx, 16, NULL, NULL, 0);
+		q[i]->rcq = ibv_create_cq(u->d.ctx, 16, NULL, NULL, 0);
+		if (!q[i]->scq || !q[i]->rcq)
+			return -1;
+		init.send_cq = q[i]->scq;
+		init.recv_cq = q[i]->rcq;
+		q[i]->qp = ibv_create_qp(u->d.pd, &init);
+		if (!q[i]->qp || vt_ud_ready(q[i], qkey))
+			return -1;
+	}
+	u->sbuf = malloc(len);
+	u->rbuf = malloc(len);
+	if (!u->sbuf || !u->rbuf)
+		return -1;
+	u->smr = vt_reg(&u->d, u->sbuf, len, VT_ALL_ACCESS);
+	u->rmr = vt_reg(&u->d, u->rbuf, len, VT_ALL_ACCESS);
+	u->ah = vt_ah(&u->d);
+	return u->smr && u->rmr && u->ah ? 0 : -1;
+}
+
+static void ud_env_close(struct ud_env *u)
+{
+	if (u->ah)
+		ibv_destroy_ah(u->ah);
+	if (u->smr)
+		vt_dereg(u->smr);
+	if (u->rmr)
+		vt_dereg(u->rmr);
+	vt_qp_destroy(&u->a);
+	vt_qp_destroy(&u->b);
+	vt_close(&u->d);
+	free(u->sbuf);
+	free(u->rbuf);
+}
+
+CHECK_CASE(ud_send)
+{
+	struct ud_env u;
 	struct ibv_sge s, r;
 	struct ibv_send_wr wr, *bad;
 	struct ibv_wc wc;
+	char *sbuf, *rbuf;
 
-	CHECK(sbuf && rbuf);
-	CHECK_EQ(vt_open(&d), 0);
-	CHECK_EQ(vt_qp_create(&d, &a, IBV_QPT_UD, 16, NULL, false), 0);
-	CHECK_EQ(vt_qp_create(&d, &b, IBV_QPT_UD, 16, NULL, false), 0);
-	CHECK_EQ(vt_ud_ready(&a, 0x1234), 0);
-	CHECK_EQ(vt_ud_ready(&b, 0x1234), 0);
-	smr = vt_reg(&d, sbuf, 8192, VT_ALL_ACCESS);
-	rmr = vt_reg(&d, rbuf, 8192, VT_ALL_ACCESS);
-	CHECK(smr && rmr);
-	ah = vt_ah(&d);
-	CHECK(ah);
+	CHECK_EQ(ud_env_open(&u, 8192, 0x1234, 4), 0);
+	sbuf = u.sbuf;
+	rbuf = u.rbuf;
 
 	fill_pattern(sbuf, 1000, 3, 0);
-	r = (struct ibv_sge){ (uintptr_t)rbuf, 40 + 1000, rmr->lkey };
-	CHECK_EQ(vt_post_recv(b.qp, 7, &r, 1), 0);
-	s = (struct ibv_sge){ (uintptr_t)sbuf, 1000, smr->lkey };
-	vt_ud_wr(&wr, &s, IBV_WR_SEND_WITH_IMM, ah, b.qp->qp_num, 0x1234);
+	r = (struct ibv_sge){ (uintptr_t)rbuf, 40 + 1000, u.rmr->lkey };
+	CHECK_EQ(vt_post_recv(u.b.qp, 7, &r, 1), 0);
+	s = (struct ibv_sge){ (uintptr_t)sbuf, 1000, u.smr->lkey };
+	vt_ud_wr(&wr, &s, IBV_WR_SEND_WITH_IMM, u.ah, u.b.qp->qp_num, 0x1234);
 	wr.imm_data = htobe32(99);
-	CHECK_EQ(ibv_post_send(a.qp, &wr, &bad), 0);
-	CHECK_EQ(vt_poll(a.scq, &wc, 10), 0);
+	CHECK_EQ(ibv_post_send(u.a.qp, &wr, &bad), 0);
+	CHECK_EQ(vt_poll(u.a.scq, &wc, 10), 0);
 	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
-	CHECK_EQ(vt_poll(b.rcq, &wc, 10), 0);
+	CHECK_EQ(vt_poll(u.b.rcq, &wc, 10), 0);
 	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
 	CHECK_EQ(wc.wr_id, 7);
 	CHECK_EQ(wc.byte_len, 40 + 1000);
-	CHECK_EQ(wc.src_qp, a.qp->qp_num);
+	CHECK_EQ(wc.src_qp, u.a.qp->qp_num);
 	CHECK(wc.wc_flags & IBV_WC_GRH);
 	CHECK(wc.wc_flags & IBV_WC_WITH_IMM);
 	CHECK_EQ(be32toh(wc.imm_data), 99);
@@ -391,32 +437,25 @@ CHECK_CASE(ud_send)
 	 */
 	CHECK_EQ(wc.sl, 0x8 | 0x2);
 	CHECK_EQ((uint8_t)rbuf[20], 0x45);
-	CHECK(!memcmp(rbuf + 20 + 12, d.gid.raw + 12, 4));
-	CHECK(!memcmp(rbuf + 20 + 16, d.gid.raw + 12, 4));
+	CHECK(!memcmp(rbuf + 20 + 12, u.d.gid.raw + 12, 4));
+	CHECK(!memcmp(rbuf + 20 + 16, u.d.gid.raw + 12, 4));
 
 	/* A wrong Q_Key: dropped, the sender does not know. */
 	wr.wr.ud.remote_qkey = 0x4321;
-	CHECK_EQ(vt_post_recv(b.qp, 8, &r, 1), 0);
-	CHECK_EQ(ibv_post_send(a.qp, &wr, &bad), 0);
-	CHECK_EQ(vt_poll(a.scq, &wc, 10), 0);
+	CHECK_EQ(vt_post_recv(u.b.qp, 8, &r, 1), 0);
+	CHECK_EQ(ibv_post_send(u.a.qp, &wr, &bad), 0);
+	CHECK_EQ(vt_poll(u.a.scq, &wc, 10), 0);
 	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
-	CHECK(vt_no_completion(b.rcq, 0.1));
+	CHECK(vt_no_completion(u.b.rcq, 0.1));
 
 	/* Larger than the MTU: a local length error. */
 	s.length = 4097;
 	wr.wr.ud.remote_qkey = 0x1234;
-	CHECK_EQ(ibv_post_send(a.qp, &wr, &bad), 0);
-	CHECK_EQ(vt_poll(a.scq, &wc, 10), 0);
+	CHECK_EQ(ibv_post_send(u.a.qp, &wr, &bad), 0);
+	CHECK_EQ(vt_poll(u.a.scq, &wc, 10), 0);
 	CHECK_EQ(wc.status, IBV_WC_LOC_LEN_ERR);
 
-	ibv_destroy_ah(ah);
-	vt_dereg(smr);
-	vt_dereg(rmr);
-	vt_qp_destroy(&a);
-	vt_qp_destroy(&b);
-	vt_close(&d);
-	free(sbuf);
-	free(rbuf);
+	ud_env_close(&u);
 	return 0;
 }
 
@@ -428,40 +467,17 @@ CHECK_CASE(ud_send)
  */
 CHECK_CASE(ud_sge_max)
 {
-	struct ibv_qp_init_attr init = {
-		.qp_type = IBV_QPT_UD,
-		.cap = { .max_send_wr = 4, .max_recv_wr = 4,
-			 .max_send_sge = SODP_MAX_SGE, .max_recv_sge = SODP_MAX_SGE },
-	};
 	struct ibv_sge s[SODP_MAX_SGE], r[SODP_MAX_SGE];
-	char *sbuf = malloc(3 * 4096), *rbuf = malloc(3 * 4096), *want;
 	struct ibv_send_wr wr, *bad;
-	struct ibv_mr *smr, *rmr;
 	uint32_t total = 0, off;
-	struct vt_qp a, b;
-	struct ibv_ah *ah;
+	char *sbuf, *rbuf, *want;
+	struct ud_env u;
 	struct ibv_wc wc;
-	struct vt_dev d;
 
-	CHECK(sbuf && rbuf && (want = malloc(4096)));
-	CHECK_EQ(vt_open(&d), 0);
-	CHECK_EQ(vt_qp_create(&d, &a, IBV_QPT_UD, 4, NULL, false), 0);
-	CHECK_EQ(vt_qp_create(&d, &b, IBV_QPT_UD, 4, NULL, false), 0);
-	/* The same CQs, QPs of every SGE. */
-	ibv_destroy_qp(a.qp);
-	ibv_destroy_qp(b.qp);
-	init.send_cq = a.scq;
-	init.recv_cq = a.rcq;
-	CHECK(a.qp = ibv_create_qp(d.pd, &init));
-	init.send_cq = b.scq;
-	init.recv_cq = b.rcq;
-	CHECK(b.qp = ibv_create_qp(d.pd, &init));
-	CHECK_EQ(vt_ud_ready(&a, 0x77), 0);
-	CHECK_EQ(vt_ud_ready(&b, 0x77), 0);
-	smr = vt_reg(&d, sbuf, 3 * 4096, VT_ALL_ACCESS);
-	rmr = vt_reg(&d, rbuf, 3 * 4096, VT_ALL_ACCESS);
-	CHECK(smr && rmr);
-	CHECK(ah = vt_ah(&d));
+	CHECK(want = malloc(4096));
+	CHECK_EQ(ud_env_open(&u, 3 * 4096, 0x77, SODP_MAX_SGE), 0);
+	sbuf = u.sbuf;
+	rbuf = u.rbuf;
 
 	/* Sender: 16 pieces of 1..61 bytes, 253 bytes apart, the last across a page. */
 	fill_pattern(sbuf, 3 * 4096, 21, 0);
@@ -469,23 +485,23 @@ CHECK_CASE(ud_sge_max)
 		uint32_t len = 1 + (i * 17) % 61;
 
 		off = i == SODP_MAX_SGE - 1 ? 4096 - 5 : 7 + i * 253;
-		s[i] = (struct ibv_sge){ (uintptr_t)sbuf + off, len, smr->lkey };
+		s[i] = (struct ibv_sge){ (uintptr_t)sbuf + off, len, u.smr->lkey };
 		memcpy(want + total, sbuf + off, len);
 		total += len;
 	}
 	/* Receiver: 17 + 30 bytes of GRH in two SGEs, then the rest in 14, across a page. */
 	memset(rbuf, 0, 3 * 4096);
-	r[0] = (struct ibv_sge){ (uintptr_t)rbuf + 4096 - 17, 17, rmr->lkey };
-	r[1] = (struct ibv_sge){ (uintptr_t)rbuf + 4096 + 100, 30, rmr->lkey };
+	r[0] = (struct ibv_sge){ (uintptr_t)rbuf + 4096 - 17, 17, u.rmr->lkey };
+	r[1] = (struct ibv_sge){ (uintptr_t)rbuf + 4096 + 100, 30, u.rmr->lkey };
 	for (int i = 2; i < SODP_MAX_SGE; i++)
-		r[i] = (struct ibv_sge){ (uintptr_t)rbuf + 5000 + (i - 2) * 250, 70, rmr->lkey };
-	CHECK_EQ(vt_post_recv(b.qp, 1, r, SODP_MAX_SGE), 0);
-	vt_ud_wr(&wr, s, IBV_WR_SEND, ah, b.qp->qp_num, 0x77);
+		r[i] = (struct ibv_sge){ (uintptr_t)rbuf + 5000 + (i - 2) * 250, 70, u.rmr->lkey };
+	CHECK_EQ(vt_post_recv(u.b.qp, 1, r, SODP_MAX_SGE), 0);
+	vt_ud_wr(&wr, s, IBV_WR_SEND, u.ah, u.b.qp->qp_num, 0x77);
 	wr.num_sge = SODP_MAX_SGE;
-	CHECK_EQ(ibv_post_send(a.qp, &wr, &bad), 0);
-	CHECK_EQ(vt_poll(a.scq, &wc, 10), 0);
+	CHECK_EQ(ibv_post_send(u.a.qp, &wr, &bad), 0);
+	CHECK_EQ(vt_poll(u.a.scq, &wc, 10), 0);
 	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
-	CHECK_EQ(vt_poll(b.rcq, &wc, 10), 0);
+	CHECK_EQ(vt_poll(u.b.rcq, &wc, 10), 0);
 	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
 	CHECK_EQ(wc.byte_len, 40 + total);
 	/* The IPv4 header's first byte, 20 bytes into the GRH: in the second SGE. */
@@ -506,8 +522,8 @@ CHECK_CASE(ud_sge_max)
 	 * then for 39 bytes of the GRH (a receives, from b).
 	 */
 	for (int i = 0; i < 2; i++) {
-		struct ibv_sge one = { (uintptr_t)rbuf, i ? 39 : 40 + total - 1, rmr->lkey };
-		struct vt_qp *from = i ? &b : &a, *to = i ? &a : &b;
+		struct ibv_sge one = { (uintptr_t)rbuf, i ? 39 : 40 + total - 1, u.rmr->lkey };
+		struct vt_qp *from = i ? &u.b : &u.a, *to = i ? &u.a : &u.b;
 
 		CHECK_EQ(vt_post_recv(to->qp, 2, &one, 1), 0);
 		wr.wr.ud.remote_qpn = to->qp->qp_num;
@@ -518,14 +534,7 @@ CHECK_CASE(ud_sge_max)
 		CHECK_EQ(wc.status, IBV_WC_LOC_LEN_ERR);
 	}
 
-	ibv_destroy_ah(ah);
-	vt_dereg(smr);
-	vt_dereg(rmr);
-	vt_qp_destroy(&a);
-	vt_qp_destroy(&b);
-	vt_close(&d);
-	free(sbuf);
-	free(rbuf);
+	ud_env_close(&u);
 	free(want);
 	return 0;
 }

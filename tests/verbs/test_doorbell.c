@@ -352,136 +352,120 @@ out:
 }
 
 /*
- * While the device faults pages in for writing, a stream runs in its
- * doorbells all the same: a first touch's cost is the posting process's to
- * pay, and the other CPU stays free for the fault-ahead work.  64 WRITEs
- * posted with no poll in between, each into a page of an ODP region no
- * one has touched, out of order (in order, a write stream would map the
- * rest ahead): most posts ring; warm, the same stream rang at most a
- * quarter of the time (doorbell_hint).
+ * 64 WRITEs posted with no poll in between, a page each of an ODP region
+ * the device never mapped (out of order: in order, a write stream would
+ * map the rest ahead), from or into 64 words of pinned memory: into the
+ * pages (@into_odp: new pages, faults for writing) or out of them (pages
+ * the CPU wrote, faults for reading).  *@rung: the doorbells they rang,
+ * or -1 with no other CPU in this node (a stream runs in its doorbells
+ * anyway).
  */
 /* The page of the j-th WRITE: 17 is prime to HINT_BATCH, so each once. */
 #define HINT_PAGE(j)	((j) * 17 % HINT_BATCH)
 
-CHECK_CASE(doorbell_hint_faulting)
+static int hint_faulting(bool into_odp, long long *rung)
 {
 	size_t len = HINT_BATCH * 4096UL;
-	char *dst = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint64_t *src = calloc(HINT_BATCH, sizeof(*src));
-	struct ibv_mr *smr, *dmr;
-	uint64_t db0, db1;
+	char *pages = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t *words = calloc(HINT_BATCH, sizeof(*words));
+	uint64_t db0, db1, f0;
+	struct ibv_mr *pmr, *wmr;
 	struct vt_qp a, b;
 	struct vt_dev d;
 	struct ibv_wc wc;
 
-	CHECK(dst != MAP_FAILED && src);
+	*rung = -1;
+	CHECK(pages != MAP_FAILED && words);
 	/* A page at a time: a huge page would be mapped by the first fault. */
-	CHECK_EQ(madvise(dst, len, MADV_NOHUGEPAGE), 0);
+	CHECK_EQ(madvise(pages, len, MADV_NOHUGEPAGE), 0);
+	for (int j = 0; j < HINT_BATCH; j++) {
+		uint64_t *page = (uint64_t *)(pages + HINT_PAGE(j) * 4096UL);
+
+		if (into_odp)
+			words[j] = 0x5eed0000 + j;
+		else
+			*page = 0x7eed0000 + j;
+	}
 	CHECK_EQ(vt_open(&d), 0);
 	CHECK_EQ(vt_pair(&d, &a, &b, HINT_BATCH), 0);
-	smr = ibv_reg_mr(d.pd, src, HINT_BATCH * sizeof(*src), VT_ALL_ACCESS);
-	dmr = ibv_reg_mr(d.pd, dst, len, VT_ALL_ACCESS | IBV_ACCESS_ON_DEMAND);
-	CHECK(smr && dmr);
-	if (!cpu_beside()) {
-		printf("no other CPU in this node: a stream runs in its doorbells anyway\n");
+	pmr = ibv_reg_mr(d.pd, pages, len, VT_ALL_ACCESS | IBV_ACCESS_ON_DEMAND);
+	wmr = ibv_reg_mr(d.pd, words, HINT_BATCH * sizeof(*words), VT_ALL_ACCESS);
+	CHECK(pmr && wmr);
+	if (!cpu_beside())
 		goto out;
-	}
 	db0 = hw_counter("doorbells");
-	CHECK(db0 != UINT64_MAX);
+	f0 = hw_counter("odp_fault_events");
+	CHECK(db0 != UINT64_MAX && f0 != UINT64_MAX);
 	for (int j = 0; j < HINT_BATCH; j++) {
-		struct ibv_sge sge = { (uintptr_t)&src[j], 8, smr->lkey };
+		uint64_t page = (uintptr_t)pages + HINT_PAGE(j) * 4096UL;
+		struct ibv_sge sge = { into_odp ? (uintptr_t)&words[j] : page, 8,
+				       into_odp ? wmr->lkey : pmr->lkey };
 
-		src[j] = 0x5eed0000 + j;
 		CHECK_EQ(vt_post_send(a.qp, IBV_WR_RDMA_WRITE, j, &sge, 1,
-				      (uintptr_t)dst + HINT_PAGE(j) * 4096UL,
-				      dmr->rkey, 0), 0);
+				      into_odp ? page : (uintptr_t)&words[j],
+				      into_odp ? pmr->rkey : wmr->rkey, 0), 0);
 	}
 	db1 = hw_counter("doorbells");
 	for (int j = 0; j < HINT_BATCH; j++) {
 		CHECK_EQ(vt_poll(a.scq, &wc, 20), 0);
 		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
 		CHECK_EQ(wc.wr_id, (uint64_t)j);
-		CHECK_EQ(*(uint64_t *)(dst + HINT_PAGE(j) * 4096UL),
-			 0x5eed0000 + (uint64_t)j);
+		CHECK_EQ(into_odp ? *(uint64_t *)(pages + HINT_PAGE(j) * 4096UL) : words[j],
+			 (into_odp ? 0x5eed0000 : 0x7eed0000) + (uint64_t)j);
 	}
-	printf("doorbells for %d posts into new pages: %llu\n", HINT_BATCH,
-	       (unsigned long long)(db1 - db0));
-	CHECK(db1 - db0 >= HINT_BATCH / 2);
+	/* The device did fault (a window at a time when reading). */
+	CHECK(hw_counter("odp_fault_events") > f0);
+	*rung = db1 - db0;
 out:
-	ibv_dereg_mr(dmr);
-	ibv_dereg_mr(smr);
+	ibv_dereg_mr(wmr);
+	ibv_dereg_mr(pmr);
 	vt_qp_destroy(&a);
 	vt_qp_destroy(&b);
 	vt_close(&d);
-	munmap(dst, len);
-	free(src);
+	munmap(pages, len);
+	free(words);
+	return 0;
+}
+
+/*
+ * While the device faults pages in for writing, a stream runs in its
+ * doorbells all the same: a first touch's cost is the posting process's to
+ * pay, and the other CPU stays free for the fault-ahead work.  Into new
+ * pages: most posts ring; warm, the same stream rang at most a quarter of
+ * the time (doorbell_hint).
+ */
+CHECK_CASE(doorbell_hint_faulting)
+{
+	long long rung;
+
+	CHECK_EQ(hint_faulting(true, &rung), 0);
+	if (rung < 0) {
+		printf("no other CPU in this node: a stream runs in its doorbells anyway\n");
+		return 0;
+	}
+	printf("doorbells for %d posts into new pages: %lld\n", HINT_BATCH, rung);
+	CHECK(rung >= HINT_BATCH / 2);
 	return 0;
 }
 
 /*
  * Faults for reading only map pages the CPU has: a stream whose device
- * faults so is handed to the requester work as a warm one is.  64 WRITEs
- * posted with no poll in between, each from a page of an ODP region the
- * CPU wrote and the device never mapped, into pinned memory: at most a
- * quarter of the posts ring (every one rang while any fault kept the
- * stream here).
+ * faults so is handed to the requester work as a warm one is.  Out of
+ * pages the CPU wrote: at most a quarter of the posts ring (every one rang
+ * while any fault kept the stream here).
  */
 CHECK_CASE(doorbell_hint_read_faults)
 {
-	size_t len = HINT_BATCH * 4096UL;
-	char *src = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint64_t *dst = calloc(HINT_BATCH, sizeof(*dst));
-	uint64_t db0, db1, f0, f1;
-	struct ibv_mr *smr, *dmr;
-	struct vt_qp a, b;
-	struct vt_dev d;
-	struct ibv_wc wc;
+	long long rung;
 
-	CHECK(src != MAP_FAILED && dst);
-	/* A page at a time: a huge page would be mapped by the first fault. */
-	CHECK_EQ(madvise(src, len, MADV_NOHUGEPAGE), 0);
-	for (int j = 0; j < HINT_BATCH; j++)
-		*(uint64_t *)(src + HINT_PAGE(j) * 4096UL) = 0x7eed0000 + j;
-	CHECK_EQ(vt_open(&d), 0);
-	CHECK_EQ(vt_pair(&d, &a, &b, HINT_BATCH), 0);
-	smr = ibv_reg_mr(d.pd, src, len, VT_ALL_ACCESS | IBV_ACCESS_ON_DEMAND);
-	dmr = ibv_reg_mr(d.pd, dst, HINT_BATCH * sizeof(*dst), VT_ALL_ACCESS);
-	CHECK(smr && dmr);
-	if (!cpu_beside()) {
+	CHECK_EQ(hint_faulting(false, &rung), 0);
+	if (rung < 0) {
 		printf("no other CPU in this node: a stream runs in its doorbells anyway\n");
-		goto out;
+		return 0;
 	}
-	db0 = hw_counter("doorbells");
-	f0 = hw_counter("odp_fault_events");
-	CHECK(db0 != UINT64_MAX && f0 != UINT64_MAX);
-	for (int j = 0; j < HINT_BATCH; j++) {
-		struct ibv_sge sge = { (uintptr_t)src + HINT_PAGE(j) * 4096UL, 8, smr->lkey };
-
-		CHECK_EQ(vt_post_send(a.qp, IBV_WR_RDMA_WRITE, j, &sge, 1,
-				      (uintptr_t)&dst[j], dmr->rkey, 0), 0);
-	}
-	db1 = hw_counter("doorbells");
-	for (int j = 0; j < HINT_BATCH; j++) {
-		CHECK_EQ(vt_poll(a.scq, &wc, 20), 0);
-		CHECK_EQ(wc.status, IBV_WC_SUCCESS);
-		CHECK_EQ(wc.wr_id, (uint64_t)j);
-		CHECK_EQ(dst[j], 0x7eed0000 + (uint64_t)j);
-	}
-	f1 = hw_counter("odp_fault_events");
-	printf("doorbells for %d posts from pages the device faults in for reading: %llu (faults: %llu)\n",
-	       HINT_BATCH, (unsigned long long)(db1 - db0), (unsigned long long)(f1 - f0));
-	/* The device did fault (a window at a time), and the stream left. */
-	CHECK(f1 - f0 >= 1);
-	CHECK(db1 - db0 <= HINT_BATCH / 4);
-out:
-	ibv_dereg_mr(dmr);
-	ibv_dereg_mr(smr);
-	vt_qp_destroy(&a);
-	vt_qp_destroy(&b);
-	vt_close(&d);
-	munmap(src, len);
-	free(dst);
+	printf("doorbells for %d posts from pages the device faults in for reading: %lld\n",
+	       HINT_BATCH, rung);
+	CHECK(rung <= HINT_BATCH / 4);
 	return 0;
 }

@@ -344,80 +344,52 @@ CHECK_CASE(rc_inline_unsignaled)
 	return 0;
 }
 
-/* Two UD QPs of @max_sge SGEs, a region each of @len bytes, an AH to the device. */
-struct ud_env {
-	struct vt_dev d;
-	struct vt_qp a, b;
-	char *sbuf, *rbuf;
-	struct ibv_mr *smr, *rmr;
-	struct ibv_ah *ah;
-};
-
-static int ud_env_open(struct ud_env *u, size_t len, uint32_t qkey, uint32_t max_sge)
+/* A link of two UD QPs of @max_sge SGEs (Q_Key @qkey), regions of @len bytes. */
+static int ud_link_open(struct vt_link *l, size_t len, uint32_t qkey, uint32_t max_sge)
 {
 	struct ibv_qp_init_attr init = {
 		.qp_type = IBV_QPT_UD,
 		.cap = { .max_send_wr = 16, .max_recv_wr = 16,
 			 .max_send_sge = max_sge, .max_recv_sge = max_sge },
 	};
-	struct vt_qp *q[2] = { &u->a, &u->b };
+	struct vt_qp *q[2] = { &l->a, &l->b };
 
-	memset(u, 0, sizeof(*u));
-	if (vt_open(&u->d))
+	memset(l, 0, sizeof(*l));
+	if (vt_open(&l->d))
 		return -1;
 	for (int i = 0; i < 2; i++) {
-		q[i]->scq = ibv_create_cq(u->d.ctx, 16, NULL, NULL, 0);
-		q[i]->rcq = ibv_create_cq(u->d.ctx, 16, NULL, NULL, 0);
+		q[i]->scq = ibv_create_cq(l->d.ctx, 16, NULL, NULL, 0);
+		q[i]->rcq = ibv_create_cq(l->d.ctx, 16, NULL, NULL, 0);
 		if (!q[i]->scq || !q[i]->rcq)
 			return -1;
 		init.send_cq = q[i]->scq;
 		init.recv_cq = q[i]->rcq;
-		q[i]->qp = ibv_create_qp(u->d.pd, &init);
+		q[i]->qp = ibv_create_qp(l->d.pd, &init);
 		if (!q[i]->qp || vt_ud_ready(q[i], qkey))
 			return -1;
 	}
-	u->sbuf = malloc(len);
-	u->rbuf = malloc(len);
-	if (!u->sbuf || !u->rbuf)
-		return -1;
-	u->smr = vt_reg(&u->d, u->sbuf, len, VT_ALL_ACCESS);
-	u->rmr = vt_reg(&u->d, u->rbuf, len, VT_ALL_ACCESS);
-	u->ah = vt_ah(&u->d);
-	return u->smr && u->rmr && u->ah ? 0 : -1;
-}
-
-static void ud_env_close(struct ud_env *u)
-{
-	if (u->ah)
-		ibv_destroy_ah(u->ah);
-	if (u->smr)
-		vt_dereg(u->smr);
-	if (u->rmr)
-		vt_dereg(u->rmr);
-	vt_qp_destroy(&u->a);
-	vt_qp_destroy(&u->b);
-	vt_close(&u->d);
-	free(u->sbuf);
-	free(u->rbuf);
+	return vt_link_mem(l, len);
 }
 
 CHECK_CASE(ud_send)
 {
-	struct ud_env u;
+	struct ibv_ah *ah;
+	struct vt_link u;
 	struct ibv_sge s, r;
 	struct ibv_send_wr wr, *bad;
 	struct ibv_wc wc;
 	char *sbuf, *rbuf;
 
-	CHECK_EQ(ud_env_open(&u, 8192, 0x1234, 4), 0);
-	sbuf = u.sbuf;
-	rbuf = u.rbuf;
+	CHECK_EQ(ud_link_open(&u, 8192, 0x1234, 4), 0);
+	CHECK(ah = vt_ah(&u.d));
+	sbuf = u.abuf;
+	rbuf = u.bbuf;
 
 	fill_pattern(sbuf, 1000, 3, 0);
-	r = (struct ibv_sge){ (uintptr_t)rbuf, 40 + 1000, u.rmr->lkey };
+	r = (struct ibv_sge){ (uintptr_t)rbuf, 40 + 1000, u.bmr->lkey };
 	CHECK_EQ(vt_post_recv(u.b.qp, 7, &r, 1), 0);
-	s = (struct ibv_sge){ (uintptr_t)sbuf, 1000, u.smr->lkey };
-	vt_ud_wr(&wr, &s, IBV_WR_SEND_WITH_IMM, u.ah, u.b.qp->qp_num, 0x1234);
+	s = (struct ibv_sge){ (uintptr_t)sbuf, 1000, u.amr->lkey };
+	vt_ud_wr(&wr, &s, IBV_WR_SEND_WITH_IMM, ah, u.b.qp->qp_num, 0x1234);
 	wr.imm_data = htobe32(99);
 	CHECK_EQ(ibv_post_send(u.a.qp, &wr, &bad), 0);
 	CHECK_EQ(vt_poll(u.a.scq, &wc, 10), 0);
@@ -455,7 +427,8 @@ CHECK_CASE(ud_send)
 	CHECK_EQ(vt_poll(u.a.scq, &wc, 10), 0);
 	CHECK_EQ(wc.status, IBV_WC_LOC_LEN_ERR);
 
-	ud_env_close(&u);
+	ibv_destroy_ah(ah);
+	vt_link_close(&u);
 	return 0;
 }
 
@@ -471,13 +444,15 @@ CHECK_CASE(ud_sge_max)
 	struct ibv_send_wr wr, *bad;
 	uint32_t total = 0, off;
 	char *sbuf, *rbuf, *want;
-	struct ud_env u;
+	struct ibv_ah *ah;
+	struct vt_link u;
 	struct ibv_wc wc;
 
 	CHECK(want = malloc(4096));
-	CHECK_EQ(ud_env_open(&u, 3 * 4096, 0x77, SODP_MAX_SGE), 0);
-	sbuf = u.sbuf;
-	rbuf = u.rbuf;
+	CHECK_EQ(ud_link_open(&u, 3 * 4096, 0x77, SODP_MAX_SGE), 0);
+	CHECK(ah = vt_ah(&u.d));
+	sbuf = u.abuf;
+	rbuf = u.bbuf;
 
 	/* Sender: 16 pieces of 1..61 bytes, 253 bytes apart, the last across a page. */
 	fill_pattern(sbuf, 3 * 4096, 21, 0);
@@ -485,18 +460,18 @@ CHECK_CASE(ud_sge_max)
 		uint32_t len = 1 + (i * 17) % 61;
 
 		off = i == SODP_MAX_SGE - 1 ? 4096 - 5 : 7 + i * 253;
-		s[i] = (struct ibv_sge){ (uintptr_t)sbuf + off, len, u.smr->lkey };
+		s[i] = (struct ibv_sge){ (uintptr_t)sbuf + off, len, u.amr->lkey };
 		memcpy(want + total, sbuf + off, len);
 		total += len;
 	}
 	/* Receiver: 17 + 30 bytes of GRH in two SGEs, then the rest in 14, across a page. */
 	memset(rbuf, 0, 3 * 4096);
-	r[0] = (struct ibv_sge){ (uintptr_t)rbuf + 4096 - 17, 17, u.rmr->lkey };
-	r[1] = (struct ibv_sge){ (uintptr_t)rbuf + 4096 + 100, 30, u.rmr->lkey };
+	r[0] = (struct ibv_sge){ (uintptr_t)rbuf + 4096 - 17, 17, u.bmr->lkey };
+	r[1] = (struct ibv_sge){ (uintptr_t)rbuf + 4096 + 100, 30, u.bmr->lkey };
 	for (int i = 2; i < SODP_MAX_SGE; i++)
-		r[i] = (struct ibv_sge){ (uintptr_t)rbuf + 5000 + (i - 2) * 250, 70, u.rmr->lkey };
+		r[i] = (struct ibv_sge){ (uintptr_t)rbuf + 5000 + (i - 2) * 250, 70, u.bmr->lkey };
 	CHECK_EQ(vt_post_recv(u.b.qp, 1, r, SODP_MAX_SGE), 0);
-	vt_ud_wr(&wr, s, IBV_WR_SEND, u.ah, u.b.qp->qp_num, 0x77);
+	vt_ud_wr(&wr, s, IBV_WR_SEND, ah, u.b.qp->qp_num, 0x77);
 	wr.num_sge = SODP_MAX_SGE;
 	CHECK_EQ(ibv_post_send(u.a.qp, &wr, &bad), 0);
 	CHECK_EQ(vt_poll(u.a.scq, &wc, 10), 0);
@@ -522,7 +497,7 @@ CHECK_CASE(ud_sge_max)
 	 * then for 39 bytes of the GRH (a receives, from b).
 	 */
 	for (int i = 0; i < 2; i++) {
-		struct ibv_sge one = { (uintptr_t)rbuf, i ? 39 : 40 + total - 1, u.rmr->lkey };
+		struct ibv_sge one = { (uintptr_t)rbuf, i ? 39 : 40 + total - 1, u.bmr->lkey };
 		struct vt_qp *from = i ? &u.b : &u.a, *to = i ? &u.a : &u.b;
 
 		CHECK_EQ(vt_post_recv(to->qp, 2, &one, 1), 0);
@@ -534,7 +509,8 @@ CHECK_CASE(ud_sge_max)
 		CHECK_EQ(wc.status, IBV_WC_LOC_LEN_ERR);
 	}
 
-	ud_env_close(&u);
+	ibv_destroy_ah(ah);
+	vt_link_close(&u);
 	free(want);
 	return 0;
 }

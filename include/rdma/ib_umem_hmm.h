@@ -60,6 +60,7 @@ extern const char *const ib_umem_hmm_stat_names[IB_UMEM_HMM_NUM_STATS];
  * struct ib_umem_hmm_device - what ib_umem_hmm keeps per RDMA device
  * @ibdev: the device pages are DMA-mapped for
  * @stats: counters, indexed by enum ib_umem_hmm_stat
+ * @write_faults: see ib_umem_hmm_write_faults()
  * @debugfs: /sys/kernel/debug/ib_umem_hmm/<name>
  *
  * Embedded in the driver's device; see ib_umem_hmm_device_init().
@@ -67,7 +68,7 @@ extern const char *const ib_umem_hmm_stat_names[IB_UMEM_HMM_NUM_STATS];
 struct ib_umem_hmm_device {
 	struct ib_device *ibdev;
 	atomic64_t stats[IB_UMEM_HMM_NUM_STATS];
-	atomic64_t write_faults;	/* see ib_umem_hmm_write_faults() */
+	atomic64_t write_faults;
 	struct dentry *debugfs;
 };
 
@@ -80,6 +81,8 @@ struct ib_umem_hmm_device {
  * a fault for reading mostly maps pages the CPU has.  A driver may keep
  * its work where it is while they go on, leaving other CPUs to the
  * fault-ahead work.
+ *
+ * Return: their number since ib_umem_hmm_device_init().
  */
 static inline s64 ib_umem_hmm_write_faults(const struct ib_umem_hmm_device *hdev)
 {

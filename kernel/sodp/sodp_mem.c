@@ -100,11 +100,13 @@ void sodp_mem_add_kbuf(struct sodp_mem *m, void *kbuf, u32 len)
  *
  * No reference is taken: @m may only be copied from while @from holds
  * its regions, and is never put (sodp_mem_put()); @from's cursor stays.
+ * @from must hold no span: the view takes its own.
  */
 void sodp_mem_add_view(struct sodp_mem *m, const struct sodp_mem *from)
 {
 	unsigned int i;
 
+	WARN_ON_ONCE(from->span.leaf);
 	for (i = from->cur; i < from->nseg; i++) {
 		struct sodp_mem_seg seg = from->seg[i];
 

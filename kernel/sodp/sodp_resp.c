@@ -206,11 +206,11 @@ static enum sodp_resp_fault sodp_resp_send(struct sodp_qp *qp, struct sodp_pkt *
 		sodp_mem_init(&src);
 		sodp_mem_add_kbuf(&src, hdr, sizeof(hdr));
 		sodp_mem_add_view(&src, pkt->payload);
-		ret = sodp_mem_copy(&qp->resp_mem, &src, sizeof(hdr) + pkt->paylen);
 		len = sizeof(hdr) + pkt->paylen;
+		ret = sodp_mem_copy(&qp->resp_mem, &src, len);
 	} else {
-		ret = sodp_mem_copy(&qp->resp_mem, pkt->payload, pkt->paylen);
 		len = pkt->paylen;
+		ret = sodp_mem_copy(&qp->resp_mem, pkt->payload, len);
 	}
 	switch (ret) {
 	case SODP_COPY_OK:

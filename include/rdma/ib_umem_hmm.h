@@ -34,6 +34,7 @@
 
 struct ib_device;
 struct ib_umem_hmm;
+struct umem_hmm_block;
 struct dentry;
 
 /* Per-device statistics; names in ib_umem_hmm_stat_names[]. */
@@ -156,7 +157,8 @@ struct ib_umem_hmm {
 	struct mmu_interval_notifier notifier;
 	struct rw_semaphore lock;	/* entries; write: map, invalidate */
 	u64 base;			/* address rounded down to a block */
-	struct xarray blocks;		/* block index -> page entries */
+	struct umem_hmm_block **flat;	/* block index -> page entries, */
+	struct xarray blocks;		/* ... or, if no flat, here */
 	unsigned long npages;		/* mapped pages, under lock */
 	refcount_t users;		/* child: xarray + lockers */
 	struct rcu_head rcu;

@@ -64,13 +64,20 @@ static inline unsigned long umem_hmm_index(const struct ib_umem_hmm *umem,
 }
 
 /*
- * One block's tracking, found through umem->blocks (an xarray, so that
- * registration allocates nothing in proportion to the length).
+ * One block's tracking.  A umem of up to UMEM_HMM_FLAT_BLOCKS blocks (8 GiB;
+ * every implicit child) finds its blocks in a flat array, a pointer per
+ * block allocated with it, so that the lookup of every device access is
+ * one load; a bigger one in an xarray, so that registering terabytes
+ * allocates nothing in proportion to the length.  Blocks are installed
+ * with no lock held and freed under the umem's lock held for writing:
+ * holding it for reading keeps the block one found.
  */
 struct umem_hmm_block {
 	unsigned long entries[UMEM_HMM_BLOCK_PAGES];
 	dma_addr_t dma[];		/* bus-DMA devices only */
 };
+
+#define UMEM_HMM_FLAT_BLOCKS	4096
 
 static inline unsigned long umem_hmm_slot(const struct ib_umem_hmm *umem,
 					  u64 addr)
@@ -90,11 +97,20 @@ static inline u64 umem_hmm_block_start(const struct ib_umem_hmm *umem,
 	return umem->base + ((u64)b << UMEM_HMM_BLOCK_SHIFT);
 }
 
-/* The block holding the page at @addr, or NULL if it was never used. */
+/* Block @b, or NULL if it is not in use. */
+static inline struct umem_hmm_block *
+umem_hmm_block_at(struct ib_umem_hmm *umem, unsigned long b)
+{
+	if (umem->flat)
+		return READ_ONCE(umem->flat[b]);
+	return xa_load(&umem->blocks, b);
+}
+
+/* The block holding the page at @addr, or NULL if it is not in use. */
 static inline struct umem_hmm_block *
 umem_hmm_block(struct ib_umem_hmm *umem, u64 addr)
 {
-	return xa_load(&umem->blocks, umem_hmm_block_index(umem, addr));
+	return umem_hmm_block_at(umem, umem_hmm_block_index(umem, addr));
 }
 
 /* The end of the block holding @addr, or @end if that comes first. */

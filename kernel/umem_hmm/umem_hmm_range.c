@@ -20,12 +20,63 @@ static void umem_hmm_account_tracking(struct ib_umem_hmm *umem, s64 bytes)
 	umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_TRACKING_BYTES, bytes);
 }
 
-/* The bytes one block's tracking takes, with its xarray slot. */
-static size_t umem_hmm_block_bytes(const struct ib_umem_hmm *umem)
+/* The bytes of one block's allocation. */
+static size_t umem_hmm_block_size(const struct ib_umem_hmm *umem)
 {
-	return sizeof(struct umem_hmm_block) + sizeof(void *) +
+	return sizeof(struct umem_hmm_block) +
 	       (umem_hmm_bus_dma(umem) ?
 		UMEM_HMM_BLOCK_PAGES * sizeof(dma_addr_t) : 0);
+}
+
+/* The bytes one block's tracking takes, with its xarray slot if any. */
+static size_t umem_hmm_block_bytes(const struct ib_umem_hmm *umem)
+{
+	return umem_hmm_block_size(umem) + (umem->flat ? 0 : sizeof(void *));
+}
+
+/* The number of blocks the umem's span covers. */
+static unsigned long umem_hmm_nblocks(const struct ib_umem_hmm *umem)
+{
+	return umem_hmm_block_index(umem, umem_hmm_end_page(umem) - 1) + 1;
+}
+
+/* The first block in use at index *@b or after, up to @last; NULL if none. */
+static struct umem_hmm_block *umem_hmm_next_block(struct ib_umem_hmm *umem,
+						  unsigned long *b,
+						  unsigned long last)
+{
+	if (!umem->flat)
+		return xa_find(&umem->blocks, b, last, XA_PRESENT);
+	for (; *b <= last; ++*b)
+		if (umem->flat[*b])
+			return umem->flat[*b];
+	return NULL;
+}
+
+/* Every block in use from index @first to @last: a range may be terabytes. */
+#define umem_hmm_for_each_block(umem, b, blk, first, last)		\
+	for ((b) = (first);						\
+	     ((blk) = umem_hmm_next_block((umem), &(b), (last)));	\
+	     (b)++)
+
+/* Install @blk as block @b; returns what was there (or an xarray error). */
+static struct umem_hmm_block *umem_hmm_install_block(struct ib_umem_hmm *umem,
+						     unsigned long b,
+						     struct umem_hmm_block *blk)
+{
+	if (umem->flat)
+		return cmpxchg(&umem->flat[b], NULL, blk);
+	return xa_cmpxchg(&umem->blocks, b, NULL, blk, GFP_KERNEL_ACCOUNT);
+}
+
+/* Take block @b out; its lookups hold the lock, we hold it for writing. */
+static void umem_hmm_erase_block(struct ib_umem_hmm *umem, unsigned long b)
+{
+	lockdep_assert_held_write(&umem->lock);
+	if (umem->flat)
+		WRITE_ONCE(umem->flat[b], NULL);
+	else
+		xa_erase(&umem->blocks, b);
 }
 
 static bool umem_hmm_block_empty(const struct umem_hmm_block *blk)
@@ -80,9 +131,8 @@ static unsigned long umem_hmm_unmap(struct ib_umem_hmm *umem, u64 start,
 		umem->ops->invalidate(umem, max(start, umem->address),
 				      min(end, ib_umem_hmm_end(umem)));
 
-	/* Only blocks that were ever used: a range may span terabytes. */
-	xa_for_each_range(&umem->blocks, b, blk, umem_hmm_block_index(umem, start),
-			  umem_hmm_block_index(umem, end - 1)) {
+	umem_hmm_for_each_block(umem, b, blk, umem_hmm_block_index(umem, start),
+				umem_hmm_block_index(umem, end - 1)) {
 		u64 from = umem_hmm_block_start(umem, b);
 		u64 to = umem_hmm_block_end(from, end);
 		unsigned long before = unmapped;
@@ -120,7 +170,7 @@ static unsigned long umem_hmm_unmap(struct ib_umem_hmm *umem, u64 start,
 		 * empty goes (faults allocate it again, after this sequence).
 		 */
 		if (unmapped != before && umem_hmm_block_empty(blk)) {
-			xa_erase(&umem->blocks, b);
+			umem_hmm_erase_block(umem, b);
 			kfree(blk);
 			freed += umem_hmm_block_bytes(umem);
 		}
@@ -144,8 +194,8 @@ static bool umem_hmm_mapped_in(struct ib_umem_hmm *umem, u64 start, u64 end)
 	end = min(end, umem_hmm_end_page(umem));
 	if (start >= end)
 		return false;
-	xa_for_each_range(&umem->blocks, b, blk, umem_hmm_block_index(umem, start),
-			  umem_hmm_block_index(umem, end - 1)) {
+	umem_hmm_for_each_block(umem, b, blk, umem_hmm_block_index(umem, start),
+				umem_hmm_block_index(umem, end - 1)) {
 		u64 from = umem_hmm_block_start(umem, b);
 		u64 to = umem_hmm_block_end(from, end);
 
@@ -224,7 +274,7 @@ static bool umem_hmm_any_valid(const unsigned long *hmm_pfns, u64 start,
 int umem_hmm_alloc_blocks(struct ib_umem_hmm *umem, u64 start, u64 end,
 			  const unsigned long *hmm_pfns)
 {
-	size_t size = umem_hmm_block_bytes(umem) - sizeof(void *);
+	size_t size = umem_hmm_block_size(umem);
 	struct mem_cgroup *memcg = NULL, *old_memcg = NULL;
 	bool charging = false;
 	int ret = 0;
@@ -234,7 +284,7 @@ int umem_hmm_alloc_blocks(struct ib_umem_hmm *umem, u64 start, u64 end,
 		unsigned long b = umem_hmm_block_index(umem, from);
 		struct umem_hmm_block *blk, *old;
 
-		if (xa_load(&umem->blocks, b) ||
+		if (umem_hmm_block_at(umem, b) ||
 		    !umem_hmm_any_valid(hmm_pfns, start, from,
 					umem_hmm_block_end(from, end)))
 			continue;
@@ -250,7 +300,7 @@ int umem_hmm_alloc_blocks(struct ib_umem_hmm *umem, u64 start, u64 end,
 			break;
 		}
 		/* Two faults may race to allocate the same block. */
-		old = xa_cmpxchg(&umem->blocks, b, NULL, blk, GFP_KERNEL_ACCOUNT);
+		old = umem_hmm_install_block(umem, b, blk);
 		if (old) {
 			kfree(blk);
 			if (xa_is_err(old)) {
@@ -266,6 +316,38 @@ int umem_hmm_alloc_blocks(struct ib_umem_hmm *umem, u64 start, u64 end,
 		mem_cgroup_put(memcg);
 	}
 	return ret;
+}
+
+/*
+ * The flat block array of a umem small enough to have one, charged to the
+ * memory cgroup of the process whose memory it is (an implicit child is
+ * created by whoever faults first).
+ */
+static int umem_hmm_alloc_flat(struct ib_umem_hmm *umem)
+{
+	unsigned long n = umem_hmm_nblocks(umem);
+	struct mem_cgroup *memcg, *old_memcg;
+
+	if (n > UMEM_HMM_FLAT_BLOCKS)
+		return 0;
+	memcg = get_mem_cgroup_from_mm(umem->mm);
+	old_memcg = set_active_memcg(memcg);
+	umem->flat = kvcalloc(n, sizeof(*umem->flat), GFP_KERNEL_ACCOUNT);
+	set_active_memcg(old_memcg);
+	mem_cgroup_put(memcg);
+	if (!umem->flat)
+		return -ENOMEM;
+	umem_hmm_account_tracking(umem, n * sizeof(*umem->flat));
+	return 0;
+}
+
+static void umem_hmm_free_flat(struct ib_umem_hmm *umem)
+{
+	if (!umem->flat)
+		return;
+	umem_hmm_account_tracking(umem, -(s64)(umem_hmm_nblocks(umem) *
+					       sizeof(*umem->flat)));
+	kvfree(umem->flat);
 }
 
 /* A umem that tracks pages itself: explicit, or a child of an implicit one. */
@@ -297,6 +379,9 @@ struct ib_umem_hmm *umem_hmm_alloc_leaf(struct ib_umem_hmm_device *hdev,
 
 	umem->base = ALIGN_DOWN(addr, UMEM_HMM_BLOCK_SIZE);
 	xa_init(&umem->blocks);
+	ret = umem_hmm_alloc_flat(umem);
+	if (ret)
+		goto err_free;
 
 	mmgrab(mm);
 	ret = mmu_interval_notifier_insert(&umem->notifier, mm,
@@ -304,13 +389,17 @@ struct ib_umem_hmm *umem_hmm_alloc_leaf(struct ib_umem_hmm_device *hdev,
 					   umem_hmm_end_page(umem) -
 					   umem_hmm_start_page(umem),
 					   &umem_hmm_notifier_ops);
-	if (ret) {
-		mmdrop(mm);
-		kfree(umem);
-		return ERR_PTR(ret);
-	}
+	if (ret)
+		goto err_mmdrop;
 	umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_UMEMS, 1);
 	return umem;
+
+err_mmdrop:
+	mmdrop(mm);
+	umem_hmm_free_flat(umem);
+err_free:
+	kfree(umem);
+	return ERR_PTR(ret);
 }
 
 void umem_hmm_free_leaf(struct ib_umem_hmm *umem)
@@ -335,12 +424,13 @@ void umem_hmm_free_leaf(struct ib_umem_hmm *umem)
 	/* After this no invalidation runs, nor will run, on the umem. */
 	mmu_interval_notifier_remove(&umem->notifier);
 
-	xa_for_each(&umem->blocks, b, blk) {
+	umem_hmm_for_each_block(umem, b, blk, 0, umem_hmm_nblocks(umem) - 1) {
 		kfree(blk);
 		bytes += umem_hmm_block_bytes(umem);
 	}
 	xa_destroy(&umem->blocks);
 	umem_hmm_account_tracking(umem, -bytes);
+	umem_hmm_free_flat(umem);
 	umem_hmm_stat_add(umem, IB_UMEM_HMM_STAT_UMEMS, -1);
 	mmdrop(umem->mm);
 	/* Implicit lookups may still hold the pointer under RCU. */
@@ -361,9 +451,9 @@ static bool umem_hmm_access_ok(u64 addr, u64 length)
  * @ops: driver callbacks (may be NULL)
  * @priv: driver data, in umem->priv
  *
- * Nothing is faulted, pinned or charged to RLIMIT_MEMLOCK, and nothing is
- * allocated in proportion to the length: page tracking comes with the
- * first fault in each 2 MiB.  Must be called in the context of the process
+ * Nothing is faulted, pinned or charged to RLIMIT_MEMLOCK.  Registration
+ * allocates a pointer per 2 MiB up to 8 GiB, and nothing in proportion to
+ * a longer length; page tracking comes with the first fault in each 2 MiB.  Must be called in the context of the process
  * whose memory is mirrored.
  *
  * Return: the umem, or ERR_PTR(-EINVAL) for an empty range or one that

@@ -248,9 +248,9 @@ struct sodp_srq {
 /* Bytes to move: a scatter list of regions and kernel buffers, and a cursor. */
 struct sodp_mem_seg {
 	struct sodp_mr *mr;		/* NULL: kbuf */
-	u32 key;			/* mr's key when added (fast registration) */
 	void *kbuf;
 	u64 va;
+	u32 key;			/* mr's key when added (fast registration) */
 	u32 len;
 };
 

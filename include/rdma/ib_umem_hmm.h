@@ -172,6 +172,7 @@ struct ib_umem_hmm {
 
 	struct mutex children_lock;	/* implicit: creating/reaping */
 	struct xarray children;		/* implicit: chunk index -> child */
+	struct ib_umem_hmm __rcu *child_hint;	/* implicit: the last one used */
 	struct work_struct reap_work;
 
 	atomic_t prefetches;		/* async prefetches in flight */

@@ -35,9 +35,17 @@ struct ib_umem_hmm *umem_hmm_child_get(struct ib_umem_hmm *root, u64 addr,
 	int ret;
 
 	rcu_read_lock();
-	child = xa_load(&root->children, idx);
+	child = rcu_dereference(root->child_hint);
+	if (!child || umem_hmm_chunk(child->address) != idx)
+		child = xa_load(&root->children, idx);
 	if (child && !refcount_inc_not_zero(&child->users))
 		child = NULL;
+	/*
+	 * Only while it holds a reference: the reaper, which needs the last
+	 * one, then finds it here and clears it.
+	 */
+	if (child && rcu_access_pointer(root->child_hint) != child)
+		rcu_assign_pointer(root->child_hint, child);
 	rcu_read_unlock();
 	if (child || !create)
 		return child;
@@ -110,6 +118,8 @@ static struct ib_umem_hmm *umem_hmm_reap_one(struct ib_umem_hmm *root)
 		if (READ_ONCE(child->npages) || !refcount_dec_if_one(&child->users))
 			continue;
 		xa_erase(&root->children, idx);
+		/* (A full barrier: a hint set before the last put is seen.) */
+		cmpxchg(&root->child_hint, RCU_INITIALIZER(child), NULL);
 		return child;
 	}
 	return NULL;
@@ -181,8 +191,10 @@ void umem_hmm_release_children(struct ib_umem_hmm *root)
 		mutex_lock(&root->children_lock);
 		idx = 0;
 		child = xa_find(&root->children, &idx, ULONG_MAX, XA_PRESENT);
-		if (child)
+		if (child) {
 			xa_erase(&root->children, idx);
+			cmpxchg(&root->child_hint, RCU_INITIALIZER(child), NULL);
+		}
 		mutex_unlock(&root->children_lock);
 		if (!child)
 			break;

@@ -523,8 +523,25 @@ CHECK_CASE(implicit_idle)
 		usleep(1000);
 	CHECK_EQ(uht_stat(ST_UMEMS), umems0 + 1);
 	CHECK_EQ(uht_stat(ST_TRACKING_BYTES), bytes0);
+
+	/* The same chunks again: new children (the last one used was freed). */
+	for (int i = 2; i >= 0; i--) {
+		char back[8];
+
+		bufs[i] = mmap(bufs[i], 4 * PAGE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		CHECK(bufs[i] != MAP_FAILED);
+		CHECK_EQ(uht_write(h, bufs[i] + PAGE, 8, "again!!", 0), 0);
+		CHECK_EQ(memcmp(bufs[i] + PAGE, "again!!", 8), 0);
+		CHECK_EQ(uht_read(h, bufs[i] + PAGE, 8, back, 0), 0);
+		CHECK_EQ(memcmp(back, "again!!", 8), 0);
+	}
+	CHECK_EQ(uht_stat(ST_UMEMS), umems0 + 1 + 3);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(munmap(bufs[i], 4 * PAGE), 0);
 	CHECK_EQ(uht_dereg(h), 0);
 	CHECK_EQ(uht_stat(ST_UMEMS), umems0);
+	CHECK_EQ(uht_stat(ST_TRACKING_BYTES), bytes0);
 	return 0;
 }
 

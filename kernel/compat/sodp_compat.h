@@ -16,7 +16,7 @@
 
 #include "sodp_compat_autoconf.h"
 
-#if __has_include(<linux/unaligned.h>)
+#ifdef HAVE_LINUX_UNALIGNED_H
 #include <linux/unaligned.h>
 #else
 #include <asm/unaligned.h>

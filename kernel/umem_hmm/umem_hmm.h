@@ -10,6 +10,8 @@
 #include <linux/bits.h>
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
+#include <linux/rcupdate.h>
+#include <linux/refcount.h>
 #include <linux/sched/mm.h>
 #include <linux/xarray.h>
 #include <rdma/ib_umem_hmm.h>
@@ -202,7 +204,39 @@ void umem_hmm_count_from_device(struct ib_umem_hmm *umem,
 /* umem_hmm_implicit.c */
 struct ib_umem_hmm *umem_hmm_child_get(struct ib_umem_hmm *root, u64 addr,
 				       bool create);
-void umem_hmm_child_put(struct ib_umem_hmm *child);
+
+/*
+ * The child of implicit @root covering @addr, with a reference, if it is
+ * the one used last; else NULL.  Children are freed after an RCU grace
+ * period, which waits for code running with preemption disabled: so
+ * this RCU read side costs no call.
+ */
+static inline struct ib_umem_hmm *umem_hmm_child_hint(struct ib_umem_hmm *root,
+						      u64 addr)
+{
+	struct ib_umem_hmm *child;
+
+	rcu_read_lock_sched();
+	child = rcu_dereference_sched(root->child_hint);
+	if (child && ((child->address ^ addr) >> UMEM_HMM_CHUNK_SHIFT ||
+		      !refcount_inc_not_zero(&child->users)))
+		child = NULL;
+	rcu_read_unlock_sched();
+	return child;
+}
+
+static inline void umem_hmm_child_put(struct ib_umem_hmm *child)
+{
+	bool idle = !READ_ONCE(child->npages);
+
+	/*
+	 * The xarray keeps a reference until the reaper takes it out, and
+	 * the reaper may free the child as soon as this one is dropped.
+	 */
+	WARN_ON_ONCE(refcount_dec_and_test(&child->users));
+	if (idle)
+		queue_work(umem_hmm_wq, &child->parent->reap_work);
+}
 void umem_hmm_child_idle(struct ib_umem_hmm *child);
 void umem_hmm_release_children(struct ib_umem_hmm *root);
 void umem_hmm_reap_work(struct work_struct *work);

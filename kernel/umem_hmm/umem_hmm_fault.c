@@ -849,7 +849,8 @@ int ib_umem_hmm_lock(struct ib_umem_hmm *umem, u64 addr, u64 length,
 	if (ret)
 		return ret;
 	if (umem->implicit) {
-		leaf = umem_hmm_child_get(umem, addr, !(flags & IB_UMEM_HMM_NO_FAULT));
+		leaf = umem_hmm_child_hint(umem, addr) ?:
+		       umem_hmm_child_get(umem, addr, !(flags & IB_UMEM_HMM_NO_FAULT));
 		if (IS_ERR(leaf))
 			return PTR_ERR(leaf);
 		if (!leaf)

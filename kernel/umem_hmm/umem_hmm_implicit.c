@@ -34,17 +34,18 @@ struct ib_umem_hmm *umem_hmm_child_get(struct ib_umem_hmm *root, u64 addr,
 	u64 start;
 	int ret;
 
+	child = umem_hmm_child_hint(root, addr);
+	if (child)
+		return child;
 	rcu_read_lock();
-	child = rcu_dereference(root->child_hint);
-	if (!child || umem_hmm_chunk(child->address) != idx)
-		child = xa_load(&root->children, idx);
+	child = xa_load(&root->children, idx);
 	if (child && !refcount_inc_not_zero(&child->users))
 		child = NULL;
 	/*
 	 * Only while it holds a reference: the reaper, which needs the last
 	 * one, then finds it here and clears it.
 	 */
-	if (child && rcu_access_pointer(root->child_hint) != child)
+	if (child)
 		rcu_assign_pointer(root->child_hint, child);
 	rcu_read_unlock();
 	if (child || !create)
@@ -85,20 +86,6 @@ struct ib_umem_hmm *umem_hmm_child_get(struct ib_umem_hmm *root, u64 addr,
 out:
 	mutex_unlock(&root->children_lock);
 	return child;
-}
-
-void umem_hmm_child_put(struct ib_umem_hmm *child)
-{
-	struct ib_umem_hmm *root = child->parent;
-	bool idle = !READ_ONCE(child->npages);
-
-	/*
-	 * The xarray keeps a reference until the reaper takes it out, and
-	 * the reaper may free the child as soon as this one is dropped.
-	 */
-	WARN_ON_ONCE(refcount_dec_and_test(&child->users));
-	if (idle)
-		queue_work(umem_hmm_wq, &root->reap_work);
 }
 
 /* A child may have become idle: let the reaper look at its parent. */

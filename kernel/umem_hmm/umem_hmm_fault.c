@@ -730,10 +730,10 @@ static int umem_hmm_lock_leaf(struct ib_umem_hmm *umem, u64 addr, u64 length,
 	for (;;) {
 		if (++tries > UMEM_HMM_LOCK_TRIES)
 			return -EBUSY;
-		if (flags & IB_UMEM_HMM_TRYLOCK) {
-			if (!down_read_trylock(&umem->lock))
+		/* (A trylock first: down_read() would also call cond_resched.) */
+		if (!down_read_trylock(&umem->lock)) {
+			if (flags & IB_UMEM_HMM_TRYLOCK)
 				return -EAGAIN;
-		} else {
 			down_read(&umem->lock);
 		}
 		if (umem_hmm_present(umem, addr, end, flags,

@@ -66,11 +66,11 @@ static inline unsigned long umem_hmm_index(const struct ib_umem_hmm *umem,
 }
 
 /*
- * One block's tracking.  A umem of up to UMEM_HMM_FLAT_BLOCKS blocks (8 GiB;
- * every implicit child) finds its blocks in a flat array, a pointer per
- * block allocated with it, so that the lookup of every device access is
- * one load; a bigger one in an xarray, so that registering terabytes
- * allocates nothing in proportion to the length.  Blocks are installed
+ * One block's tracking.  A umem touching up to UMEM_HMM_FLAT_BLOCKS
+ * blocks (8 GiB; every implicit child) finds its blocks in a flat array,
+ * a pointer per block allocated with it, so that the lookup of every
+ * device access is one load; a bigger one in an xarray, so that
+ * registering terabytes allocates nothing in proportion to the length.  Blocks are installed
  * with no lock held and freed under the umem's lock held for writing:
  * holding it for reading keeps the block one found.
  */
@@ -225,17 +225,27 @@ static inline struct ib_umem_hmm *umem_hmm_child_hint(struct ib_umem_hmm *root,
 	return child;
 }
 
+/* The child covering @addr, with a reference: see umem_hmm_child_get(). */
+static inline struct ib_umem_hmm *umem_hmm_child(struct ib_umem_hmm *root,
+						 u64 addr, bool create)
+{
+	return umem_hmm_child_hint(root, addr) ?:
+	       umem_hmm_child_get(root, addr, create);
+}
+
 static inline void umem_hmm_child_put(struct ib_umem_hmm *child)
 {
+	struct ib_umem_hmm *root = child->parent;
 	bool idle = !READ_ONCE(child->npages);
 
 	/*
 	 * The xarray keeps a reference until the reaper takes it out, and
-	 * the reaper may free the child as soon as this one is dropped.
+	 * the reaper may free the child as soon as this one is dropped:
+	 * nothing of it is read after.
 	 */
 	WARN_ON_ONCE(refcount_dec_and_test(&child->users));
 	if (idle)
-		queue_work(umem_hmm_wq, &child->parent->reap_work);
+		queue_work(umem_hmm_wq, &root->reap_work);
 }
 void umem_hmm_child_idle(struct ib_umem_hmm *child);
 void umem_hmm_release_children(struct ib_umem_hmm *root);

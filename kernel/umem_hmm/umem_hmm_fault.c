@@ -730,7 +730,14 @@ static int umem_hmm_lock_leaf(struct ib_umem_hmm *umem, u64 addr, u64 length,
 	for (;;) {
 		if (++tries > UMEM_HMM_LOCK_TRIES)
 			return -EBUSY;
-		/* (A trylock first: down_read() would also call cond_resched.) */
+		/*
+		 * A trylock first: down_read() would also call cond_resched().
+		 * The debug checks a waiting lock makes are made anyway.
+		 */
+		if (!(flags & IB_UMEM_HMM_TRYLOCK)) {
+			__might_sleep(__FILE__, __LINE__);
+			might_lock_read(&umem->lock);
+		}
 		if (!down_read_trylock(&umem->lock)) {
 			if (flags & IB_UMEM_HMM_TRYLOCK)
 				return -EAGAIN;
@@ -778,8 +785,8 @@ int umem_hmm_map_range(struct ib_umem_hmm *umem, u64 addr, u64 length,
 		u64 len = length;
 
 		if (umem->implicit) {
-			leaf = umem_hmm_child_get(umem, addr,
-						  !(flags & IB_UMEM_HMM_NO_FAULT));
+			leaf = umem_hmm_child(umem, addr,
+					      !(flags & IB_UMEM_HMM_NO_FAULT));
 			if (IS_ERR(leaf))
 				return PTR_ERR(leaf);
 			len = min(length, umem_hmm_chunk_end(addr) - addr);
@@ -849,8 +856,7 @@ int ib_umem_hmm_lock(struct ib_umem_hmm *umem, u64 addr, u64 length,
 	if (ret)
 		return ret;
 	if (umem->implicit) {
-		leaf = umem_hmm_child_hint(umem, addr) ?:
-		       umem_hmm_child_get(umem, addr, !(flags & IB_UMEM_HMM_NO_FAULT));
+		leaf = umem_hmm_child(umem, addr, !(flags & IB_UMEM_HMM_NO_FAULT));
 		if (IS_ERR(leaf))
 			return PTR_ERR(leaf);
 		if (!leaf)
@@ -957,7 +963,7 @@ int ib_umem_hmm_page_state(struct ib_umem_hmm *umem, u64 addr,
 		unsigned long e = 0, *p;
 
 		if (umem->implicit)
-			leaf = umem_hmm_child_get(umem, addr, false);
+			leaf = umem_hmm_child(umem, addr, false);
 		if (leaf) {
 			down_read(&leaf->lock);
 			p = umem_hmm_entry(leaf, addr);

@@ -34,9 +34,6 @@ struct ib_umem_hmm *umem_hmm_child_get(struct ib_umem_hmm *root, u64 addr,
 	u64 start;
 	int ret;
 
-	child = umem_hmm_child_hint(root, addr);
-	if (child)
-		return child;
 	rcu_read_lock();
 	child = xa_load(&root->children, idx);
 	if (child && !refcount_inc_not_zero(&child->users))
@@ -84,6 +81,8 @@ struct ib_umem_hmm *umem_hmm_child_get(struct ib_umem_hmm *root, u64 addr,
 	}
 	refcount_inc(&child->users);
 out:
+	if (!IS_ERR(child))
+		rcu_assign_pointer(root->child_hint, child);
 	mutex_unlock(&root->children_lock);
 	return child;
 }
@@ -105,7 +104,12 @@ static struct ib_umem_hmm *umem_hmm_reap_one(struct ib_umem_hmm *root)
 		if (READ_ONCE(child->npages) || !refcount_dec_if_one(&child->users))
 			continue;
 		xa_erase(&root->children, idx);
-		/* (A full barrier: a hint set before the last put is seen.) */
+		/*
+		 * A hint is set only with a reference held, and dropping it
+		 * is a release: after this barrier, one set before the last
+		 * put is seen (the cmpxchg orders nothing when it fails).
+		 */
+		smp_mb();
 		cmpxchg(&root->child_hint, RCU_INITIALIZER(child), NULL);
 		return child;
 	}

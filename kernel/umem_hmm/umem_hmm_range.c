@@ -47,9 +47,12 @@ static struct umem_hmm_block *umem_hmm_next_block(struct ib_umem_hmm *umem,
 {
 	if (!umem->flat)
 		return xa_find(&umem->blocks, b, last, XA_PRESENT);
-	for (; *b <= last; ++*b)
-		if (umem->flat[*b])
-			return umem->flat[*b];
+	for (; *b <= last; ++*b) {
+		struct umem_hmm_block *blk = READ_ONCE(umem->flat[*b]);
+
+		if (blk)
+			return blk;
+	}
 	return NULL;
 }
 
@@ -452,9 +455,10 @@ static bool umem_hmm_access_ok(u64 addr, u64 length)
  * @priv: driver data, in umem->priv
  *
  * Nothing is faulted, pinned or charged to RLIMIT_MEMLOCK.  Registration
- * allocates a pointer per 2 MiB up to 8 GiB, and nothing in proportion to
- * a longer length; page tracking comes with the first fault in each 2 MiB.  Must be called in the context of the process
- * whose memory is mirrored.
+ * allocates a pointer per 2 MiB block the range touches, up to 4096 of
+ * them (8 GiB), and nothing in proportion to a longer range; page
+ * tracking comes with the first fault in each block.  Must be called in
+ * the context of the process whose memory is mirrored.
  *
  * Return: the umem, or ERR_PTR(-EINVAL) for an empty range or one that
  * leaves the user address space, -ENOMEM, or the error of

@@ -247,6 +247,7 @@ static inline void umem_hmm_child_put(struct ib_umem_hmm *child)
 	if (idle)
 		queue_work(umem_hmm_wq, &root->reap_work);
 }
+
 void umem_hmm_child_idle(struct ib_umem_hmm *child);
 void umem_hmm_release_children(struct ib_umem_hmm *root);
 void umem_hmm_reap_work(struct work_struct *work);

@@ -70,9 +70,9 @@ static inline unsigned long umem_hmm_index(const struct ib_umem_hmm *umem,
  * blocks (8 GiB; every implicit child) finds its blocks in a flat array,
  * a pointer per block allocated with it, so that the lookup of every
  * device access is one load; a bigger one in an xarray, so that
- * registering terabytes allocates nothing in proportion to the length.  Blocks are installed
- * with no lock held and freed under the umem's lock held for writing:
- * holding it for reading keeps the block one found.
+ * registering terabytes allocates nothing in proportion to the length.
+ * Blocks are installed with no lock held and freed under the umem's lock
+ * held for writing: holding it for reading keeps the block one found.
  */
 struct umem_hmm_block {
 	unsigned long entries[UMEM_HMM_BLOCK_PAGES];

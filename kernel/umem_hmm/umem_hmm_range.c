@@ -268,6 +268,27 @@ static bool umem_hmm_any_valid(const unsigned long *hmm_pfns, u64 start,
 }
 
 /*
+ * Charge the allocations that follow to the memory cgroup of the process
+ * whose memory the umem mirrors: the owner pays, not whoever faults (a
+ * peer's thread, a kworker).  Give umem_hmm_charge_end() what it returns
+ * and *@old.
+ */
+static struct mem_cgroup *umem_hmm_charge_owner(struct ib_umem_hmm *umem,
+						struct mem_cgroup **old)
+{
+	struct mem_cgroup *memcg = get_mem_cgroup_from_mm(umem->mm);
+
+	*old = set_active_memcg(memcg);
+	return memcg;
+}
+
+static void umem_hmm_charge_end(struct mem_cgroup *memcg, struct mem_cgroup *old)
+{
+	set_active_memcg(old);
+	mem_cgroup_put(memcg);
+}
+
+/*
  * Make sure a block exists for every page hmm_range_fault() returned in
  * [start, end) (@hmm_pfns holds its result): only there, so that asking
  * for ranges with nothing mapped allocates nothing.  Charged to the
@@ -291,10 +312,8 @@ int umem_hmm_alloc_blocks(struct ib_umem_hmm *umem, u64 start, u64 end,
 		    !umem_hmm_any_valid(hmm_pfns, start, from,
 					umem_hmm_block_end(from, end)))
 			continue;
-		/* The owner pays, not whoever faults (a peer's thread, a kworker). */
 		if (!charging) {
-			memcg = get_mem_cgroup_from_mm(umem->mm);
-			old_memcg = set_active_memcg(memcg);
+			memcg = umem_hmm_charge_owner(umem, &old_memcg);
 			charging = true;
 		}
 		blk = kzalloc(size, GFP_KERNEL_ACCOUNT);
@@ -314,17 +333,14 @@ int umem_hmm_alloc_blocks(struct ib_umem_hmm *umem, u64 start, u64 end,
 		}
 		umem_hmm_account_tracking(umem, umem_hmm_block_bytes(umem));
 	}
-	if (charging) {
-		set_active_memcg(old_memcg);
-		mem_cgroup_put(memcg);
-	}
+	if (charging)
+		umem_hmm_charge_end(memcg, old_memcg);
 	return ret;
 }
 
 /*
  * The flat block array of a umem small enough to have one, charged to the
- * memory cgroup of the process whose memory it is (an implicit child is
- * created by whoever faults first).
+ * owner (an implicit child is created by whoever faults first).
  */
 static int umem_hmm_alloc_flat(struct ib_umem_hmm *umem)
 {
@@ -333,11 +349,9 @@ static int umem_hmm_alloc_flat(struct ib_umem_hmm *umem)
 
 	if (n > UMEM_HMM_FLAT_BLOCKS)
 		return 0;
-	memcg = get_mem_cgroup_from_mm(umem->mm);
-	old_memcg = set_active_memcg(memcg);
+	memcg = umem_hmm_charge_owner(umem, &old_memcg);
 	umem->flat = kvcalloc(n, sizeof(*umem->flat), GFP_KERNEL_ACCOUNT);
-	set_active_memcg(old_memcg);
-	mem_cgroup_put(memcg);
+	umem_hmm_charge_end(memcg, old_memcg);
 	if (!umem->flat)
 		return -ENOMEM;
 	umem_hmm_account_tracking(umem, n * sizeof(*umem->flat));

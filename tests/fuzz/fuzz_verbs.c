@@ -505,6 +505,20 @@ static void do_ah(struct vstate *v)
 	}
 }
 
+/*
+ * The PD an MR was registered on, if the fuzzer still holds it, else the
+ * checked pair's.  A parent domain goes while MRs registered through it
+ * live (as on mlx5, which counts only its QPs and CQs): mr->pd then points
+ * at freed memory.
+ */
+static struct ibv_pd *mr_pd(struct vstate *v, struct ibv_mr *mr)
+{
+	for (size_t i = 0; i < NPD; i++)
+		if (v->pd[i] && v->pd[i] == mr->pd)
+			return mr->pd;
+	return v->d.pd;
+}
+
 static void do_mr(struct vstate *v)
 {
 	struct fuzz *f = v->f;
@@ -550,7 +564,7 @@ static void do_mr(struct vstate *v)
 			sge[i].length = fuzz_below(f, room + 1);
 			sge[i].lkey = random_lkey(v, false);
 		}
-		err = ibv_advise_mr(pd ? pd : (*mr)->pd, fuzz_below(f, 4),
+		err = ibv_advise_mr(pd ? pd : mr_pd(v, *mr), fuzz_below(f, 4),
 				    fuzz_below(f, 3), sge, n);
 		fuzz_result(f, "advise_mr", err);
 		break;

@@ -211,20 +211,22 @@ static struct ibv_mw *sodp_alloc_mw(struct ibv_pd *pd, enum ibv_mw_type type)
 {
 	struct sodp_cmd_alloc_mw cmd;
 	struct ib_uverbs_alloc_mw_resp resp;
-	struct ibv_mw *mw = calloc(1, sizeof(*mw));
+	struct sodp_mw *mw = calloc(1, sizeof(*mw));
 	int ret;
 
 	if (!mw) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	ret = ibv_cmd_alloc_mw(pd, type, mw, &cmd, sizeof(cmd), &resp, sizeof(resp));
+	ret = ibv_cmd_alloc_mw(pd, type, &mw->ibv_mw, &cmd, sizeof(cmd), &resp,
+			       sizeof(resp));
 	if (ret) {
 		free(mw);
 		errno = ret;
 		return NULL;
 	}
-	return mw;
+	mw->pd_handle = pd->handle;
+	return &mw->ibv_mw;
 }
 
 static int sodp_dealloc_mw(struct ibv_mw *mw)
@@ -232,7 +234,7 @@ static int sodp_dealloc_mw(struct ibv_mw *mw)
 	int ret = ibv_cmd_dealloc_mw(mw);
 
 	if (!ret)
-		free(mw);
+		free(to_smw(mw));
 	return ret;
 }
 
@@ -252,7 +254,13 @@ static int sodp_bind_mw(struct ibv_qp *qp, struct ibv_mw *mw,
 	}, *bad;
 	int ret;
 
-	if (mw->type != IBV_MW_TYPE_1 || sodp_pd_base(mw->pd) != sodp_pd_base(qp->pd))
+	/*
+	 * An XRC target QP has no send queue (nor, opened, a PD); a handle
+	 * names a PD of its command file only.
+	 */
+	if (mw->type != IBV_MW_TYPE_1 || qp->qp_type == IBV_QPT_XRC_RECV ||
+	    mw->context->cmd_fd != qp->context->cmd_fd ||
+	    to_smw(mw)->pd_handle != to_sqp(qp)->pd_handle)
 		return EINVAL;
 	ret = sodp_post_send(qp, &wr, &bad);
 	if (!ret)

@@ -83,6 +83,8 @@ struct sodp_qp {
 	int wr_err;
 	struct sodp_send_wqe *wr_cur;
 	struct sodp_send_wqe wr_scratch;
+	/* Its PD's handle (through a parent domain, its PD's): ibv_bind_mw(). */
+	uint32_t pd_handle;
 };
 
 struct sodp_ah {
@@ -90,17 +92,18 @@ struct sodp_ah {
 	uint32_t ah_num;
 };
 
+/*
+ * The PD a window was allocated on, by handle: a parent domain may be
+ * deallocated while windows allocated through it live (as on mlx5).
+ */
+struct sodp_mw {
+	struct ibv_mw ibv_mw;
+	uint32_t pd_handle;
+};
+
 static inline struct sodp_pd *to_spd(struct ibv_pd *pd)
 {
 	return container_of(pd, struct sodp_pd, ibv_pd);
-}
-
-/* The PD itself, for a parent domain the one it stands for. */
-static inline struct sodp_pd *sodp_pd_base(struct ibv_pd *pd)
-{
-	struct sodp_pd *spd = to_spd(pd);
-
-	return spd->protection_domain ? spd->protection_domain : spd;
 }
 
 static inline struct sodp_context *to_sctx(struct ibv_context *ctx)
@@ -131,6 +134,11 @@ static inline struct sodp_qp *to_sqp_ex(struct ibv_qp_ex *qp)
 static inline struct sodp_srq *to_ssrq(struct ibv_srq *srq)
 {
 	return container_of(srq, struct sodp_srq, vsrq.srq);
+}
+
+static inline struct sodp_mw *to_smw(struct ibv_mw *mw)
+{
+	return container_of(mw, struct sodp_mw, ibv_mw);
 }
 
 static inline struct sodp_ah *to_sah(struct ibv_ah *ah)

@@ -74,6 +74,7 @@ static struct ibv_qp *sodp_create_qp_common(struct ibv_context *ctx,
 	pthread_spin_init(&qp->rq_lock, PTHREAD_PROCESS_PRIVATE);
 	if (attr->qp_type == IBV_QPT_XRC_RECV)
 		return &qp->vqp.qp;
+	qp->pd_handle = attr->pd->handle;
 	ret = sodp_uring_map(&qp->sq, fd, &resp.drv.sq, sizeof(struct sodp_send_wqe));
 	if (ret)
 		goto err_destroy;

@@ -319,6 +319,7 @@ CHECK_CASE(mw_errors)
 	struct ibv_mw_bind bind = { .wr_id = 1, .send_flags = IBV_SEND_SIGNALED };
 	struct ibv_pd *pd2;
 	struct ibv_mr *mr;
+	struct vt_dev d2;
 	struct mwlink m;
 
 	/* Type 1 only through ibv_bind_mw(), type 2 only by a work request. */
@@ -368,6 +369,14 @@ CHECK_CASE(mw_errors)
 	CHECK_EQ(ibv_bind_mw(m.l.b.qp, m.mw, &bind), EINVAL);
 	ibv_dealloc_mw(m.mw);
 	m.mw = NULL;
+	/* ... and of another context (its PD's handle may be the QP's PD's). */
+	CHECK_EQ(vt_open(&d2), 0);
+	m.mw = ibv_alloc_mw(d2.pd, IBV_MW_TYPE_1);
+	CHECK(m.mw);
+	CHECK_EQ(m.mw->pd->handle, m.l.d.pd->handle);
+	CHECK_EQ(ibv_bind_mw(m.l.b.qp, m.mw, &bind), EINVAL);
+	ibv_dealloc_mw(m.mw);
+	vt_close(&d2);
 	/* ... and by the device, for a type 2 window posted directly. */
 	m.mw = ibv_alloc_mw(pd2, IBV_MW_TYPE_2);
 	CHECK(m.mw);
@@ -472,6 +481,52 @@ static void *mw_storm(void *arg)
 		usleep(300);
 	}
 	return NULL;
+}
+
+/*
+ * A window allocated through a parent domain is of its PD, also once the
+ * parent domain is gone (as on mlx5, windows and regions outlive it) and
+ * a new PD took its memory: it binds and unbinds through a QP of that PD.
+ */
+CHECK_CASE(mw_parent_domain)
+{
+	int rw = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ;
+	struct ibv_parent_domain_init_attr pda = {};
+	struct ibv_mw_bind bind = { .wr_id = 1, .send_flags = IBV_SEND_SIGNALED };
+	struct ibv_pd *parent, *pd2;
+	struct mwlink m;
+	struct ibv_wc wc;
+
+	CHECK_EQ(mw_open(&m, IBV_MW_TYPE_1), 0);
+	CHECK_EQ(ibv_dealloc_mw(m.mw), 0);
+	CHECK_EQ(ibv_dereg_mr(m.mr), 0);
+	pda.pd = m.l.d.pd;
+	parent = ibv_alloc_parent_domain(m.l.d.ctx, &pda);
+	CHECK(parent);
+	m.mw = ibv_alloc_mw(parent, IBV_MW_TYPE_1);
+	CHECK(m.mw);
+	/* libibverbs wants the window's and the region's PD to be one. */
+	m.mr = ibv_reg_mr(parent, m.l.bbuf, BUF,
+			  IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_MW_BIND |
+			  (m.l.d.mr_mode != VT_MR_PINNED ? IBV_ACCESS_ON_DEMAND : 0));
+	CHECK(m.mr);
+	CHECK_EQ(ibv_dealloc_pd(parent), 0);
+	pd2 = ibv_alloc_pd(m.l.d.ctx);
+	CHECK(pd2);
+
+	bind.bind_info = mw_info(&m, WIN_OFF, WIN_LEN, rw);
+	CHECK_EQ(ibv_bind_mw(m.l.b.qp, m.mw, &bind), 0);
+	CHECK_EQ(vt_poll(m.l.b.scq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	CHECK_EQ(write_read(&m, m.mw->rkey, 31), 0);
+	bind.bind_info = (struct ibv_mw_bind_info){};
+	CHECK_EQ(ibv_bind_mw(m.l.b.qp, m.mw, &bind), 0);
+	CHECK_EQ(vt_poll(m.l.b.scq, &wc, 10), 0);
+	CHECK_EQ(wc.status, IBV_WC_SUCCESS);
+	CHECK_EQ(remote(&m, IBV_WR_RDMA_WRITE, m.mw->rkey, 0, 64), IBV_WC_REM_ACCESS_ERR);
+	CHECK_EQ(ibv_dealloc_pd(pd2), 0);
+	mw_close(&m);
+	return 0;
 }
 
 /*

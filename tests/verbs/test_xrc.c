@@ -592,6 +592,15 @@ CHECK_CASE(xrc_tgt_named_srq)
 	oa.xrcd = x.xrcd;
 	tgt = ibv_open_qp(x.d.ctx, &oa);
 	CHECK(tgt);
+	/* A target QP (opened: it has no PD) has no send queue to bind by. */
+	{
+		struct ibv_mw *mw = ibv_alloc_mw(x.d.pd, IBV_MW_TYPE_1);
+		struct ibv_mw_bind bind = { .wr_id = 1 };
+
+		CHECK(mw);
+		CHECK_EQ(ibv_bind_mw(tgt, mw, &bind), EINVAL);
+		CHECK_EQ(ibv_dealloc_mw(mw), 0);
+	}
 	CHECK_EQ(ibv_modify_qp(x.ini, &reset, IBV_QP_STATE), 0);
 	CHECK_EQ(xrc_to_rts(&x.d, tgt, x.ini->qp_num, true), 0);
 	CHECK_EQ(xrc_to_rts(&x.d, x.ini, qpn, false), 0);

@@ -49,8 +49,19 @@ static int raw_cmd(int fd, uint32_t command, void *cmd, size_t in_len, size_t ou
 	if (sizeof(*hdr) + in_len > sizeof(buf))
 		return E2BIG;
 	hdr->command = command;
-	hdr->in_words = (sizeof(*hdr) + in_len) / 4;
-	hdr->out_words = out_len / 4;
+	if (command & IB_USER_VERBS_CMD_FLAG_EXTENDED) {
+		/*
+		 * @cmd starts with the extended header; the lengths are in
+		 * 8-byte words past both headers, the driver's apart.
+		 */
+		const struct ib_uverbs_ex_cmd_hdr *ex = cmd;
+
+		hdr->in_words = (in_len - sizeof(*ex)) / 8 - ex->provider_in_words;
+		hdr->out_words = out_len / 8 - ex->provider_out_words;
+	} else {
+		hdr->in_words = (sizeof(*hdr) + in_len) / 4;
+		hdr->out_words = out_len / 4;
+	}
 	memcpy(buf + sizeof(*hdr), cmd, in_len);
 	return write(fd, buf, sizeof(*hdr) + in_len) < 0 ? errno : 0;
 }
@@ -185,8 +196,9 @@ static void raw_garbage_write(struct raw *r)
 	size_t in_len = 8 * fuzz_below(f, 33);
 	size_t out_len = fuzz_chance(f, 4) ? fuzz_below(f, sizeof(r->scratch)) :
 			 8 * fuzz_below(f, 33);
+	bool ex = fuzz_chance(f, 4);
 
-	if (fuzz_chance(f, 4))
+	if (ex)
 		command |= IB_USER_VERBS_CMD_FLAG_EXTENDED;
 	/*
 	 * Not these: a channel is an fd per call, and a region registered
@@ -213,6 +225,22 @@ static void raw_garbage_write(struct raw *r)
 	default:
 		words[0] = 0xffff888000000000ULL;
 		break;
+	}
+	/*
+	 * An extended command: words[0] is its header's response pointer,
+	 * words[1] how many of the words are the driver's (mostly none, as
+	 * the kernel's own commands come), the rest reserved.
+	 */
+	if (ex) {
+		struct ib_uverbs_ex_cmd_hdr *exh = (void *)words;
+
+		if (in_len < sizeof(*exh))
+			in_len = sizeof(*exh);
+		exh->provider_in_words = fuzz_chance(f, 4) ?
+			fuzz_below(f, (in_len - sizeof(*exh)) / 8 + 1) : 0;
+		exh->provider_out_words = fuzz_chance(f, 4) ?
+			fuzz_below(f, out_len / 8 + 1) : 0;
+		exh->cmd_hdr_reserved = fuzz_chance(f, 16) ? fuzz_edgy(f) : 0;
 	}
 	fuzz_result(f, "write(garbage)", raw_cmd(r->fd, command, words, in_len, out_len));
 }

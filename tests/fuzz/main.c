@@ -81,8 +81,8 @@ void fuzz_result(struct fuzz *f, const char *call, int err)
 		return;
 	f->failures++;
 	/*
-	 * The device was removed ("rdma link del", module unload): libibverbs
-	 * then frees objects whose destruction failed, so stop here.
+	 * The device was removed ("rdma link del", module unload): every call
+	 * fails with EIO from then on (destructions too), so stop here.
 	 */
 	if (err == EIO) {
 		f->gone = true;

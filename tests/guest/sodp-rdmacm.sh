@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 # Debian's rdmacm-utils on sodp0: connection management MADs go through
-# the GSI QP and the engine; rping verifies its data; mckey's multicast
-# reaches two receivers that joined its group.  Then our own rdma_cm
+# the GSI QP and the engine; rping verifies its data; rdma_xserver gets
+# rdma_xclient's message over RC and XRC; mckey's multicast reaches two
+# receivers that joined its group.  Then our own rdma_cm
 # application over ODP memory (an explicit, then an implicit region): its
 # data checked, and the device's page_faults and page_prefetch counters
 # show that the device mapped the never-touched memory on demand (2 x 2 MiB
@@ -31,6 +32,25 @@ cm() {
 cm rping -s -a 10.77.0.1 -V -C 50 -S 4000 -- -c -a 10.77.0.1 -V -C 50 -S 4000 -v
 cm ucmatose -c 4 -C 20 -- -s 10.77.0.1 -c 4 -C 20
 cm udaddy -c 4 -C 20 -- -s 10.77.0.1 -c 4 -C 20
+
+# rdma_xserver/rdma_xclient: librdmacm's endpoint API (rdma_create_ep),
+# RC and XRC; an XRC server makes a target QP, then an SRQ and a region
+# with the PD librdmacm takes from that QP.  A message from the client
+# must complete at the server (it waits for it).
+xcm() {
+	local srv
+	timeout 60 rdma_xserver -p "$2" -c "$1" > /tmp/xserver.log 2>&1 &
+	srv=$!
+	sleep 1
+	timeout 60 rdma_xclient -s 10.77.0.1 -p "$2" -c "$1" > /tmp/xclient.log 2>&1 ||
+		{ cat /tmp/xclient.log /tmp/xserver.log; fail "rdma_xclient -c $1"; }
+	wait "$srv" || { cat /tmp/xserver.log; fail "rdma_xserver -c $1"; }
+	grep -q "end 0" /tmp/xserver.log && grep -q "end 0" /tmp/xclient.log ||
+		{ cat /tmp/xclient.log /tmp/xserver.log; fail "rdma_x* -c $1: no clean end"; }
+	echo "rdma_xserver/rdma_xclient -c $1: the message received"
+}
+xcm r 7472
+xcm x 7473
 
 # mckey: two receivers join 239.1.1.1 (IGMP, ibv_attach_mcast); each gets
 # every one of the sender's messages (a receiver waits for all of them).

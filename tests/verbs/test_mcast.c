@@ -255,6 +255,7 @@ CHECK_CASE(mcast_limits)
 
 		CHECK_EQ(vt_qp_create(&d, &q, IBV_QPT_UD, 1, NULL, false), 0);
 		CHECK_EQ(ibv_attach_mcast(q.qp, &g, 0), 0);
+		CHECK_EQ(ibv_detach_mcast(q.qp, &g, 0), 0);
 		vt_qp_destroy(&q);
 	}
 	vt_close(&d);

@@ -532,7 +532,7 @@ struct xrc_verbs_xrcd {
  * number, and the capabilities granted.
  */
 static int xrc_raw_tgt_with_srq(struct ibv_context *ctx, struct ibv_xrcd *xrcd,
-				struct ibv_srq *srq, uint32_t *qpn,
+				struct ibv_srq *srq, uint32_t *qpn, uint32_t *handle,
 				struct ib_uverbs_qp_cap *granted)
 {
 	struct ib_uverbs_qp_cap cap = { .max_send_wr = 16384, .max_send_sge = 16 };
@@ -561,6 +561,32 @@ static int xrc_raw_tgt_with_srq(struct ibv_context *ctx, struct ibv_xrcd *xrcd,
 		},
 	};
 
+	if (ioctl(ctx->cmd_fd, RDMA_VERBS_IOCTL, &req))
+		return errno;
+	/* The new object's handle comes back in its attribute. */
+	*handle = req.attr[0].data;
+	return 0;
+}
+
+/* Destroy a QP that libibverbs does not know (xrc_raw_tgt_with_srq()). */
+static int xrc_raw_destroy_qp(struct ibv_context *ctx, uint32_t handle)
+{
+	struct ib_uverbs_destroy_qp_resp resp;
+	struct {
+		struct ib_uverbs_ioctl_hdr hdr;
+		struct ib_uverbs_attr attr[2];
+	} req = {
+		.hdr = {
+			.length = sizeof(req), .object_id = UVERBS_OBJECT_QP,
+			.method_id = UVERBS_METHOD_QP_DESTROY, .num_attrs = 2,
+		},
+		.attr = {
+			{ .attr_id = UVERBS_ATTR_DESTROY_QP_HANDLE, .data = handle },
+			{ .attr_id = UVERBS_ATTR_DESTROY_QP_RESP, .len = sizeof(resp),
+			  .data = (uintptr_t)&resp },
+		},
+	};
+
 	return ioctl(ctx->cmd_fd, RDMA_VERBS_IOCTL, &req) ? errno : 0;
 }
 
@@ -582,10 +608,10 @@ CHECK_CASE(xrc_tgt_named_srq)
 	struct ibv_qp *tgt;
 	struct ibv_wc wc;
 	struct xrc x;
-	uint32_t qpn;
+	uint32_t qpn, handle;
 
 	CHECK_EQ(xrc_open(&x, 0), 0);
-	CHECK_EQ(xrc_raw_tgt_with_srq(x.d.ctx, x.xrcd, x.srq[0], &qpn, &granted), 0);
+	CHECK_EQ(xrc_raw_tgt_with_srq(x.d.ctx, x.xrcd, x.srq[0], &qpn, &handle, &granted), 0);
 	CHECK_EQ(granted.max_send_wr, 0);
 	CHECK_EQ(granted.max_send_sge, 0);
 	oa.qp_num = qpn;
@@ -630,6 +656,8 @@ CHECK_CASE(xrc_tgt_named_srq)
 	CHECK_EQ(ibv_destroy_srq(x.srq[0]), 0);
 	x.srq[0] = NULL;
 	CHECK_EQ(ibv_destroy_qp(tgt), 0);
+	/* The QP itself is the creator's: gone with it, the domain closes. */
+	CHECK_EQ(xrc_raw_destroy_qp(x.d.ctx, handle), 0);
 	xrc_close(&x);
 	return 0;
 }

@@ -89,6 +89,8 @@ static int sodp_dealloc_pd(struct ibv_pd *ibpd)
 	int ret;
 
 	if (pd->protection_domain) {
+		if (atomic_load(&pd->users))
+			return EBUSY;
 		atomic_fetch_sub(&pd->protection_domain->users, 1);
 		if (pd->td)
 			atomic_fetch_sub(&pd->td->users, 1);

@@ -26,13 +26,16 @@ struct sodp_context {
 /*
  * A PD, or a parent domain (ibv_alloc_parent_domain()) over one, which
  * stands for it in every command (same handle).  Its allocators have
- * nothing to allocate here: every ring is the kernel's, mapped.
+ * nothing to allocate here: every ring is the kernel's, mapped.  As on
+ * mlx5, a parent domain stays while QPs or CQs made through it do; other
+ * objects hold only its PD.
  */
 struct sodp_pd {
 	struct ibv_pd ibv_pd;
 	struct sodp_pd *protection_domain;	/* a parent domain's PD, or NULL */
 	struct sodp_td *td;			/* a parent domain's, or NULL */
-	atomic_int users;			/* parent domains over this PD */
+	/* A PD: parent domains over it; a parent domain: its QPs and CQs. */
+	atomic_int users;
 };
 
 /* A thread domain: a promise of one thread, which the locks make moot. */
@@ -57,6 +60,7 @@ struct sodp_cq {
 	const struct sodp_cqe *cur;
 	/* Polls so far, empty ones too (see sodp_sq_publish()). */
 	atomic_uint polls;
+	struct sodp_pd *parent_domain;	/* made through it, or NULL */
 };
 
 struct sodp_srq {
@@ -85,6 +89,7 @@ struct sodp_qp {
 	struct sodp_send_wqe wr_scratch;
 	/* Its PD's handle (through a parent domain, its PD's): ibv_bind_mw(). */
 	uint32_t pd_handle;
+	struct sodp_pd *parent_domain;	/* made through it, or NULL */
 };
 
 struct sodp_ah {
@@ -104,6 +109,21 @@ struct sodp_mw {
 static inline struct sodp_pd *to_spd(struct ibv_pd *pd)
 {
 	return container_of(pd, struct sodp_pd, ibv_pd);
+}
+
+/* A QP or CQ made through @pd holds it if it is a parent domain. */
+static inline struct sodp_pd *sodp_parent_domain_get(struct ibv_pd *pd)
+{
+	if (!pd || !to_spd(pd)->protection_domain)
+		return NULL;
+	atomic_fetch_add(&to_spd(pd)->users, 1);
+	return to_spd(pd);
+}
+
+static inline void sodp_parent_domain_put(struct sodp_pd *parent)
+{
+	if (parent)
+		atomic_fetch_sub(&parent->users, 1);
 }
 
 static inline struct sodp_context *to_sctx(struct ibv_context *ctx)

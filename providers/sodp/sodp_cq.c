@@ -59,6 +59,7 @@ int sodp_destroy_cq(struct ibv_cq *ibcq)
 		return ret;
 	sodp_uring_unmap(&cq->q);
 	pthread_spin_destroy(&cq->lock);
+	sodp_parent_domain_put(cq->parent_domain);
 	free(cq);
 	return 0;
 }
@@ -369,6 +370,8 @@ struct ibv_cq_ex *sodp_create_cq_ex(struct ibv_context *ctx,
 	cq = sodp_cq_new(ctx, attr->cqe, attr->channel, attr->comp_vector);
 	if (!cq)
 		return NULL;
+	if (attr->comp_mask & IBV_CQ_INIT_ATTR_MASK_PD)
+		cq->parent_domain = sodp_parent_domain_get(attr->parent_domain);
 	cqx = &cq->vcq.cq_ex;
 	cqx->start_poll = sodp_start_poll;
 	cqx->next_poll = sodp_next_poll;

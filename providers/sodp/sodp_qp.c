@@ -72,6 +72,8 @@ static struct ibv_qp *sodp_create_qp_common(struct ibv_context *ctx,
 	attr->cap = cattr.cap;
 	pthread_spin_init(&qp->sq_lock, PTHREAD_PROCESS_PRIVATE);
 	pthread_spin_init(&qp->rq_lock, PTHREAD_PROCESS_PRIVATE);
+	if (attr->comp_mask & IBV_QP_INIT_ATTR_PD)
+		qp->parent_domain = sodp_parent_domain_get(attr->pd);
 	if (attr->qp_type == IBV_QPT_XRC_RECV)
 		return &qp->vqp.qp;
 	qp->pd_handle = attr->pd->handle;
@@ -95,6 +97,7 @@ static struct ibv_qp *sodp_create_qp_common(struct ibv_context *ctx,
 err_unmap:
 	sodp_uring_unmap(&qp->sq);
 err_destroy:
+	sodp_parent_domain_put(qp->parent_domain);
 	pthread_spin_destroy(&qp->sq_lock);
 	pthread_spin_destroy(&qp->rq_lock);
 	ibv_cmd_destroy_qp(&qp->vqp.qp);
@@ -212,6 +215,7 @@ int sodp_destroy_qp(struct ibv_qp *ibqp)
 	sodp_uring_unmap(&qp->sq);
 	pthread_spin_destroy(&qp->sq_lock);
 	pthread_spin_destroy(&qp->rq_lock);
+	sodp_parent_domain_put(qp->parent_domain);
 	free(qp);
 	return 0;
 }

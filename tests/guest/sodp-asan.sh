@@ -23,11 +23,16 @@ asan_options=exitcode=99:abort_on_error=0
 state0=$(sodp_state sodp0)
 
 # run LOG CMD...: CMD's status; its output in LOG, shown when ASan spoke.
+# A provider libibverbs could not load (then it would use another): 98.
 run() {
 	local log=$1 rc
 	shift
 	"$@" > "$log" 2>&1
 	rc=$?
+	if grep -q "couldn't load driver" "$log"; then
+		grep -m3 "couldn't load driver" "$log"
+		rc=98
+	fi
 	if grep -q "Sanitizer" "$log"; then
 		grep -B5 -A40 -m1 "ERROR: .*Sanitizer" "$log"
 		rc=99

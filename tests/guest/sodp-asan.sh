@@ -6,8 +6,9 @@
 # unowned memory in user space (the provider's, or a test's) and, after
 # the verbs tests, memory nobody freed are reported by ASan and fail the
 # test: the kernel's own checks see none of them.  (The fuzzer leaves its
-# objects for the kernel to clean up at exit: no leak check there.)  The fuzzer's seed is printed;
-# set SODP_FUZZ_SEED (and SODP_FUZZ_SECONDS) to replay a run.
+# objects for the kernel to clean up at exit: no leak check there.)  The
+# fuzzer's seed is printed; set SODP_FUZZ_SEED (and SODP_FUZZ_SECONDS) to
+# replay a run.
 . "$SODP_SRC/tests/lib/common.sh"
 . "$SODP_SRC/tests/lib/sodp-env.sh"
 

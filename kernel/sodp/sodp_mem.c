@@ -354,7 +354,9 @@ static struct sodp_mr *sodp_mem_fast(struct sodp_mem *m)
 	return mr && mr->type == SODP_MR_FAST ? mr : NULL;
 }
 
+/* Either may be NULL, or both the same: to sparse, always two locks. */
 static void sodp_mem_fast_lock(struct sodp_mr *a, struct sodp_mr *b)
+	__acquires(a->lock) __acquires(b->lock)
 {
 	if (a && b && a != b) {
 		if (a > b)
@@ -365,14 +367,22 @@ static void sodp_mem_fast_lock(struct sodp_mr *a, struct sodp_mr *b)
 	}
 	if (a || b)
 		spin_lock(a ? &a->lock : &b->lock);
+	else
+		__acquire(a->lock);
+	__acquire(b->lock);
 }
 
 static void sodp_mem_fast_unlock(struct sodp_mr *a, struct sodp_mr *b)
+	__releases(a->lock) __releases(b->lock)
 {
 	if (a)
 		spin_unlock(&a->lock);
+	else
+		__release(a->lock);
 	if (b && b != a)
 		spin_unlock(&b->lock);
+	else
+		__release(b->lock);
 }
 
 /* Is [cursor, cursor + @n) of @m's fast region registered as it was found? */
@@ -481,6 +491,17 @@ int sodp_mem_prefault(struct sodp_mem *m, u32 off, u32 len, bool write)
 	return 0;
 }
 
+static void sodp_atomic_apply(u64 *p, enum sodp_atomic op, u64 compare,
+			      u64 swap_add, u64 *orig)
+{
+	if (op == SODP_ATOMIC_CMP_SWP)
+		*orig = cmpxchg64(p, compare, swap_add);
+	else if (op == SODP_ATOMIC_FETCH_ADD)
+		*orig = atomic64_fetch_add(swap_add, (atomic64_t *)p);
+	else	/* seen after what the device stored before it */
+		smp_store_release(p, swap_add);
+}
+
 /**
  * sodp_mem_atomic - an 8-byte atomic on a region
  * @mr: the region, checked to hold [@va, @va + 8)
@@ -509,31 +530,28 @@ int sodp_mem_atomic(struct sodp_mr *mr, u64 va, enum sodp_atomic op, u64 compare
 		return -EINVAL;
 	if (op == SODP_ATOMIC_WRITE && !IS_ENABLED(CONFIG_64BIT))
 		return -EOPNOTSUPP;
-	if (mr->type == SODP_MR_ODP) {
+	switch (mr->type) {
+	case SODP_MR_ODP:
 		ret = ib_umem_hmm_lock(mr->odp, va, 8, IB_UMEM_HMM_WRITE, &span);
 		if (ret)
 			return ret;
 		p = (u64 *)(uintptr_t)ib_umem_hmm_span_dma(&span, va, NULL);
-	} else {
-		/* A fast region: as a copy's piece (see sodp_mem_fast_ok()). */
-		if (mr->type == SODP_MR_FAST)
-			spin_lock(&mr->lock);
-		p = sodp_mr_addr(mr, va, &contig);
-		if (mr->type == SODP_MR_FAST &&
-		    (!p || !mr->valid || va < mr->iova || va + 8 > mr->iova + mr->length)) {
-			spin_unlock(&mr->lock);
-			return -EFAULT;
-		}
-	}
-	if (op == SODP_ATOMIC_CMP_SWP)
-		*orig = cmpxchg64(p, compare, swap_add);
-	else if (op == SODP_ATOMIC_FETCH_ADD)
-		*orig = atomic64_fetch_add(swap_add, (atomic64_t *)p);
-	else	/* seen after what the device stored before it */
-		smp_store_release(p, swap_add);
-	if (mr->type == SODP_MR_ODP)
+		sodp_atomic_apply(p, op, compare, swap_add, orig);
 		ib_umem_hmm_unlock(&span);
-	else if (mr->type == SODP_MR_FAST)
+		return 0;
+	case SODP_MR_FAST:
+		/* As a copy's piece (see sodp_mem_fast_ok()). */
+		spin_lock(&mr->lock);
+		p = sodp_mr_addr(mr, va, &contig);
+		ret = -EFAULT;
+		if (p && mr->valid && va >= mr->iova && va + 8 <= mr->iova + mr->length) {
+			sodp_atomic_apply(p, op, compare, swap_add, orig);
+			ret = 0;
+		}
 		spin_unlock(&mr->lock);
-	return 0;
+		return ret;
+	default:
+		sodp_atomic_apply(sodp_mr_addr(mr, va, &contig), op, compare, swap_add, orig);
+		return 0;
+	}
 }

@@ -65,6 +65,16 @@ err:
 	return ret;
 }
 
+/* Rights and PD may change under us, by an ibv_rereg_mr() in place. */
+static bool sodp_mr_allows(struct sodp_mr *mr, u32 key, struct ib_pd *pd,
+			   u64 va, u64 len, int access)
+{
+	return mr->valid && mr->key == key && READ_ONCE(mr->ibmr.pd) == pd &&
+	       (READ_ONCE(mr->access) & access) == access &&
+	       (mr->type == SODP_MR_DMA ||
+		(va >= mr->iova && va + len >= va && va + len <= mr->iova + mr->length));
+}
+
 /**
  * sodp_mr_get - the region a key names, checked for a transfer
  * @sdev: the device
@@ -93,15 +103,14 @@ struct sodp_mr *sodp_mr_get(struct sodp_dev *sdev, u32 key, struct ib_pd *pd,
 	if (!mr)
 		return NULL;
 
-	/* Rights and PD may change under us, by an ibv_rereg_mr() in place. */
-	if (mr->type == SODP_MR_FAST)
+	/* A fast region's key and bounds change under its lock (REG_MR). */
+	if (mr->type == SODP_MR_FAST) {
 		spin_lock(&mr->lock);
-	ok = mr->valid && mr->key == key && READ_ONCE(mr->ibmr.pd) == pd &&
-	     (READ_ONCE(mr->access) & access) == access &&
-	     (mr->type == SODP_MR_DMA ||
-	      (va >= mr->iova && va + len >= va && va + len <= mr->iova + mr->length));
-	if (mr->type == SODP_MR_FAST)
+		ok = sodp_mr_allows(mr, key, pd, va, len, access);
 		spin_unlock(&mr->lock);
+	} else {
+		ok = sodp_mr_allows(mr, key, pd, va, len, access);
+	}
 	if (ok)
 		return mr;
 	sodp_mr_put(mr);

@@ -10,6 +10,15 @@
 /* Filled by the CHECK_CASE() constructors, before main(). */
 static struct check_case *check_cases;
 static size_t check_ncases;
+/* Cleanup calls that failed in the running case. */
+static unsigned int check_cleanup_failures;
+
+void check_cleanup_failed(const char *file, int line, const char *call, int ret)
+{
+	fprintf(stderr, "%s:%d: cleanup failed: %s returned %d (errno %d %s)\n",
+		file, line, call, ret, errno, strerror(errno));
+	check_cleanup_failures++;
+}
 
 void check_register(struct check_case *c)
 {
@@ -92,7 +101,10 @@ int check_main(int argc, char **argv)
 			continue;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		fflush(stdout);
+		check_cleanup_failures = 0;
 		ret = c->fn();
+		if (check_cleanup_failures)
+			ret = 1;
 		if (ret == CHECK_SKIPPED) {
 			skipped++;
 			printf("skipped %s\n", c->name);

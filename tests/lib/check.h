@@ -82,6 +82,21 @@ void check_register(struct check_case *c);
 	} while (0)
 
 /*
+ * A cleanup call (destroy, dealloc, dereg, close) that failed: the case
+ * it ran in fails, though the cleanup returns no verdict.  An object the
+ * kernel refused to free would otherwise leak unseen (and keep what it
+ * holds: CQs, a PD, the device).
+ */
+void check_cleanup_failed(const char *file, int line, const char *call, int ret);
+
+#define CHECK_CLEANUP(call)						\
+	do {								\
+		int _ret = (call);					\
+		if (_ret)						\
+			check_cleanup_failed(__FILE__, __LINE__, #call, _ret); \
+	} while (0)
+
+/*
  * Run the registered cases named in argv (all if none), in name order;
  * print "ok"/"not ok" lines.  "--list" prints the names.  A name that is
  * no case is an error (a typo in a script must not skip a case quietly).

@@ -161,23 +161,23 @@ static int xrc_open(struct xrc *x, uint64_t send_ops)
 static void xrc_close(struct xrc *x)
 {
 	if (x->ini)
-		ibv_destroy_qp(x->ini);
+		CHECK_CLEANUP(ibv_destroy_qp(x->ini));
 	if (x->tgt)
-		ibv_destroy_qp(x->tgt);
+		CHECK_CLEANUP(ibv_destroy_qp(x->tgt));
 	for (int i = 0; i < 2; i++) {
 		if (x->srq[i])
-			ibv_destroy_srq(x->srq[i]);
+			CHECK_CLEANUP(ibv_destroy_srq(x->srq[i]));
 		if (x->cq[i])
-			ibv_destroy_cq(x->cq[i]);
+			CHECK_CLEANUP(ibv_destroy_cq(x->cq[i]));
 	}
 	if (x->icq)
-		ibv_destroy_cq(x->icq);
+		CHECK_CLEANUP(ibv_destroy_cq(x->icq));
 	if (x->imr)
-		vt_dereg(x->imr);
+		CHECK_CLEANUP(vt_dereg(x->imr));
 	if (x->tmr)
-		vt_dereg(x->tmr);
+		CHECK_CLEANUP(vt_dereg(x->tmr));
 	if (x->xrcd)
-		ibv_close_xrcd(x->xrcd);
+		CHECK_CLEANUP(ibv_close_xrcd(x->xrcd));
 	free(x->ibuf);
 	free(x->tbuf);
 	vt_close(&x->d);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/check.h"
 #include "vt.h"
 
 int vt_open(struct vt_dev *d)
@@ -61,11 +62,11 @@ int vt_open(struct vt_dev *d)
 void vt_close(struct vt_dev *d)
 {
 	if (d->implicit)
-		ibv_dereg_mr(d->implicit);
+		CHECK_CLEANUP(ibv_dereg_mr(d->implicit));
 	if (d->pd)
-		ibv_dealloc_pd(d->pd);
+		CHECK_CLEANUP(ibv_dealloc_pd(d->pd));
 	if (d->ctx)
-		ibv_close_device(d->ctx);
+		CHECK_CLEANUP(ibv_close_device(d->ctx));
 }
 
 int vt_qp_create(struct vt_dev *d, struct vt_qp *q, enum ibv_qp_type type,
@@ -96,13 +97,13 @@ int vt_qp_create(struct vt_dev *d, struct vt_qp *q, enum ibv_qp_type type,
 void vt_qp_destroy(struct vt_qp *q)
 {
 	if (q->qp)
-		ibv_destroy_qp(q->qp);
+		CHECK_CLEANUP(ibv_destroy_qp(q->qp));
 	if (q->scq)
-		ibv_destroy_cq(q->scq);
+		CHECK_CLEANUP(ibv_destroy_cq(q->scq));
 	if (q->rcq)
-		ibv_destroy_cq(q->rcq);
+		CHECK_CLEANUP(ibv_destroy_cq(q->rcq));
 	if (q->chan)
-		ibv_destroy_comp_channel(q->chan);
+		CHECK_CLEANUP(ibv_destroy_comp_channel(q->chan));
 	memset(q, 0, sizeof(*q));
 }
 
@@ -312,9 +313,9 @@ int vt_link_mem(struct vt_link *l, size_t len)
 void vt_link_close(struct vt_link *l)
 {
 	if (l->amr)
-		vt_dereg(l->amr);
+		CHECK_CLEANUP(vt_dereg(l->amr));
 	if (l->bmr)
-		vt_dereg(l->bmr);
+		CHECK_CLEANUP(vt_dereg(l->bmr));
 	vt_qp_destroy(&l->a);
 	vt_qp_destroy(&l->b);
 	vt_close(&l->d);

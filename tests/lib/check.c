@@ -11,13 +11,21 @@
 static struct check_case *check_cases;
 static size_t check_ncases;
 /* Cleanup calls that failed in the running case. */
-static unsigned int check_cleanup_failures;
+static unsigned int cleanup_failures;
 
+/* Destroy verbs return an errno value; a few return -1 with errno set. */
 void check_cleanup_failed(const char *file, int line, const char *call, int ret)
 {
-	fprintf(stderr, "%s:%d: cleanup failed: %s returned %d (errno %d %s)\n",
-		file, line, call, ret, errno, strerror(errno));
-	check_cleanup_failures++;
+	int err = ret > 0 ? ret : errno;
+
+	fprintf(stderr, "%s:%d: cleanup failed: %s returned %d (%s)\n",
+		file, line, call, ret, strerror(err));
+	cleanup_failures++;
+}
+
+unsigned int check_cleanup_failures(void)
+{
+	return cleanup_failures;
 }
 
 void check_register(struct check_case *c)
@@ -101,9 +109,9 @@ int check_main(int argc, char **argv)
 			continue;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		fflush(stdout);
-		check_cleanup_failures = 0;
+		cleanup_failures = 0;
 		ret = c->fn();
-		if (check_cleanup_failures)
+		if (cleanup_failures)
 			ret = 1;
 		if (ret == CHECK_SKIPPED) {
 			skipped++;

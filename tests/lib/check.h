@@ -83,11 +83,14 @@ void check_register(struct check_case *c);
 
 /*
  * A cleanup call (destroy, dealloc, dereg, close) that failed: the case
- * it ran in fails, though the cleanup returns no verdict.  An object the
- * kernel refused to free would otherwise leak unseen (and keep what it
- * holds: CQs, a PD, the device).
+ * it ran in fails (a skipped one too), though the cleanup returns no
+ * verdict.  An object the kernel refused to free would otherwise leak
+ * unseen (and keep what it holds: CQs, a PD, the device).  The count is
+ * the process's own: a forked child of a case returns
+ * check_cleanup_failures() in its exit status.
  */
 void check_cleanup_failed(const char *file, int line, const char *call, int ret);
+unsigned int check_cleanup_failures(void);
 
 #define CHECK_CLEANUP(call)						\
 	do {								\

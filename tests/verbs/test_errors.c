@@ -41,7 +41,7 @@ static int epair_open(struct epair *p, int b_access, uint8_t rnr_retry)
 
 static void epair_close(struct epair *p)
 {
-	vt_dereg(p->mr);
+	CHECK_CLEANUP(vt_dereg(p->mr));
 	vt_qp_destroy(&p->a);
 	vt_qp_destroy(&p->b);
 	vt_close(&p->d);

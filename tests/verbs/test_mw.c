@@ -56,9 +56,9 @@ static int mw_open(struct mwlink *m, enum ibv_mw_type type)
 static void mw_close(struct mwlink *m)
 {
 	if (m->mw)
-		ibv_dealloc_mw(m->mw);
+		CHECK_CLEANUP(ibv_dealloc_mw(m->mw));
 	if (m->mr)
-		ibv_dereg_mr(m->mr);
+		CHECK_CLEANUP(ibv_dereg_mr(m->mr));
 	vt_link_close(&m->l);
 }
 

@@ -494,10 +494,10 @@ static int foreign_child(int in, int out)
 	res.read_status = foreign_op(&d, &t, IBV_WR_RDMA_READ, buf, mr, FOREIGN_LEN);
 	res.read_got_data = check_pattern(buf, FOREIGN_LEN, FOREIGN_SEED, 0) == -1;
 	CHECK_EQ(write(out, &res, sizeof(res)), sizeof(res));
-	ibv_dereg_mr(mr);
+	CHECK_CLEANUP(ibv_dereg_mr(mr));
 	vt_close(&d);
 	free(buf);
-	return 0;
+	return check_cleanup_failures() ? 1 : 0;
 }
 
 /*

@@ -289,9 +289,9 @@ static int rings_child(int out)
 	if (write(out, &err, sizeof(err)) != sizeof(err))
 		return 1;
 	while (n--)
-		ibv_destroy_cq(cq[n]);
+		CHECK_CLEANUP(ibv_destroy_cq(cq[n]));
 	vt_close(&d);
-	return 0;
+	return check_cleanup_failures() ? 1 : 0;
 }
 
 /*

@@ -608,7 +608,7 @@ CHECK_CASE(xrc_tgt_named_srq)
 	struct ibv_qp *tgt;
 	struct ibv_wc wc;
 	struct xrc x;
-	uint32_t qpn, handle;
+	uint32_t qpn, handle = 0;
 
 	CHECK_EQ(xrc_open(&x, 0), 0);
 	CHECK_EQ(xrc_raw_tgt_with_srq(x.d.ctx, x.xrcd, x.srq[0], &qpn, &handle, &granted), 0);

@@ -10,6 +10,7 @@
 /* Filled by the CHECK_CASE() constructors, before main(). */
 static struct check_case *check_cases;
 static size_t check_ncases;
+
 /* Cleanup calls that failed in the running case. */
 static unsigned int cleanup_failures;
 
